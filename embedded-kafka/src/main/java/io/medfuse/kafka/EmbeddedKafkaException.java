@@ -1,0 +1,10 @@
+package io.medfuse.kafka;
+
+/** The embedded broker could not be started or used. */
+public class EmbeddedKafkaException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public EmbeddedKafkaException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
