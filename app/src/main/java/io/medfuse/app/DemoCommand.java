@@ -1,0 +1,199 @@
+package io.medfuse.app;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import ch.qos.logback.classic.Level;
+import io.medfuse.events.FailedRequest;
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.events.Patient;
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.registry.RegistrySettings;
+import io.medfuse.worker.registry.RestSchemaRegistryClient;
+import io.medfuse.worker.registry.SchemaRegistryClient;
+import io.medfuse.worker.sample.SampleRequests;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code medfuse demo}: everything in one JVM — broker, registry, worker, sample requests, printed predictions. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {
+            "Starts a real single-node Kafka broker (KRaft) inside this JVM, the in-process schema registry",
+            "(for the demo only) and a worker with the bundled model; publishes sample requests (images +",
+            "patient data) and prints each prediction as it arrives, then one summary line.",
+            "Nothing is downloaded; all data is deleted on exit."
+        })
+final class DemoCommand implements java.util.concurrent.Callable<Integer> {
+
+    @Option(names = "--count", paramLabel = "N", defaultValue = "40",
+            description = "Sample requests to publish (default: ${DEFAULT-VALUE}).")
+    int count;
+
+    @Option(names = "--rate", paramLabel = "R", defaultValue = "20",
+            description = "Requests per second; 0 = as fast as possible (default: ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--malformed", paramLabel = "N", defaultValue = "2",
+            description = "Of those, deliberately malformed ones that must become dead letters "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int malformed;
+
+    @Option(names = "--partitions", paramLabel = "N", defaultValue = "6",
+            description = "Partitions of the requests topic (default: ${DEFAULT-VALUE}).")
+    int partitions;
+
+    @Option(names = "--keep-running",
+            description = "After the sample requests, print the bootstrap address and registry URL and keep the "
+                    + "broker and worker up until Ctrl-C, so other clients can connect.")
+    boolean keepRunning;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "120",
+            description = "Give up waiting for answers after this long (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
+
+    @Option(names = "--verbose", description = "Show the worker's and Kafka's logs.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        if (count < 1 || malformed < 0 || malformed > count) {
+            throw new UserInputException("--count must be >= 1 and --malformed between 0 and --count");
+        }
+        if (!verbose) {
+            ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+                    .setLevel(Level.ERROR);
+        }
+        PrintStream out = System.out;
+        long t0 = System.nanoTime();
+        out.println("medfuse demo: starting an embedded Kafka broker (KRaft), the in-process schema registry "
+                + "and a worker ...");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start();
+             InProcessSchemaRegistry registryServer = InProcessSchemaRegistry.start(0)) {
+            String requests = "medfuse.requests";
+            String predictions = "medfuse.predictions";
+            String deadLetters = "medfuse.dead-letters";
+            kafka.createTopics(partitions, requests);
+            kafka.createTopics(3, predictions, deadLetters);
+            Map<String, Object> settings = new LinkedHashMap<>();
+            settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+            settings.put(WorkerConfig.REGISTRY_URL, registryServer.url().toString());
+            settings.put(WorkerConfig.APPLICATION_ID, "medfuse-demo");
+            WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
+            SchemaRegistryClient registry = new RestSchemaRegistryClient(
+                    new RegistrySettings(registryServer.url(), null, null, Duration.ofSeconds(10)));
+            try (MedfuseWorker worker = MedfuseWorker.start(config)) {
+                if (!worker.awaitRunning(Duration.ofSeconds(60))) {
+                    throw new IllegalStateException("the worker did not reach RUNNING (state " + worker.state()
+                            + "); run with --verbose to see why");
+                }
+                var identity = worker.classifier().identity();
+                out.printf("worker ready: model %s %s (sha256 %s…) on %s; broker %s; registry %s%n",
+                        identity.getName(), identity.getVersion(), identity.getSha256().substring(0, 12),
+                        identity.getExecutionProvider(), kafka.bootstrapServers(), registryServer.url());
+                if (!worker.classifier().contract().trained()) {
+                    out.println("NOTE: the bundled model is UNTRAINED (random weights): its labels and "
+                            + "probabilities are placeholders that only show the plumbing.");
+                }
+                int answered = runRequests(out, kafka, registry, requests, predictions, deadLetters, t0);
+                if (keepRunning) {
+                    out.println();
+                    out.println("keeping the broker and the worker up; connect with:");
+                    out.println("  bootstrap servers: " + kafka.bootstrapServers());
+                    out.println("  schema registry:   " + registryServer.url());
+                    out.println("  topics:            " + requests + " -> " + predictions + " / " + deadLetters);
+                    out.println("press Ctrl-C to stop.");
+                    CountDownLatch stop = new CountDownLatch(1);
+                    Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+                    stop.await();
+                }
+                return answered == count ? 0 : 1;
+            }
+        }
+    }
+
+    private int runRequests(PrintStream out, EmbeddedKafka kafka, SchemaRegistryClient registry, String requests,
+                            String predictionsTopic, String deadLettersTopic, long t0) throws Exception {
+        Map<String, Patient> patients = new ConcurrentHashMap<>();
+        AtomicInteger predictions = new AtomicInteger();
+        AtomicInteger deadLetters = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(count);
+        out.printf("%n%-20s %5s %-7s %-18s %6s %5s %10s%n", "request", "age", "sex", "label", "prob", "batch",
+                "latency ms");
+        OutcomeConsumer.Listener listener = new OutcomeConsumer.Listener() {
+            @Override
+            public void prediction(Prediction p, long receivedAt) {
+                Patient patient = patients.get(p.getRequestId());
+                synchronized (out) {
+                    out.printf("%-20s %5s %-7s %-18s %6.3f %5d %10d%n", p.getRequestId(),
+                            patient == null || patient.getAgeYears() == null ? "-"
+                                    : String.format("%.0f", patient.getAgeYears()),
+                            patient == null || patient.getSex() == null ? "-" : patient.getSex(),
+                            p.getLabel(), p.getProbability(), p.getTimings().getBatchSize(),
+                            receivedAt - p.getRequestedAt().toEpochMilli());
+                }
+                predictions.incrementAndGet();
+                all.countDown();
+            }
+
+            @Override
+            public void deadLetter(FailedRequest f, long receivedAt) {
+                synchronized (out) {
+                    out.printf("%-20s dead letter %s: %s%n", f.getRequestId() == null ? "(unknown id)"
+                            : f.getRequestId(), f.getReason(), f.getDetail());
+                }
+                deadLetters.incrementAndGet();
+                all.countDown();
+            }
+        };
+        try (OutcomeConsumer consumer = new OutcomeConsumer(kafka.bootstrapServers(), registry, predictionsTopic,
+                deadLettersTopic, Map.of(), listener);
+             RequestPublisher publisher = new RequestPublisher(kafka.bootstrapServers(), registry, requests, rate,
+                     Map.of())) {
+            SampleRequests samples = new SampleRequests(7, 96, "image/png");
+            int malformedEvery = malformed == 0 ? Integer.MAX_VALUE : Math.max(1, count / (malformed + 1));
+            int malformedSent = 0;
+            for (int i = 1; i <= count; i++) {
+                if (malformedSent < malformed && i % malformedEvery == 0) {
+                    malformedSent++;
+                    if (malformedSent % 2 == 1) {
+                        // an image whose bytes are not an image
+                        ImagingRequest bad = samples.request(String.format("demo-bad-%03d", malformedSent), 50.0,
+                                "female", "back", "definitely not a PNG".getBytes(StandardCharsets.UTF_8));
+                        publisher.publish(bad);
+                    } else {
+                        // bytes that are not Avro at all
+                        publisher.publishRaw("demo-bad-" + malformedSent,
+                                "{\"requestId\": \"json-is-not-avro\"}".getBytes(StandardCharsets.UTF_8));
+                    }
+                    continue;
+                }
+                ImagingRequest r = samples.next("demo");
+                patients.put(r.getRequestId(), r.getPatient());
+                publisher.publish(r);
+            }
+            publisher.flush();
+            boolean complete = all.await(timeoutSeconds, TimeUnit.SECONDS);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            out.println();
+            if (!complete) {
+                out.printf("demo: timed out after %d s waiting for answers%n", timeoutSeconds);
+            }
+            out.printf("demo: %d requests, %d predictions, %d dead letters in %.1f s%n", count, predictions.get(),
+                    deadLetters.get(), seconds);
+            return predictions.get() + deadLetters.get();
+        }
+    }
+}

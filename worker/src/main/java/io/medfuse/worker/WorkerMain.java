@@ -1,0 +1,52 @@
+package io.medfuse.worker;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+
+import org.apache.kafka.common.config.ConfigException;
+
+import io.medfuse.model.ModelException;
+import io.medfuse.worker.config.WorkerConfig;
+
+/**
+ * The worker's own thin main, for the container image and for tests that run a worker as a separate process:
+ * {@code java -cp ... io.medfuse.worker.WorkerMain [worker.properties]}. Settings from the file, then
+ * {@code MEDFUSE_*} environment variables. The full command line ({@code bin/medfuse serve}) does the same with
+ * options.
+ */
+public final class WorkerMain {
+
+    private WorkerMain() {
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        Properties file = new Properties();
+        if (args.length > 0) {
+            try (Reader r = Files.newBufferedReader(Path.of(args[0]))) {
+                file.load(r);
+            } catch (IOException e) {
+                System.err.println("medfuse worker: cannot read " + args[0] + ": " + e.getMessage());
+                System.exit(2);
+            }
+        }
+        MedfuseWorker worker;
+        try {
+            worker = MedfuseWorker.start(WorkerConfig.load(file, System.getenv(), Map.of()));
+        } catch (ConfigException | WorkerStartException | ModelException e) {
+            System.err.println("medfuse worker: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            worker.close();
+            stopped.countDown();
+        }, "medfuse-shutdown"));
+        stopped.await();
+    }
+}

@@ -1,0 +1,26 @@
+package io.medfuse.worker.pipeline;
+
+import java.util.List;
+
+import io.medfuse.events.FailureReason;
+import io.medfuse.worker.batch.BatchStats;
+
+/** What became of one request inside the pipeline: a prediction or a failure. */
+public sealed interface Outcome {
+
+    /**
+     * The model answered.
+     *
+     * @param probabilities in the contract's label order
+     * @param flags input notes such as {@code age:imputed}
+     * @param arrivalNanos when the stream thread took the request
+     * @param preprocessNanos image decode/resize/normalise (and fetch) time
+     */
+    record Predicted(float[] probabilities, List<String> flags, BatchStats stats, long arrivalNanos,
+                     long preprocessNanos) implements Outcome {
+    }
+
+    /** The request cannot be answered: it becomes a dead letter. */
+    record Failed(FailureReason reason, String detail) implements Outcome {
+    }
+}

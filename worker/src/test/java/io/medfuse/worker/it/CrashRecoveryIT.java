@@ -1,0 +1,114 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.WorkerMain;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.sample.SampleRequests;
+
+/**
+ * A worker in its own JVM is killed with SIGKILL mid-stream (no clean shutdown, no final commit); another instance
+ * takes over. Under read_committed every request has exactly one answer: the pending-requests store re-submits
+ * what the dead instance had consumed but not answered, and its uncommitted answers are never visible.
+ */
+class CrashRecoveryIT {
+
+    static EmbeddedKafka kafka;
+    static InProcessSchemaRegistry registry;
+
+    @BeforeAll
+    static void start() {
+        kafka = EmbeddedKafka.start();
+        registry = InProcessSchemaRegistry.start(0);
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        kafka.close();
+    }
+
+    private static final Map<String, Object> FAST_FAILOVER = Map.of(
+            // a dead member's partitions move after this long (the broker's minimum)
+            "kafka.session.timeout.ms", "6000",
+            "kafka.heartbeat.interval.ms", "1000",
+            "kafka.transaction.timeout.ms", "10000");
+
+    @Test
+    void noRequestIsLostOrDuplicatedWhenAnInstanceIsKilledMidStream() throws Exception {
+        int n = 400;
+        try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
+            Path dir = Files.createTempDirectory("medfuse-crash-it");
+            Path config = dir.resolve("worker.properties");
+            Properties props = new Properties();
+            f.workerSettings(FAST_FAILOVER).forEach((k, v) -> props.setProperty(k, String.valueOf(v)));
+            try (Writer w = Files.newBufferedWriter(config)) {
+                props.store(w, "crash test worker");
+            }
+            Path log = dir.resolve("worker-a.log");
+            List<String> command = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                    WorkerMain.class.getName(), config.toString()));
+            Process a = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            f.startReading();
+            SampleRequests samples = new SampleRequests(11, 64, "image/png");
+            Set<String> ids = new HashSet<>();
+            Thread producer = new Thread(() -> {
+                for (int i = 0; i < n; i++) {
+                    var r = samples.next("crash");
+                    synchronized (ids) {
+                        ids.add(r.getRequestId());
+                    }
+                    f.send(r);
+                    try {
+                        Thread.sleep(15);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                f.flush();
+            });
+            producer.start();
+            boolean answering = StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90));
+            assertThat(answering).as("worker A answers; its log: %s", log).isTrue();
+            a.destroyForcibly(); // SIGKILL: no shutdown hook, no final commit
+            assertThat(a.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            int answeredByA = f.answers();
+            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(FAST_FAILOVER))) {
+                producer.join();
+                assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
+                        .as("%d answers of %d after the crash", f.answers(), n).isTrue();
+                Thread.sleep(2000); // a duplicate would arrive now
+            }
+            assertThat(f.failed).isEmpty();
+            Map<String, Long> perId = f.predicted.stream()
+                    .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
+            assertThat(perId.keySet()).isEqualTo(ids);
+            assertThat(perId.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
+                    .as("duplicated request ids").isEmpty();
+            assertThat(answeredByA).isLessThan(n);
+            System.out.printf("CrashRecoveryIT: %d answered before the kill, %d in all%n", answeredByA, perId.size());
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.sample.SampleRequests;
+
+/** Two worker instances sharing one application id over six partitions, on a real broker. */
+class ScaleOutIT {
+
+    static EmbeddedKafka kafka;
+    static InProcessSchemaRegistry registry;
+
+    @BeforeAll
+    static void start() {
+        kafka = EmbeddedKafka.start();
+        registry = InProcessSchemaRegistry.start(0);
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        kafka.close();
+    }
+
+    @Test
+    void twoInstancesAnswerEveryOneOfAThousandRequestsExactlyOnceInBatches() throws Exception {
+        int n = 1000;
+        try (StreamFixture f = new StreamFixture(kafka, registry, 6);
+             MedfuseWorker a = MedfuseWorker.start(f.workerConfig(Map.of()));
+             MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+            assertThat(a.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            assertThat(b.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            SampleRequests samples = new SampleRequests(1, 64, "image/png");
+            Set<String> ids = new HashSet<>();
+            for (int i = 0; i < n; i++) {
+                var r = samples.next("scale");
+                ids.add(r.getRequestId());
+                f.send(r);
+            }
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
+                    .as("answers so far: %d predictions, %d dead letters", f.predicted.size(), f.failed.size())
+                    .isTrue();
+            Thread.sleep(1000); // anything extra (a duplicate) would show up now
+            assertThat(f.failed).isEmpty();
+            Map<String, Long> perId = f.predicted.stream()
+                    .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
+            assertThat(perId.keySet()).isEqualTo(ids);
+            assertThat(perId.values()).allMatch(c -> c == 1);
+            double meanBatch = f.predicted.stream().mapToInt(p -> p.getTimings().getBatchSize()).average()
+                    .orElse(0);
+            assertThat(meanBatch).isGreaterThan(1.0);
+            Prediction any = f.predicted.get(0);
+            assertThat(any.getModel().getSha256()).hasSize(64);
+            assertThat(any.getModel().getName()).isEqualTo(a.classifier().identity().getName());
+            assertThat(any.getProbabilities().stream().mapToDouble(p -> p.getProbability()).sum())
+                    .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+            assertThat(f.predicted.stream().map(Prediction::getPredictionId).collect(Collectors.toSet())).hasSize(n);
+            // both instances did work: each owns some of the partitions
+            assertThat(a.pipeline().inferred()).isPositive();
+            assertThat(b.pipeline().inferred()).isPositive();
+            assertThat(a.pipeline().inferred() + b.pipeline().inferred()).isGreaterThanOrEqualTo(n);
+            System.out.printf("ScaleOutIT: %d predictions, mean batch size %.1f, instance a %d, b %d%n",
+                    f.predicted.size(), meanBatch, a.pipeline().inferred(), b.pipeline().inferred());
+        }
+    }
+}

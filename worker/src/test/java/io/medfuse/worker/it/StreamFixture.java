@@ -1,0 +1,130 @@
+package io.medfuse.worker.it;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import io.medfuse.events.FailedRequest;
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.registry.RegistrySettings;
+import io.medfuse.worker.registry.RestSchemaRegistryClient;
+import io.medfuse.worker.registry.SchemaRegistryClient;
+import io.medfuse.worker.serde.ConfluentAvroCodec;
+
+/**
+ * One test's slice of a real broker: unique topics and application id, a producer of request bytes and a
+ * read_committed reader of every answer.
+ */
+final class StreamFixture implements AutoCloseable {
+
+    final EmbeddedKafka kafka;
+    final InProcessSchemaRegistry registryServer;
+    final SchemaRegistryClient registry;
+    final String requests;
+    final String predictions;
+    final String deadLetters;
+    final String applicationId;
+    final ConfluentAvroCodec<ImagingRequest> codec;
+    final List<Prediction> predicted = Collections.synchronizedList(new ArrayList<>());
+    final List<FailedRequest> failed = Collections.synchronizedList(new ArrayList<>());
+    private final KafkaProducer<String, byte[]> producer;
+    private OutcomeConsumer reader;
+
+    StreamFixture(EmbeddedKafka kafka, InProcessSchemaRegistry registryServer, int partitions) {
+        this.kafka = kafka;
+        this.registryServer = registryServer;
+        this.registry = new RestSchemaRegistryClient(new RegistrySettings(registryServer.url(), null, null,
+                Duration.ofSeconds(10)));
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        this.requests = "requests-" + suffix;
+        this.predictions = "predictions-" + suffix;
+        this.deadLetters = "dead-letters-" + suffix;
+        this.applicationId = "medfuse-it-" + suffix;
+        kafka.createTopics(partitions, requests);
+        kafka.createTopics(2, predictions, deadLetters);
+        this.codec = new ConfluentAvroCodec<>(registry, ImagingRequest.class, true);
+        Properties p = kafka.clientProperties();
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 * 1024 * 1024);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** Worker settings for this fixture's topics; extra settings win. */
+    Map<String, Object> workerSettings(Map<String, Object> extra) {
+        Map<String, Object> s = new HashMap<>();
+        s.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        s.put(WorkerConfig.REGISTRY_URL, registryServer.url().toString());
+        s.put(WorkerConfig.APPLICATION_ID, applicationId);
+        s.put(WorkerConfig.TOPIC_REQUESTS, requests);
+        s.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
+        s.put(WorkerConfig.TOPIC_DEAD_LETTERS, deadLetters);
+        s.put(WorkerConfig.PREPROCESS_THREADS, "2");
+        s.put(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
+        s.put(WorkerConfig.MODEL_DEVICE, "cpu");
+        s.putAll(extra);
+        return s;
+    }
+
+    WorkerConfig workerConfig(Map<String, Object> extra) {
+        return WorkerConfig.load(null, Map.of(), workerSettings(extra));
+    }
+
+    void send(ImagingRequest request) {
+        sendRaw(request.getRequestId(), codec.encode(requests, request));
+    }
+
+    void sendRaw(String key, byte[] value) {
+        producer.send(new ProducerRecord<>(requests, key, value));
+    }
+
+    void flush() {
+        producer.flush();
+    }
+
+    /** Starts reading answers (read_committed). */
+    void startReading() {
+        reader = new OutcomeConsumer(kafka.bootstrapServers(), registry, predictions, deadLetters, Map.of(),
+                OutcomeConsumer.of(predicted::add, failed::add));
+    }
+
+    int answers() {
+        return predicted.size() + failed.size();
+    }
+
+    static boolean await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        return condition.getAsBoolean();
+    }
+
+    @Override
+    public void close() {
+        if (reader != null) {
+            reader.close();
+        }
+        producer.close();
+    }
+}
