@@ -151,6 +151,27 @@ class OnnxClassifierTest {
         }
     }
 
+    @Test
+    void concurrentPredictionsEqualSequentialOnes() throws Exception {
+        float[] images = TestContracts.floats(3 * 192, 1);
+        float[] tabular = TestContracts.floats(3 * 2, 2);
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            float[][] expected = classifier.predict(images, tabular, 3);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                List<java.util.concurrent.Future<float[][]>> futures = new java.util.ArrayList<>();
+                for (int i = 0; i < 16; i++) {
+                    futures.add(pool.submit(() -> classifier.predict(images, tabular, 3)));
+                }
+                for (var f : futures) {
+                    assertThat(f.get()).isDeepEqualTo(expected);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
     /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
     private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
         OnnxGraphBuilder g = new OnnxGraphBuilder("probe");
