@@ -1,0 +1,424 @@
+package io.medfuse.model.engine;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.ValueInfo;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.contract.ModelContractException;
+import io.medfuse.model.onnx.OnnxModelFile;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A fused image + tabular classifier running in ONNX Runtime. Owns one {@link OrtSession}; whoever calls
+ * {@code load} closes the classifier (once, after every {@link #predict} call has returned).
+ *
+ * <p>At load the model's contract is read from the session's metadata and the session's real inputs and output
+ * are checked against it (names, float32, rank, static sizes); a mismatch fails the load with a
+ * {@link ModelContractException} naming both sides, and nothing is left open.
+ *
+ * <p>{@link #predict} is thread-safe (ONNX Runtime sessions run concurrently) and returns plain arrays: no
+ * ONNX Runtime object leaves this class.
+ */
+public final class OnnxClassifier implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OnnxClassifier.class);
+
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final ModelContract contract;
+    private final String sourceName;
+    private final String sha256;
+    private final String executionProvider;
+    private final int[] paddedSizes;
+    private final Set<String> requestedOutputs;
+    private volatile boolean closed;
+
+    private OnnxClassifier(OrtEnvironment env, OrtSession session, ModelContract contract, String sourceName,
+                           String sha256, String executionProvider, int[] paddedSizes) {
+        this.env = env;
+        this.session = session;
+        this.contract = contract;
+        this.sourceName = sourceName;
+        this.sha256 = sha256;
+        this.executionProvider = executionProvider;
+        this.paddedSizes = paddedSizes;
+        this.requestedOutputs = Set.of(contract.output());
+    }
+
+    /**
+     * Loads an ONNX file.
+     *
+     * @throws io.medfuse.model.onnx.OnnxFormatException when the file cannot be read
+     * @throws ModelContractException when the contract is missing, invalid or does not match the graph
+     * @throws ModelInferenceException when ONNX Runtime rejects the model or the requested device is unusable
+     */
+    public static OnnxClassifier load(Path onnxFile, EngineOptions options) {
+        return load(OnnxModelFile.read(onnxFile), onnxFile.toString(), options);
+    }
+
+    /**
+     * Loads ONNX bytes.
+     *
+     * @param sourceName where the bytes came from (file, resource), used in messages and logs
+     * @throws ModelContractException when the contract is missing, invalid or does not match the graph
+     * @throws ModelInferenceException when ONNX Runtime rejects the model or the requested device is unusable
+     */
+    public static OnnxClassifier load(byte[] onnxBytes, String sourceName, EngineOptions options) {
+        Objects.requireNonNull(onnxBytes, "onnxBytes");
+        Objects.requireNonNull(options, "options");
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        Placed placed = createSession(env, onnxBytes, sourceName, options);
+        OrtSession session = placed.session();
+        try {
+            ModelContract contract = OnnxModelFile.parseContract(
+                    session.getMetadata().getCustomMetadata().get(ModelContract.METADATA_KEY), sourceName);
+            long fixedBatch = checkGraph(contract, session, sourceName);
+            int[] padded = fixedBatch > 0
+                    ? new int[] {(int) fixedBatch}
+                    : options.paddedBatchSizes().stream().mapToInt(Integer::intValue).toArray();
+            String sha = OnnxModelFile.sha256(onnxBytes);
+            LOG.info("loaded model '{}' {} from {} on {} (sha256 {}, batch sizes {}, intra-op threads {}, "
+                            + "optimisation {})", contract.name(), contract.version(), sourceName, placed.provider(),
+                    sha, Arrays.toString(padded), options.intraOpThreads(), options.optimizationLevel());
+            if (!contract.trained()) {
+                LOG.warn("model '{}' {} says it is untrained (random weights): its predictions mean nothing",
+                        contract.name(), contract.version());
+            }
+            return new OnnxClassifier(env, session, contract, sourceName, sha, placed.provider(), padded);
+        } catch (OrtException e) {
+            closeQuietly(session, e);
+            throw new ModelInferenceException("ONNX Runtime cannot describe model " + sourceName + ": "
+                    + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(session, e);
+            throw e;
+        }
+    }
+
+    /** The validated contract the model carries. */
+    public ModelContract contract() {
+        return contract;
+    }
+
+    /** SHA-256 of the ONNX bytes, 64 lower-case hex digits. */
+    public String sha256() {
+        return sha256;
+    }
+
+    /** "CPU" or "CUDA:N". */
+    public String executionProvider() {
+        return executionProvider;
+    }
+
+    /** The largest batch ONNX Runtime sees; larger predict calls run in chunks of this size. */
+    public int maxBatchSize() {
+        return paddedSizes[paddedSizes.length - 1];
+    }
+
+    /**
+     * The batch size a batch of {@code n} is padded to: the smallest padded size ≥ n, or {@link #maxBatchSize()}
+     * when n is larger (it then runs in chunks).
+     *
+     * @throws IllegalArgumentException when n &lt; 1
+     */
+    public int paddedSize(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1, got " + n);
+        }
+        for (int size : paddedSizes) {
+            if (size >= n) {
+                return size;
+            }
+        }
+        return maxBatchSize();
+    }
+
+    /**
+     * Classifies {@code n} requests.
+     *
+     * @param images n·C·H·W floats: each image CHW, preprocessed as the contract says, images one after another
+     * @param tabular n·{@link ModelContract#tabularWidth()} floats, encoded as the contract says
+     * @param n number of requests, ≥ 0
+     * @return n rows of class probabilities in label order (softmax applied here when the model outputs logits)
+     * @throws IllegalArgumentException when the array lengths do not match n and the contract
+     * @throws ModelInferenceException when ONNX Runtime fails; the message names the model and batch shape
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public float[][] predict(float[] images, float[] tabular, int n) {
+        Objects.requireNonNull(images, "images");
+        Objects.requireNonNull(tabular, "tabular");
+        if (closed) {
+            throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
+        }
+        int imageSize = contract.image().tensorSize();
+        int width = contract.tabularWidth();
+        if (n < 0) {
+            throw new IllegalArgumentException("n must be >= 0, got " + n);
+        }
+        if (images.length != (long) n * imageSize || tabular.length != (long) n * width) {
+            throw new IllegalArgumentException("model '" + contract.name() + "' takes " + imageSize
+                    + " image floats (" + shapeOf(contract) + ") and " + width + " tabular floats per request; for n="
+                    + n + " got " + images.length + " image and " + tabular.length + " tabular floats");
+        }
+        float[][] out = new float[n][];
+        int chunk = maxBatchSize();
+        for (int start = 0; start < n; start += chunk) {
+            runBatch(images, tabular, start, Math.min(chunk, n - start), out);
+        }
+        return out;
+    }
+
+    /** Closes the ONNX Runtime session; later calls do nothing. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new ModelInferenceException("closing the session of model '" + contract.name() + "' failed: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OnnxClassifier[" + contract.name() + " " + contract.version() + ", " + executionProvider + ", "
+                + sourceName + "]";
+    }
+
+    private void runBatch(float[] images, float[] tabular, int start, int m, float[][] out) {
+        int padded = paddedSize(m);
+        int imageSize = contract.image().tensorSize();
+        int width = contract.tabularWidth();
+        int classes = contract.labels().size();
+        long[] imageShape = {padded, contract.image().channels(), contract.image().height(),
+            contract.image().width()};
+        long[] tabularShape = {padded, width};
+        try (OnnxTensor image = OnnxTensor.createTensor(env, slice(images, start, m, padded, imageSize), imageShape);
+             OnnxTensor tab = OnnxTensor.createTensor(env, slice(tabular, start, m, padded, width), tabularShape);
+             OrtSession.Result result = session.run(
+                     Map.of(contract.imageInput(), image, contract.tabularInput(), tab), requestedOutputs)) {
+            OnnxValue value = result.get(contract.output()).orElseThrow(() -> new ModelInferenceException(
+                    "model '" + contract.name() + "' returned no output '" + contract.output() + "'"));
+            if (!(value instanceof OnnxTensor tensor) || tensor.getInfo().type != OnnxJavaType.FLOAT
+                    || !Arrays.equals(tensor.getInfo().getShape(), new long[] {padded, classes})) {
+                throw new ModelInferenceException("model '" + contract.name() + "' output '" + contract.output()
+                        + "' should be float [" + padded + "," + classes + "], got " + value.getInfo());
+            }
+            FloatBuffer probabilities = tensor.getFloatBuffer();
+            for (int i = 0; i < m; i++) {
+                float[] row = new float[classes];
+                probabilities.get(i * classes, row);
+                if (contract.outputKind() == ModelContract.OutputKind.LOGITS) {
+                    softmaxInPlace(row);
+                }
+                out[start + i] = row;
+            }
+        } catch (OrtException e) {
+            throw new ModelInferenceException("model '" + contract.name() + "' (" + sourceName
+                    + ") failed on a batch of " + m + " padded to image " + Arrays.toString(imageShape)
+                    + " + tabular " + Arrays.toString(tabularShape) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The rows [start, start+m) as a buffer of {@code padded} rows, zeros after m; no copy when m == padded. */
+    private static FloatBuffer slice(float[] data, int start, int m, int padded, int rowSize) {
+        if (m == padded) {
+            return FloatBuffer.wrap(data, start * rowSize, m * rowSize).slice();
+        }
+        float[] copy = new float[padded * rowSize];
+        System.arraycopy(data, start * rowSize, copy, 0, m * rowSize);
+        return FloatBuffer.wrap(copy);
+    }
+
+    /** Numerically stable softmax, computed in double. */
+    static void softmaxInPlace(float[] row) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : row) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        double[] e = new double[row.length];
+        for (int i = 0; i < row.length; i++) {
+            e[i] = Math.exp(row[i] - max);
+            sum += e[i];
+        }
+        for (int i = 0; i < row.length; i++) {
+            row[i] = (float) (e[i] / sum);
+        }
+    }
+
+    // ---- loading -------------------------------------------------------------------------------------------
+
+    private record Placed(OrtSession session, String provider) {
+    }
+
+    private static Placed createSession(OrtEnvironment env, byte[] bytes, String sourceName, EngineOptions options) {
+        int cuda = options.cudaDeviceId();
+        if (cuda >= 0) {
+            String whyNot;
+            if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
+                whyNot = "this ONNX Runtime build has no CUDA execution provider (available: "
+                        + OrtEnvironment.getAvailableProviders() + "); build with the Maven profile -Pgpu "
+                        + "(onnxruntime_gpu) and run on a host with an NVIDIA driver, CUDA 12 and cuDNN 9";
+            } else {
+                try (OrtSession.SessionOptions so = sessionOptions(options)) {
+                    so.addCUDA(cuda);
+                    return new Placed(env.createSession(bytes, so), "CUDA:" + cuda);
+                } catch (OrtException e) {
+                    whyNot = "the CUDA execution provider failed to start on device " + cuda + " (it needs an NVIDIA "
+                            + "driver, CUDA 12 and cuDNN 9 libraries on the library path): " + e.getMessage();
+                }
+            }
+            if (!"auto".equals(options.device())) {
+                throw new ModelInferenceException("device '" + options.device() + "' was requested for " + sourceName
+                        + " but " + whyNot);
+            }
+            LOG.info("device auto: running {} on CPU because {}", sourceName, whyNot);
+        }
+        try (OrtSession.SessionOptions so = sessionOptions(options)) {
+            return new Placed(env.createSession(bytes, so), "CPU");
+        } catch (OrtException e) {
+            throw new ModelInferenceException("ONNX Runtime cannot load " + sourceName + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static OrtSession.SessionOptions sessionOptions(EngineOptions options) throws OrtException {
+        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+        try {
+            if (options.intraOpThreads() > 0) {
+                so.setIntraOpNumThreads(options.intraOpThreads());
+            }
+            if (options.interOpThreads() > 0) {
+                so.setInterOpNumThreads(options.interOpThreads());
+            }
+            so.setOptimizationLevel(switch (options.optimizationLevel()) {
+                case "none" -> OrtSession.SessionOptions.OptLevel.NO_OPT;
+                case "basic" -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+                case "extended" -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+                default -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
+            });
+            // the arena keeps tensor memory between runs; with a few padded batch shapes it stops growing early
+            so.setCPUArenaAllocator(true);
+            so.setMemoryPatternOptimization(true);
+            return so;
+        } catch (OrtException | RuntimeException e) {
+            so.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Checks the session's inputs and output against the contract, reporting every mismatch at once.
+     *
+     * @return the graph's static batch size, or -1 when the batch dimension is dynamic
+     */
+    private static long checkGraph(ModelContract contract, OrtSession session, String sourceName)
+            throws OrtException {
+        Map<String, NodeInfo> inputs = session.getInputInfo();
+        Map<String, NodeInfo> outputs = session.getOutputInfo();
+        List<String> problems = new ArrayList<>();
+        long[] imageShape = {-1, contract.image().channels(), contract.image().height(), contract.image().width()};
+        long[] tabularShape = {-1, contract.tabularWidth()};
+        long[] outputShape = {-1, contract.labels().size()};
+        long b1 = checkTensor("image input", contract.imageInput(), imageShape, inputs, problems);
+        long b2 = checkTensor("tabular input", contract.tabularInput(), tabularShape, inputs, problems);
+        checkTensor("output", contract.output(), outputShape, outputs, problems);
+        Set<String> extra = new TreeSet<>(inputs.keySet());
+        extra.remove(contract.imageInput());
+        extra.remove(contract.tabularInput());
+        if (!extra.isEmpty()) {
+            problems.add("the ONNX graph also needs inputs " + extra + " that the contract does not feed (it feeds "
+                    + "only '" + contract.imageInput() + "' and '" + contract.tabularInput() + "')");
+        }
+        if (b1 > 0 && b2 > 0 && b1 != b2) {
+            problems.add("the ONNX graph's inputs have different fixed batch sizes " + b1 + " and " + b2);
+        }
+        if (!problems.isEmpty()) {
+            throw new ModelContractException(sourceName + " does not match its contract (model '" + contract.name()
+                    + "' " + contract.version() + "): " + String.join("; ", problems));
+        }
+        return Math.max(b1, b2);
+    }
+
+    /** @return the graph's fixed batch size for this tensor, or -1 (dynamic or absent) */
+    private static long checkTensor(String role, String name, long[] expected, Map<String, NodeInfo> graph,
+                                    List<String> problems) {
+        NodeInfo node = graph.get(name);
+        String side = role.endsWith("output") ? "outputs" : "inputs";
+        if (node == null) {
+            problems.add("contract says " + role + " is '" + name + "' but the ONNX graph's " + side + " are "
+                    + new TreeSet<>(graph.keySet()));
+            return -1;
+        }
+        ValueInfo info = node.getInfo();
+        if (!(info instanceof TensorInfo tensor)) {
+            problems.add("contract says " + role + " '" + name + "' is a float tensor " + describe(expected, null)
+                    + " but the ONNX graph declares " + info);
+            return -1;
+        }
+        long[] shape = tensor.getShape();
+        boolean ok = tensor.type == OnnxJavaType.FLOAT && shape.length == expected.length;
+        for (int i = 1; ok && i < shape.length; i++) {
+            // a dynamic dimension (-1) in the graph accepts the contract's size
+            ok = shape[i] < 0 || shape[i] == expected[i];
+        }
+        if (!ok) {
+            problems.add("contract says " + role + " '" + name + "' is float " + describe(expected, null)
+                    + " but the ONNX graph declares " + tensor.type.toString().toLowerCase(java.util.Locale.ROOT)
+                    + " " + describe(shape, tensor.getDimensionNames()));
+            return -1;
+        }
+        return shape[0];
+    }
+
+    private static String describe(long[] shape, String[] names) {
+        StringBuilder s = new StringBuilder("[");
+        for (int i = 0; i < shape.length; i++) {
+            if (i > 0) {
+                s.append(',');
+            }
+            if (shape[i] >= 0) {
+                s.append(shape[i]);
+            } else if (names != null && i < names.length && names[i] != null && !names[i].isEmpty()) {
+                s.append(names[i]);
+            } else {
+                s.append(i == 0 ? "N" : "?");
+            }
+        }
+        return s.append(']').toString();
+    }
+
+    private static String shapeOf(ModelContract c) {
+        return "[N," + c.image().channels() + "," + c.image().height() + "," + c.image().width() + "]";
+    }
+
+    private static void closeQuietly(OrtSession session, Exception primary) {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            primary.addSuppressed(e);
+        }
+    }
+}

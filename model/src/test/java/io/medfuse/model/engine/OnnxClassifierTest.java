@@ -1,0 +1,186 @@
+package io.medfuse.model.engine;
+
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.contract.ModelContractException;
+import io.medfuse.model.onnx.FusedCnnFactory;
+import io.medfuse.model.onnx.OnnxGraphBuilder;
+import io.medfuse.model.onnx.OnnxModelFile;
+import io.medfuse.model.onnx.TestContracts;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class OnnxClassifierTest {
+
+    private static final EngineOptions CPU = EngineOptions.defaults().withDevice("cpu");
+    private static final ModelContract CONTRACT = TestContracts.contract(3, 8, 2, 3);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void loadsFromFileAndReportsIdentity() throws Exception {
+        byte[] bytes = FusedCnnFactory.small(CONTRACT, 3);
+        Path file = dir.resolve("m.onnx");
+        Files.write(file, bytes);
+
+        try (OnnxClassifier classifier = OnnxClassifier.load(file, CPU)) {
+            assertThat(classifier.contract()).isEqualTo(CONTRACT);
+            assertThat(classifier.sha256()).isEqualTo(OnnxModelFile.sha256(bytes)).hasSize(64);
+            assertThat(classifier.executionProvider()).isEqualTo("CPU");
+            assertThat(classifier.maxBatchSize()).isEqualTo(32);
+        }
+    }
+
+    @Test
+    void autoDeviceFallsBackToCpuOnThisBuild() {
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "auto",
+                EngineOptions.defaults())) {
+            assertThat(classifier.executionProvider()).isIn("CPU", "CUDA:0");
+            assertThat(classifier.predict(new float[192], new float[2], 1)[0]).hasSize(3);
+        }
+    }
+
+    @Test
+    void explicitCudaFailsClearlyWithoutTheGpuBuild() {
+        assertThatThrownBy(() -> OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m.onnx",
+                CPU.withDevice("cuda:0")))
+                .isInstanceOf(ModelInferenceException.class)
+                .hasMessageContaining("device 'cuda:0'")
+                .hasMessageContaining("m.onnx")
+                .hasMessageContaining("CUDA 12")
+                .hasMessageContaining("cuDNN 9");
+    }
+
+    @Test
+    void refusesAGraphWhoseImageChannelsDifferFromTheContract() {
+        // given a graph with a 1-channel image input carrying a 3-channel contract
+        byte[] bytes = OnnxModelFile.attachContract(graph("image", 1, 8, "tabular", 2, 3), CONTRACT);
+
+        assertThatThrownBy(() -> OnnxClassifier.load(bytes, "gray.onnx", CPU))
+                .isInstanceOf(ModelContractException.class)
+                .hasMessageContaining("gray.onnx")
+                .hasMessageContaining("contract says image input 'image' is float [N,3,8,8]")
+                .hasMessageContaining("the ONNX graph declares float [N,1,8,8]");
+    }
+
+    @Test
+    void refusesAGraphWithOtherInputNamesNamingBoth() {
+        byte[] bytes = OnnxModelFile.attachContract(graph("pixels", 3, 8, "tabular", 2, 3), CONTRACT);
+
+        assertThatThrownBy(() -> OnnxClassifier.load(bytes, "renamed.onnx", CPU))
+                .isInstanceOf(ModelContractException.class)
+                .hasMessageContaining("contract says image input is 'image'")
+                .hasMessageContaining("[pixels, tabular]");
+    }
+
+    @Test
+    void refusesAGraphWithOtherTabularWidthOrClassCountReportingBoth() {
+        byte[] bytes = OnnxModelFile.attachContract(graph("image", 3, 8, "tabular", 5, 4), CONTRACT);
+
+        assertThatThrownBy(() -> OnnxClassifier.load(bytes, "wide.onnx", CPU))
+                .isInstanceOf(ModelContractException.class)
+                .hasMessageContaining("tabular input 'tabular' is float [N,2]")
+                .hasMessageContaining("declares float [N,5]")
+                .hasMessageContaining("output 'probabilities' is float [N,3]")
+                .hasMessageContaining("declares float [N,4]");
+    }
+
+    @Test
+    void refusesAModelWithoutContract() {
+        byte[] bytes = graph("image", 3, 8, "tabular", 2, 3);
+
+        assertThatThrownBy(() -> OnnxClassifier.load(bytes, "bare.onnx", CPU))
+                .isInstanceOf(ModelContractException.class)
+                .hasMessageContaining("bare.onnx carries no model contract")
+                .hasMessageContaining(ModelContract.METADATA_KEY);
+    }
+
+    @Test
+    void rejectsArraysThatDoNotMatchN() {
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            assertThatThrownBy(() -> classifier.predict(new float[192], new float[2], 2))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("192 image floats")
+                    .hasMessageContaining("n=2");
+            assertThat(classifier.predict(new float[0], new float[0], 0)).isEmpty();
+        }
+    }
+
+    @Test
+    void refusesToPredictAfterClose() {
+        OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU);
+        classifier.close();
+        classifier.close();
+
+        assertThatThrownBy(() -> classifier.predict(new float[192], new float[2], 1))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void optionsAreValidatedAndNormalised() {
+        EngineOptions o = new EngineOptions("CUDA:1", 2, 1, "Basic", List.of(8, 1, 8, 4));
+
+        assertThat(o.device()).isEqualTo("cuda:1");
+        assertThat(o.cudaDeviceId()).isEqualTo(1);
+        assertThat(o.optimizationLevel()).isEqualTo("basic");
+        assertThat(o.paddedBatchSizes()).containsExactly(1, 4, 8);
+        assertThat(EngineOptions.defaults().paddedBatchSizes()).containsExactly(1, 2, 4, 8, 16, 32);
+        assertThatThrownBy(() -> new EngineOptions("gpu", 1, 1, "all", List.of(1)))
+                .hasMessageContaining("'gpu'");
+        assertThatThrownBy(() -> new EngineOptions("cpu", 1, 1, "max", List.of(1)))
+                .hasMessageContaining("'max'");
+        assertThatThrownBy(() -> new EngineOptions("cpu", 1, 1, "all", List.of(0)))
+                .hasMessageContaining("paddedBatchSizes");
+    }
+
+    @Test
+    void everyOptimisationLevelLoads() {
+        byte[] bytes = FusedCnnFactory.small(CONTRACT, 3);
+        for (String level : List.of("none", "basic", "extended", "all")) {
+            try (OnnxClassifier c = OnnxClassifier.load(bytes, level,
+                    new EngineOptions("cpu", 1, 1, level, List.of(1, 4)))) {
+                assertThat(c.predict(new float[192], new float[2], 1)[0]).hasSize(3);
+            }
+        }
+    }
+
+    @Test
+    void concurrentPredictionsEqualSequentialOnes() throws Exception {
+        float[] images = TestContracts.floats(3 * 192, 1);
+        float[] tabular = TestContracts.floats(3 * 2, 2);
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            float[][] expected = classifier.predict(images, tabular, 3);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                List<java.util.concurrent.Future<float[][]>> futures = new java.util.ArrayList<>();
+                for (int i = 0; i < 16; i++) {
+                    futures.add(pool.submit(() -> classifier.predict(images, tabular, 3)));
+                }
+                for (var f : futures) {
+                    assertThat(f.get()).isDeepEqualTo(expected);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
+    private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
+        OnnxGraphBuilder g = new OnnxGraphBuilder("probe");
+        g.input(imageName, c, size, size).input(tabularName, f);
+        String x = g.flatten("flat", g.globalAveragePool("gap", imageName));
+        x = g.concat("fused", 1, x, tabularName);
+        x = g.gemm("fc", x, new float[classes * (c + f)], new float[classes], classes, c + f);
+        g.softmax("probabilities", x, 1);
+        g.output("probabilities", classes);
+        return g.toByteArray();
+    }
+}
