@@ -17,7 +17,7 @@ import java.util.Map;
  * contract says so), so the demo runs end to end before the trainer has produced a real model.
  *
  * <p>Usage: {@code DemoModelWriter <output.onnx>}. The committed copy lives in the app module at
- * {@code io/medfuse/app/models/medfuse-demo.onnx}; rerunning this writes identical bytes.
+ * {@code worker/src/main/resources/io/medfuse/worker/models/medfuse-demo.onnx}; rerunning this writes identical bytes.
  */
 public final class DemoModelWriter {
 

@@ -122,7 +122,7 @@ class OnnxModelFileTest {
     @Test
     void demoModelWriterReproducesTheBundledDemoModel() throws Exception {
         Path bundled = Path.of(System.getProperty("user.dir")).resolve(
-                "../app/src/main/resources/io/medfuse/app/models/medfuse-demo.onnx").normalize();
+                "../worker/src/main/resources/io/medfuse/worker/models/medfuse-demo.onnx").normalize();
         assumeTrue(Files.isRegularFile(bundled), "bundled demo model not found at " + bundled);
 
         byte[] written = FusedCnnFactory.small(DemoModelWriter.contract(), DemoModelWriter.SEED);
