@@ -30,7 +30,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
-import org.apache.avro.SchemaParseException;
 
 /**
  * A minimal Confluent-compatible schema registry served over HTTP on 127.0.0.1, <b>for the embedded demo and for
@@ -352,7 +351,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         try {
             Schema schema = new Schema.Parser().parse(request.get("schema").asText());
             return new ParsedSchema(schema, schema.toString(), null);
-        } catch (SchemaParseException e) {
+        } catch (RuntimeException e) { // SchemaParseException, AvroTypeException, ... : all an invalid schema
             return new ParsedSchema(null, null, new Answer(422, error(42201, "Invalid schema: " + e.getMessage())));
         }
     }

@@ -13,7 +13,6 @@ import java.util.Base64;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
-import org.apache.avro.SchemaParseException;
 
 /**
  * {@link SchemaRegistryClient} over the Confluent Schema Registry REST API, with {@link java.net.http.HttpClient}.
@@ -60,6 +59,8 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
         JsonNode answer = call("POST", "/subjects/" + encode(subject) + "/versions", schemaBody(key.schemaJson()));
         int id = requireInt(answer, "id", "/subjects/" + subject + "/versions");
         idBySubjectSchema.putIfAbsent(key, id);
+        // We know the schema behind this id now: a consumer in the same process need not fetch it.
+        schemaById.putIfAbsent(id, schema);
         return id;
     }
 
@@ -76,6 +77,7 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
         JsonNode answer = call("POST", "/subjects/" + encode(subject), schemaBody(key.schemaJson()));
         int id = requireInt(answer, "id", "/subjects/" + subject);
         lookedUpIds.putIfAbsent(key, id);
+        schemaById.putIfAbsent(id, schema);
         return id;
     }
 
@@ -107,7 +109,7 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
         Schema schema;
         try {
             schema = new Schema.Parser().parse(text.asText());
-        } catch (SchemaParseException e) {
+        } catch (RuntimeException e) { // SchemaParseException, AvroTypeException, ...
             throw new SchemaRegistryException("schema id " + id + " from " + describe(path)
                     + " is not a valid Avro schema: " + e.getMessage(), 200, 0, e);
         }
