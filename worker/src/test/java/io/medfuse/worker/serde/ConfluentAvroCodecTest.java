@@ -143,6 +143,27 @@ class ConfluentAvroCodecTest {
     }
 
     @Test
+    void newerWriterWithAnAppendedReasonSymbolDecodesAsOther() {
+        String current = FailedRequest.getClassSchema().toString();
+        assertThat(current).contains("\"MODEL_ERROR\",\"OTHER\"]");
+        Schema newer = new Schema.Parser().parse(current
+                .replace("\"MODEL_ERROR\",\"OTHER\"]", "\"MODEL_ERROR\",\"OTHER\",\"QUOTA_EXCEEDED\"]"));
+        int id = client.register("dead-letters-newer-value", newer);
+        GenericRecord record = new GenericData.Record(newer);
+        record.put("reason", new GenericData.EnumSymbol(newer.getField("reason").schema(), "QUOTA_EXCEEDED"));
+        record.put("detail", "over quota");
+        record.put("sourceTopic", "t");
+        record.put("sourcePartition", 0);
+        record.put("sourceOffset", 1L);
+        record.put("failedAt", 0L);
+
+        FailedRequest read = new ConfluentAvroCodec<>(client, FailedRequest.class, true).decode(wire(id, newer, record));
+
+        assertThat(read.getReason()).isEqualTo(io.medfuse.events.FailureReason.OTHER);
+        assertThat(read.getDetail()).isEqualTo("over quota");
+    }
+
+    @Test
     void registryRefusesAnIncompatibleNewVersionWith409() {
         String subject = TOPIC + "-value";
         client.register(subject, SampleEvents.schemaResource("/schemas/v0/ImagingRequest.avsc"));
