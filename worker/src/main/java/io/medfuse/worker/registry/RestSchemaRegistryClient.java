@@ -30,9 +30,11 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     private final String baseUrl;
     private final String authorization;
     private final HttpClient http;
-    /** Keyed by the schema's full JSON: two schemas that differ only in docs are different registry entries. */
+    /**
+     * Registered or looked-up ids (both mean: this schema is under this subject). Keyed by the schema's full JSON:
+     * two schemas that differ only in docs are different registry entries.
+     */
     private final Map<SubjectSchema, Integer> idBySubjectSchema = new ConcurrentHashMap<>();
-    private final Map<SubjectSchema, Integer> lookedUpIds = new ConcurrentHashMap<>();
     private final Map<Integer, Schema> schemaById = new ConcurrentHashMap<>();
 
     private record SubjectSchema(String subject, String schemaJson) {}
@@ -68,15 +70,12 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     public int lookup(String subject, Schema schema) {
         SubjectSchema key = new SubjectSchema(subject, schema.toString());
         Integer cached = idBySubjectSchema.get(key);
-        if (cached == null) {
-            cached = lookedUpIds.get(key);
-        }
         if (cached != null) {
             return cached;
         }
         JsonNode answer = call("POST", "/subjects/" + encode(subject), schemaBody(key.schemaJson()));
         int id = requireInt(answer, "id", "/subjects/" + subject);
-        lookedUpIds.putIfAbsent(key, id);
+        idBySubjectSchema.putIfAbsent(key, id);
         schemaById.putIfAbsent(id, schema);
         return id;
     }

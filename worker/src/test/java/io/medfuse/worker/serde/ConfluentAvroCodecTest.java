@@ -343,6 +343,36 @@ class ConfluentAvroCodecTest {
         assertThat(registry.requestLog()).contains("POST /subjects/" + TOPIC + "-value");
     }
 
+    @Test
+    void oneCodecServesManyThreadsAtOnce() throws Exception {
+        var reader = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
+                ImagingRequest.class, false);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            var results = new java.util.ArrayList<java.util.concurrent.Future<Boolean>>();
+            for (int t = 0; t < 8; t++) {
+                results.add(pool.submit(() -> {
+                    for (int i = 0; i < 200; i++) {
+                        ImagingRequest request = i % 2 == 0 ? SampleEvents.requestWithInlineImage()
+                                : SampleEvents.requestWithReferenceAndNoPatient();
+                        if (!reader.decode(requests.encode(TOPIC, request)).equals(request)) {
+                            return false;
+                        }
+                    }
+                    return true;
+                }));
+            }
+            for (var result : results) {
+                assertThat(result.get(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // one registration, and at most one schema fetch per racing thread
+        assertThat(registry.requestLog()).filteredOn(r -> r.startsWith("POST")).hasSizeLessThanOrEqualTo(8);
+        assertThat(registry.requestLog()).filteredOn(r -> r.startsWith("GET")).hasSizeLessThanOrEqualTo(8);
+    }
+
     private int idOfCurrentRequestSchema() {
         return client.register(TOPIC + "-value", ImagingRequest.getClassSchema());
     }
