@@ -264,4 +264,16 @@ class TabularEncoderTest {
         assertThat(first.values()).isNotSameAs(second.values()).containsExactly(0f, 0f, 1f);
         assertThatThrownBy(() -> first.flags().add("x")).isInstanceOf(UnsupportedOperationException.class);
     }
+
+    @Test
+    void rowsCompareByValueAndDoNotPrintPatientValues() {
+        TabularEncoder encoder = new TabularEncoder(List.of(AGE, SEX));
+
+        EncodedRow row = encoder.encode(values("age", 73, "sex", "female"));
+
+        assertThat(row).isEqualTo(encoder.encode(values("age", 73.0, "sex", "FEMALE")))
+                .hasSameHashCodeAs(encoder.encode(values("age", "73", "sex", "female")))
+                .isNotEqualTo(encoder.encode(values("age", 74, "sex", "female")));
+        assertThat(row.toString()).isEqualTo("EncodedRow[width=5, flags=[]]");
+    }
 }
