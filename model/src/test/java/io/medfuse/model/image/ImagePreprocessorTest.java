@@ -131,6 +131,16 @@ class ImagePreprocessorTest {
     }
 
     @Test
+    void oneBitPngReadsAsBlackAndWhite() {
+        BufferedImage image = new BufferedImage(4, 1, BufferedImage.TYPE_BYTE_BINARY);
+        image.getRaster().setPixels(0, 0, 4, 1, new int[] {1, 0, 0, 1});
+
+        float[] tensor = preprocessor(4, 1, 1, ResizeMode.STRETCH).preprocess(png(image), "image/png");
+
+        assertThat(tensor).containsExactly(1f, 0f, 0f, 1f);
+    }
+
+    @Test
     void alphaIsIgnoredAndColourUsedAsStored() {
         BufferedImage image = new BufferedImage(2, 1, BufferedImage.TYPE_4BYTE_ABGR);
         image.getRaster().setPixel(0, 0, new int[] {200, 100, 50, 0});
