@@ -84,7 +84,7 @@ public record FeatureSpec(String name, FeatureType type, Double center, Double s
                 if (vocabulary == null || vocabulary.isEmpty()) {
                     problems.add(where + ": a CATEGORICAL feature needs a non-empty vocabulary");
                 } else if (vocabulary.stream().map(v -> v == null ? null : v.trim().toLowerCase(java.util.Locale.ROOT))
-                        .distinct().count() != vocabulary.size() || vocabulary.stream().anyMatch(v -> v == null)) {
+                        .distinct().count() != vocabulary.size() || vocabulary.stream().anyMatch(java.util.Objects::isNull)) {
                     problems.add(where + ": vocabulary values must be non-null and distinct ignoring case, got "
                             + vocabulary);
                 }
