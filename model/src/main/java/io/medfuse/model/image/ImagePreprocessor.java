@@ -137,8 +137,10 @@ public final class ImagePreprocessor {
         }
         Format actual = Format.sniff(encoded);
         if (actual == null) {
-            throw new UnsupportedMediaTypeException("the bytes are neither PNG nor JPEG (they start with "
-                    + hex(encoded, 4) + "); send a PNG or JPEG file");
+            // the declared type is supported, so the bytes are what is wrong: undecodable, not unsupported
+            throw new ImageDecodeException("the media type says " + declared.mediaType
+                    + " but the bytes are neither PNG nor JPEG (they start with " + hex(encoded, 4)
+                    + "); send a PNG or JPEG file");
         }
         if (actual != declared) {
             throw new ImageDecodeException("the media type says " + declared.mediaType + " but the bytes are "

@@ -421,7 +421,7 @@ class ImagePreprocessorTest {
         random[0] = 0x12;
 
         assertThatThrownBy(() -> preprocessor(2, 2, 3, ResizeMode.STRETCH).preprocess(random, "image/png"))
-                .isInstanceOf(UnsupportedMediaTypeException.class)
+                .isInstanceOf(ImageDecodeException.class)
                 .hasMessageContaining("neither PNG nor JPEG")
                 .hasMessageContaining("12 ");
     }
