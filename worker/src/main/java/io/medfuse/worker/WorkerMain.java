@@ -41,6 +41,11 @@ public final class WorkerMain {
             System.err.println("medfuse worker: " + e.getMessage());
             System.exit(2);
             return;
+        } catch (RuntimeException | Error e) {
+            System.err.println("medfuse worker: unexpected error at start-up: " + e);
+            e.printStackTrace();
+            System.exit(1);
+            return;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

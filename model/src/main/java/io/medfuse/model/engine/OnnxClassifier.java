@@ -84,6 +84,49 @@ public final class OnnxClassifier implements AutoCloseable {
     public static OnnxClassifier load(byte[] onnxBytes, String sourceName, EngineOptions options) {
         Objects.requireNonNull(onnxBytes, "onnxBytes");
         Objects.requireNonNull(options, "options");
+        return onLargeStack(() -> loadHere(onnxBytes, sourceName, options), "medfuse-model-load");
+    }
+
+    /**
+     * Native stack for loading: ONNX Runtime's start-up recurses deeply over long strings (seen: a JVM whose
+     * command line carried a ~7,000-character class path died with SIGSEGV, a native stack overflow, on the
+     * default 1 MiB Java thread stack; 16 MiB was enough). Loading on a thread of our own makes the caller's stack
+     * size irrelevant.
+     */
+    static final long LOAD_STACK_BYTES = 64L * 1024 * 1024;
+
+    private static <T> T onLargeStack(java.util.function.Supplier<T> work, String threadName) {
+        java.util.concurrent.atomic.AtomicReference<T> result = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        Thread t = new Thread(null, () -> {
+            try {
+                result.set(work.get());
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        }, threadName, LOAD_STACK_BYTES);
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelInferenceException("interrupted while loading the model", e);
+        }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error err) {
+            throw err;
+        }
+        if (e != null) {
+            throw new ModelInferenceException("loading the model failed: " + e, e);
+        }
+        return result.get();
+    }
+
+    private static OnnxClassifier loadHere(byte[] onnxBytes, String sourceName, EngineOptions options) {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Placed placed = createSession(env, onnxBytes, sourceName, options);
         OrtSession session = placed.session();

@@ -49,7 +49,8 @@ public final class MicroBatcher implements AutoCloseable {
         this.model = model;
         this.maxBatchSize = maxBatchSize;
         this.maxQueueDelayNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxQueueDelayMillis));
-        this.thread = new Thread(this::loop, "medfuse-batcher");
+        // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
+        this.thread = new Thread(null, this::loop, "medfuse-batcher", 64L * 1024 * 1024);
         this.thread.setDaemon(true);
         this.thread.start();
     }

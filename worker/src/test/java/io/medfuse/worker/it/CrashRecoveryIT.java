@@ -91,7 +91,8 @@ class CrashRecoveryIT {
             });
             producer.start();
             boolean answering = StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90));
-            assertThat(answering).as("worker A answers; its log: %s", log).isTrue();
+            assertThat(answering).as("worker A answers (alive: %s, exit: %s); its log: %s", a.isAlive(),
+                    a.isAlive() ? "-" : a.exitValue(), log).isTrue();
             a.destroyForcibly(); // SIGKILL: no shutdown hook, no final commit
             assertThat(a.waitFor(30, TimeUnit.SECONDS)).isTrue();
             int answeredByA = f.answers();
