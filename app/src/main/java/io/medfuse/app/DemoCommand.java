@@ -73,8 +73,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             throw new UserInputException("--count must be >= 1 and --malformed between 0 and --count");
         }
         if (!verbose) {
-            ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
-                    .setLevel(Level.ERROR);
+            quietLogs();
         }
         PrintStream out = System.out;
         long t0 = System.nanoTime();
@@ -124,6 +123,18 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         }
     }
 
+    /** The demo's table is the output: only errors from the broker, Kafka clients and the worker. */
+    private static void quietLogs() {
+        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+            for (ch.qos.logback.classic.Logger logger : context.getLoggerList()) {
+                if (logger.getLevel() != null) {
+                    logger.setLevel(Level.ERROR);
+                }
+            }
+        }
+    }
+
+    @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
     private int runRequests(PrintStream out, EmbeddedKafka kafka, SchemaRegistryClient registry, String requests,
                             String predictionsTopic, String deadLettersTopic, long t0) throws Exception {
         Map<String, Patient> patients = new ConcurrentHashMap<>();

@@ -55,6 +55,7 @@ class CrashRecoveryIT {
             "kafka.transaction.timeout.ms", "10000");
 
     @Test
+    @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
     void noRequestIsLostOrDuplicatedWhenAnInstanceIsKilledMidStream() throws Exception {
         int n = 400;
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {

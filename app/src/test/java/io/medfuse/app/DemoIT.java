@@ -1,0 +1,39 @@
+package io.medfuse.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+
+/** 'medfuse demo' end to end: embedded broker, registry, worker, bundled model, printed table and summary. */
+class DemoIT {
+
+    @Test
+    void demoAnswersEveryRequestAndEndsWithTheSummaryLine() {
+        PrintStream out = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = Medfuse.run("demo", "--count", "25", "--rate", "0", "--malformed", "2");
+        } finally {
+            System.setOut(out);
+        }
+        String text = captured.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+        assertThat(exit).isZero();
+        assertThat(text).contains("request", "latency ms", "UNTRAINED");
+        Matcher m = Pattern.compile("demo: (\\d+) requests, (\\d+) predictions, (\\d+) dead letters in [0-9.]+ s")
+                .matcher(text);
+        assertThat(m.find()).as("summary line in:%n%s", text).isTrue();
+        assertThat(m.group(1)).isEqualTo("25");
+        assertThat(m.group(2)).isEqualTo("23");
+        assertThat(m.group(3)).isEqualTo("2");
+        assertThat(text).contains("IMAGE_UNDECODABLE").contains("UNDESERIALIZABLE");
+    }
+}
