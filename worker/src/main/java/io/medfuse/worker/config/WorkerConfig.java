@@ -390,7 +390,7 @@ public final class WorkerConfig extends AbstractConfig {
                 def = "";
             }
             sb.append("| `").append(k.name).append("` | ").append(k.type.name().toLowerCase(Locale.ROOT))
-                    .append(" | ").append(def.isEmpty() ? "" : "`" + def + "`").append(" | ")
+                    .append(" | ").append(def.isEmpty() || !k.hasDefault() ? def : "`" + def + "`").append(" | ")
                     .append(k.documentation).append(" | `").append(envName(k.name)).append("` |\n");
         }
         sb.append("| `kafka.*` | any | | Passed to the Kafka clients and Kafka Streams without the prefix, e.g. "
