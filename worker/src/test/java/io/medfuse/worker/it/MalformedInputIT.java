@@ -49,6 +49,15 @@ class MalformedInputIT {
                 .build();
     }
 
+    private static ImagingRequest referenced(SampleRequests samples, String id, String uri, String sha256) {
+        return ImagingRequest.newBuilder(samples.next("x")).setRequestId(id)
+                .setImage(ImagePayload.newBuilder().setMediaType("image/png")
+                        .setReference(io.medfuse.events.ImageReference.newBuilder().setUri(uri).setSha256(sha256)
+                                .build())
+                        .build())
+                .build();
+    }
+
     @Test
     void routesEachMalformedRequestToDeadLettersWithItsReasonAndAnswersEveryValidOne() throws Exception {
         try (StreamFixture f = new StreamFixture(kafka, registry, 3);
@@ -107,6 +116,25 @@ class MalformedInputIT {
                                 .setRequestId("bad-age-300").build(), 300.0, "female");
                         expected.put(bad.getRequestId(), FailureReason.INVALID_FIELD);
                         f.send(bad);
+                    }
+                    case 26 -> {
+                        // image references: a good file, a missing file, a sha256 mismatch
+                        byte[] png = samples.image(99);
+                        java.nio.file.Path file = java.nio.file.Files.createTempFile("medfuse-ref", ".png");
+                        java.nio.file.Files.write(file, png);
+                        String sha = java.util.HexFormat.of().formatHex(
+                                java.security.MessageDigest.getInstance("SHA-256").digest(png));
+                        ImagingRequest byRef = referenced(samples, "ok-reference", file.toUri().toString(), sha);
+                        valid.add(byRef.getRequestId());
+                        f.send(byRef);
+                        ImagingRequest missing = referenced(samples, "bad-reference-missing",
+                                file.resolveSibling("no-such-image.png").toUri().toString(), null);
+                        expected.put(missing.getRequestId(), FailureReason.REFERENCE_UNREACHABLE);
+                        f.send(missing);
+                        ImagingRequest mismatch = referenced(samples, "bad-reference-sha", file.toUri().toString(),
+                                "0".repeat(64));
+                        expected.put(mismatch.getRequestId(), FailureReason.REFERENCE_MISMATCH);
+                        f.send(mismatch);
                     }
                     case 24 -> {
                         // missing age and an unknown sex are imputed, not rejected: a flagged prediction

@@ -1,0 +1,83 @@
+package io.medfuse.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.registry.RegistrySettings;
+import io.medfuse.worker.registry.RestSchemaRegistryClient;
+import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.worker.serde.ConfluentAvroCodec;
+
+/** 'medfuse produce' publishes a folder of images plus a CSV as ImagingRequest events on a real broker. */
+class ProduceIT {
+
+    @Test
+    void publishesOneRequestPerCsvRowWithPatientAndClinicalFields(@TempDir Path dir) throws Exception {
+        Path images = Files.createDirectories(dir.resolve("images"));
+        SampleRequests samples = new SampleRequests(1, 32, "image/png");
+        Files.write(images.resolve("a.png"), samples.image(1));
+        Files.write(images.resolve("b.png"), samples.image(2));
+        Files.write(images.resolve("c.png"), samples.image(3));
+        Path csv = dir.resolve("metadata.csv");
+        Files.writeString(csv, "image,label,age,sex,localization\n"
+                + "a.png,nv,45,male,trunk\n"
+                + "b.png,mel,,female,\"lower extremity\"\n"
+                + "c.png,nv,70.5,,back\n");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start();
+             InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0)) {
+            kafka.createTopics(2, "medfuse.requests");
+            int exit = Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString());
+            assertThat(exit).isZero();
+
+            var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
+                    ImagingRequest.class, false);
+            Properties p = kafka.clientProperties();
+            p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-it");
+            p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+            List<ImagingRequest> got = new ArrayList<>();
+            try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+                    new ByteArrayDeserializer())) {
+                consumer.subscribe(List.of("medfuse.requests"));
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (got.size() < 3 && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                        ImagingRequest req = codec.decode(r.value());
+                        assertThat(r.key()).isEqualTo(req.getRequestId());
+                        got.add(req);
+                    }
+                }
+            }
+            assertThat(got).extracting(ImagingRequest::getRequestId).containsExactlyInAnyOrder("a", "b", "c");
+            ImagingRequest a = got.stream().filter(r -> r.getRequestId().equals("a")).findFirst().orElseThrow();
+            assertThat(a.getPatient().getAgeYears()).isEqualTo(45.0);
+            assertThat(a.getPatient().getSex()).isEqualTo("male");
+            assertThat(a.getClinical()).containsEntry("localization", "trunk").doesNotContainKey("label");
+            assertThat(a.getImage().getMediaType()).isEqualTo("image/png");
+            assertThat(a.getImage().getData().remaining()).isEqualTo(Files.size(images.resolve("a.png")));
+            ImagingRequest b = got.stream().filter(r -> r.getRequestId().equals("b")).findFirst().orElseThrow();
+            assertThat(b.getPatient().getAgeYears()).isNull();
+            assertThat(b.getClinical()).containsEntry("localization", "lower extremity");
+            ImagingRequest c = got.stream().filter(r -> r.getRequestId().equals("c")).findFirst().orElseThrow();
+            assertThat(c.getPatient().getSex()).isNull();
+            assertThat(c.getPatient().getAgeYears()).isEqualTo(70.5);
+        }
+    }
+}
