@@ -90,6 +90,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             settings.put(WorkerConfig.REGISTRY_URL, registryServer.url().toString());
             settings.put(WorkerConfig.APPLICATION_ID, "medfuse-demo");
+            // any free port: a demo must not fail because something else holds 9464
+            settings.put(WorkerConfig.METRICS_PORT, "0");
             WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
             SchemaRegistryClient registry = new RestSchemaRegistryClient(
                     new RegistrySettings(registryServer.url(), null, null, Duration.ofSeconds(10)));

@@ -33,6 +33,7 @@ import io.medfuse.events.Prediction;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.metrics.WorkerTelemetry;
 import io.medfuse.worker.pipeline.Classifier;
 import io.medfuse.worker.pipeline.OnnxModel;
 import io.medfuse.worker.pipeline.RequestPipeline;
@@ -60,14 +61,16 @@ public final class MedfuseWorker implements AutoCloseable {
     private final RequestPipeline pipeline;
     private final KafkaStreams streams;
     private final Path stateDir;
+    private final WorkerTelemetry telemetry;
 
     private MedfuseWorker(WorkerConfig config, Classifier classifier, RequestPipeline pipeline,
-                          KafkaStreams streams, Path stateDir) {
+                          KafkaStreams streams, Path stateDir, WorkerTelemetry telemetry) {
         this.config = config;
         this.classifier = classifier;
         this.pipeline = pipeline;
         this.streams = streams;
         this.stateDir = stateDir;
+        this.telemetry = telemetry;
     }
 
     /**
@@ -78,14 +81,26 @@ public final class MedfuseWorker implements AutoCloseable {
      */
     public static MedfuseWorker start(WorkerConfig config) {
         LOG.info("starting medfuse worker with {}", config.describe());
+        // first, so that /health/live answers (and /health/ready says why not) while the model loads
+        WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsPort());
+        try {
+            return start(config, telemetry);
+        } catch (RuntimeException e) {
+            telemetry.close();
+            throw e;
+        }
+    }
+
+    private static MedfuseWorker start(WorkerConfig config, WorkerTelemetry telemetry) {
         checkTopics(config);
         Classifier classifier = loadModel(config);
+        telemetry.modelLoaded(classifier.identity());
         RequestPipeline pipeline = null;
         try {
             pipeline = new RequestPipeline(classifier, new RequestPipeline.Settings(config.preprocessThreads(),
                     config.maxInFlight(), config.batchMaxSize(), config.batchMaxQueueDelayMs(),
                     new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()), config.referenceSchemes(),
-                    Duration.ofMillis(config.referenceTimeoutMs())));
+                    Duration.ofMillis(config.referenceTimeoutMs())), telemetry.metrics());
             SchemaRegistryClient registry = registry(config);
             ConfluentAvroCodec<ImagingRequest> requests = new ConfluentAvroCodec<>(registry, ImagingRequest.class,
                     false);
@@ -120,11 +135,12 @@ public final class MedfuseWorker implements AutoCloseable {
                 return StreamThreadExceptionResponse.REPLACE_THREAD;
             });
             streams.setStateListener((now, before) -> LOG.info("Kafka Streams state {} -> {}", before, now));
+            telemetry.watch(streams, pipeline::inFlight);
             streams.start();
             LOG.info("worker started: model {} {} sha256 {} on {}; reading {}", classifier.identity().getName(),
                     classifier.identity().getVersion(), classifier.identity().getSha256(),
                     classifier.identity().getExecutionProvider(), config.requestsTopic());
-            return new MedfuseWorker(config, classifier, pipeline, streams, stateDir);
+            return new MedfuseWorker(config, classifier, pipeline, streams, stateDir, telemetry);
         } catch (IOException e) {
             closeQuietly(pipeline, classifier);
             throw new WorkerStartException("cannot create a Kafka Streams state directory: " + e, e);
@@ -256,6 +272,11 @@ public final class MedfuseWorker implements AutoCloseable {
         return config;
     }
 
+    /** Metrics, health and the HTTP port ({@code metrics.port}; the real one when configured as 0). */
+    public WorkerTelemetry telemetry() {
+        return telemetry;
+    }
+
     /**
      * Stops consuming, commits what was answered, then stops the pipeline and releases the model. Requests still in
      * flight stay in the pending store and are answered by whoever owns their partition next.
@@ -269,6 +290,7 @@ public final class MedfuseWorker implements AutoCloseable {
         streams.close(timeout);
         pipeline.close();
         classifier.close();
+        telemetry.close();
         if (stateDir != null) {
             deleteQuietly(stateDir);
         }

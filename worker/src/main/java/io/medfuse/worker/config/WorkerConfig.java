@@ -60,6 +60,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String REFERENCE_TIMEOUT_MS = "image.reference.timeout.ms";
     public static final String DLQ_MAX_ORIGINAL_BYTES = "dead.letter.max.original.bytes";
     public static final String FORWARD_INTERVAL_MS = "forward.interval.ms";
+    public static final String METRICS_PORT = "metrics.port";
 
     /** The built-in demo model: served when {@value #MODEL_PATH} is empty. */
     public static final String BUNDLED_MODEL = "";
@@ -125,7 +126,10 @@ public final class WorkerConfig extends AbstractConfig {
             .define(DLQ_MAX_ORIGINAL_BYTES, Type.INT, 1024 * 1024, Range.atLeast(0), Importance.LOW,
                     "Dead letters carry the original record value when it is at most this many bytes.")
             .define(FORWARD_INTERVAL_MS, Type.LONG, 5L, Range.between(1, 1000), Importance.LOW,
-                    "How often each task forwards finished results, in ms (bounds the added latency).");
+                    "How often each task forwards finished results, in ms (bounds the added latency).")
+            .define(METRICS_PORT, Type.INT, 9464, Range.between(-1, 65_535), Importance.MEDIUM,
+                    "HTTP port of /metrics (Prometheus), /health/live and /health/ready; 0: any free port; "
+                            + "-1: no HTTP server.");
 
     private WorkerConfig(Map<String, ?> originals) {
         super(DEF, originals, false);
@@ -329,6 +333,10 @@ public final class WorkerConfig extends AbstractConfig {
 
     public long forwardIntervalMs() {
         return getLong(FORWARD_INTERVAL_MS);
+    }
+
+    public int metricsPort() {
+        return getInt(METRICS_PORT);
     }
 
     /**

@@ -33,6 +33,7 @@ import io.medfuse.worker.batch.BatchCallback;
 import io.medfuse.worker.batch.BatchStats;
 import io.medfuse.worker.batch.BatcherClosedException;
 import io.medfuse.worker.batch.MicroBatcher;
+import io.medfuse.worker.metrics.WorkerMetrics;
 
 /**
  * Everything between a decoded request and its outcome, shared by all stream tasks of an instance: cheap checks
@@ -61,9 +62,16 @@ public final class RequestPipeline implements AutoCloseable {
     private final MicroBatcher batcher;
     private final Semaphore inFlight;
     private final int maxInFlight;
+    private final WorkerMetrics metrics;
 
     public RequestPipeline(Classifier classifier, Settings settings) {
+        this(classifier, settings, WorkerMetrics.NONE);
+    }
+
+    /** @param metrics told about every batch here, and about requests and outcomes by the topology */
+    public RequestPipeline(Classifier classifier, Settings settings, WorkerMetrics metrics) {
         this.classifier = classifier;
+        this.metrics = metrics;
         ModelContract contract = classifier.contract();
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
@@ -81,6 +89,11 @@ public final class RequestPipeline implements AutoCloseable {
 
     public ModelContract contract() {
         return classifier.contract();
+    }
+
+    /** Where this instance reports what it does ({@link WorkerMetrics#NONE} when nobody listens). */
+    public WorkerMetrics metrics() {
+        return metrics;
     }
 
     /**
@@ -200,6 +213,7 @@ public final class RequestPipeline implements AutoCloseable {
             batcher.submit(image, validated.tabular(), new BatchCallback() {
                 @Override
                 public void completed(float[] probabilities, BatchStats stats) {
+                    metrics.batchCompleted(stats);
                     finish(done, new Outcome.Predicted(probabilities, validated.flags(), stats, arrivalNanos,
                             preprocessNanos));
                 }

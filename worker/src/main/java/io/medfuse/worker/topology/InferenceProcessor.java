@@ -107,6 +107,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
     @Override
     public void process(Record<byte[], byte[]> record) {
         long arrival = System.nanoTime();
+        pipeline.metrics().requestReceived();
         forwardDone();
         RecordMetadata meta = context.recordMetadata().orElseThrow();
         long offset = meta.offset();
@@ -167,6 +168,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
             if (d.outcome() instanceof Outcome.Predicted p) {
                 context.forward(new Record<String, SpecificRecord>(d.requestId(), prediction(d, p),
                         System.currentTimeMillis()), TopologyFactory.PREDICTIONS_SINK);
+                pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
+                        p.preprocessNanos(), p.stats().inferenceNanos());
             } else if (d.outcome() instanceof Outcome.Failed f) {
                 byte[] original = null;
                 byte[] stored = pending.get(d.offset());
@@ -237,6 +240,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
         LOG.debug("dead letter {} for request {} at {}-{}@{}", reason, requestId, topic, partition, offset);
         context.forward(new Record<String, SpecificRecord>(requestId, dead, System.currentTimeMillis()),
                 TopologyFactory.DEAD_LETTERS_SINK);
+        pipeline.metrics().deadLetter(reason);
     }
 
     private static double millis(long nanos) {

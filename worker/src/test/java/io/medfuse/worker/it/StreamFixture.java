@@ -79,6 +79,7 @@ final class StreamFixture implements AutoCloseable {
         s.put(WorkerConfig.PREPROCESS_THREADS, "2");
         s.put(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
         s.put(WorkerConfig.MODEL_DEVICE, "cpu");
+        s.put(WorkerConfig.METRICS_PORT, "0");
         s.putAll(extra);
         return s;
     }

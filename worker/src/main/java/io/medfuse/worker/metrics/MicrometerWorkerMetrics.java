@@ -1,0 +1,213 @@
+package io.medfuse.worker.metrics;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.streams.KafkaStreams;
+
+import io.medfuse.events.FailureReason;
+import io.medfuse.events.ModelIdentity;
+import io.medfuse.worker.batch.BatchStats;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+/**
+ * The worker's metrics in a Micrometer Prometheus registry. Names as Prometheus shows them:
+ *
+ * <table>
+ * <caption>metrics</caption>
+ * <tr><td>{@code medfuse_requests_total}</td><td>records read from the requests topic</td></tr>
+ * <tr><td>{@code medfuse_predictions_total}</td><td>predictions forwarded</td></tr>
+ * <tr><td>{@code medfuse_dead_letters_total{reason}}</td><td>dead letters forwarded, by reason (every reason is
+ * present from the start, at 0)</td></tr>
+ * <tr><td>{@code medfuse_batch_size}</td><td>histogram of the requests per model run</td></tr>
+ * <tr><td>{@code medfuse_queue_wait_seconds}, {@code medfuse_preprocess_seconds},
+ * {@code medfuse_inference_seconds}</td><td>histograms per prediction</td></tr>
+ * <tr><td>{@code medfuse_in_flight_requests}</td><td>requests between consumption and answer</td></tr>
+ * <tr><td>{@code medfuse_consumer_lag_records{topic,partition}}</td><td>records behind the end of each owned
+ * partition, from the Kafka Streams consumer's {@code records-lag}</td></tr>
+ * <tr><td>{@code medfuse_model_info{name,version,sha256,provider}}</td><td>1 for the model being served</td></tr>
+ * </table>
+ *
+ * plus the JVM's memory, GC, threads, CPU and uptime. Counters count what this instance forwarded; under
+ * exactly_once_v2 a transaction that aborts (a crash, a fenced producer) is counted here but never seen by
+ * read_committed readers.
+ */
+public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseable {
+
+    private static final String RESTORE_CONSUMER = "restore-consumer";
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Counter requests;
+    private final Counter predictions;
+    private final Map<FailureReason, Counter> deadLetters = new EnumMap<>(FailureReason.class);
+    private final DistributionSummary batchSize;
+    private final Timer queueWait;
+    private final Timer preprocess;
+    private final Timer inference;
+    private final MultiGauge consumerLag;
+    private final JvmGcMetrics gc = new JvmGcMetrics();
+    private volatile KafkaStreams streams;
+    /** The last batch counted; only the batcher thread touches it. */
+    private BatchStats lastBatch;
+
+    public MicrometerWorkerMetrics() {
+        requests = Counter.builder("medfuse.requests")
+                .description("Records read from the requests topic").register(registry);
+        predictions = Counter.builder("medfuse.predictions")
+                .description("Predictions forwarded to the predictions topic").register(registry);
+        for (FailureReason reason : FailureReason.values()) {
+            deadLetters.put(reason, Counter.builder("medfuse.dead.letters").tag("reason", reason.name())
+                    .description("Dead letters forwarded, by reason").register(registry));
+        }
+        batchSize = DistributionSummary.builder("medfuse.batch.size")
+                .description("Requests per model run (after any split of a failing batch)")
+                .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+                .register(registry);
+        queueWait = timer("medfuse.queue.wait", "From the stream thread taking a request to its model run");
+        preprocess = timer("medfuse.preprocess", "Image fetch, decode, resize and normalise, per request");
+        inference = timer("medfuse.inference", "Model run of the request's batch");
+        consumerLag = MultiGauge.builder("medfuse.consumer.lag").baseUnit("records")
+                .description("Records behind the end of each requests partition this instance owns")
+                .register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gc.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+    }
+
+    private Timer timer(String name, String description) {
+        return Timer.builder(name).description(description)
+                .serviceLevelObjectives(ms(1), ms(2), ms(5), ms(10), ms(20), ms(50), ms(100), ms(200), ms(500),
+                        ms(1000), ms(2000), ms(5000), ms(10_000))
+                .register(registry);
+    }
+
+    private static Duration ms(long millis) {
+        return Duration.ofMillis(millis);
+    }
+
+    /** Publishes {@code medfuse_model_info} for the model being served. */
+    public void bindModel(ModelIdentity model) {
+        Gauge.builder("medfuse.model.info", () -> 1)
+                .description("The model this instance serves (value always 1)")
+                .tags(Tags.of("name", model.getName(), "version", model.getVersion(), "sha256", model.getSha256(),
+                        "provider", model.getExecutionProvider()))
+                .register(registry);
+    }
+
+    /** Publishes {@code medfuse_in_flight_requests}, read at every scrape. */
+    public void bindInFlight(IntSupplier inFlight) {
+        Gauge.builder("medfuse.in.flight", inFlight::getAsInt).baseUnit("requests")
+                .description("Requests between consumption and answer").register(registry);
+    }
+
+    /** Reads the consumer lag from these Kafka Streams' client metrics at every scrape. */
+    public void bindStreams(KafkaStreams kafkaStreams) {
+        this.streams = kafkaStreams;
+    }
+
+    @Override
+    public void requestReceived() {
+        requests.increment();
+    }
+
+    @Override
+    public void predicted(long queueWaitNanos, long preprocessNanos, long inferenceNanos) {
+        predictions.increment();
+        queueWait.record(Math.max(0, queueWaitNanos), TimeUnit.NANOSECONDS);
+        preprocess.record(Math.max(0, preprocessNanos), TimeUnit.NANOSECONDS);
+        inference.record(Math.max(0, inferenceNanos), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void deadLetter(FailureReason reason) {
+        deadLetters.get(reason).increment();
+    }
+
+    @Override
+    public void batchCompleted(BatchStats stats) {
+        // the requests of one batch share one BatchStats and are reported in a row: count the batch once
+        if (stats != lastBatch) {
+            lastBatch = stats;
+            batchSize.record(stats.batchSize());
+        }
+    }
+
+    /** The Prometheus text exposition of every metric, with the consumer lag read now. */
+    public String scrape() {
+        refreshConsumerLag();
+        return registry.scrape();
+    }
+
+    /** The registry, for tests and for binding more meters. */
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    private void refreshConsumerLag() {
+        KafkaStreams s = streams;
+        if (s == null) {
+            return;
+        }
+        Map<List<String>, Double> lag = consumerLag(s.metrics());
+        List<MultiGauge.Row<?>> rows = new ArrayList<>(lag.size());
+        lag.forEach((tp, value) -> rows.add(MultiGauge.Row.of(Tags.of("topic", tp.get(0), "partition", tp.get(1)),
+                value)));
+        consumerLag.register(rows, true);
+    }
+
+    /**
+     * The main consumers' {@code records-lag} per [topic, partition] (the restore consumer's lag is about changelog
+     * topics and is left out); a partition whose lag is not known yet (NaN) is left out.
+     */
+    static Map<List<String>, Double> consumerLag(Map<MetricName, ? extends Metric> metrics) {
+        Map<List<String>, Double> lag = new TreeMap<>((a, b) -> {
+            int c = a.get(0).compareTo(b.get(0));
+            return c != 0 ? c : Integer.compare(Integer.parseInt(a.get(1)), Integer.parseInt(b.get(1)));
+        });
+        for (Map.Entry<MetricName, ? extends Metric> e : metrics.entrySet()) {
+            MetricName name = e.getKey();
+            if (!name.name().equals("records-lag") || !name.group().equals("consumer-fetch-manager-metrics")) {
+                continue;
+            }
+            Map<String, String> tags = name.tags();
+            String topic = tags.get("topic");
+            String partition = tags.get("partition");
+            String clientId = tags.getOrDefault("client-id", "");
+            if (topic == null || partition == null || clientId.contains(RESTORE_CONSUMER)) {
+                continue;
+            }
+            if (e.getValue().metricValue() instanceof Number n && !Double.isNaN(n.doubleValue())) {
+                lag.merge(List.of(topic, partition), n.doubleValue(), Math::max);
+            }
+        }
+        return lag;
+    }
+
+    @Override
+    public void close() {
+        gc.close();
+        registry.close();
+    }
+}

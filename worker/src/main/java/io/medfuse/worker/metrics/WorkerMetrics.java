@@ -1,0 +1,41 @@
+package io.medfuse.worker.metrics;
+
+import io.medfuse.events.FailureReason;
+import io.medfuse.worker.batch.BatchStats;
+
+/**
+ * What the pipeline and the topology report while they work. Every method is cheap, never blocks and never throws;
+ * the default does nothing ({@link #NONE}), so topology tests and tools that build a pipeline without metrics stay
+ * unchanged. {@link MicrometerWorkerMetrics} is the production implementation.
+ */
+public interface WorkerMetrics {
+
+    /** Reports nothing. */
+    WorkerMetrics NONE = new WorkerMetrics() {
+    };
+
+    /** A record was read from the requests topic (before it is decoded); on a stream thread. */
+    default void requestReceived() {
+    }
+
+    /**
+     * A prediction was forwarded; on a stream thread.
+     *
+     * @param queueWaitNanos from the stream thread taking the request to the start of its model run
+     * @param preprocessNanos image fetch, decode, resize and normalise
+     * @param inferenceNanos the model run of its batch
+     */
+    default void predicted(long queueWaitNanos, long preprocessNanos, long inferenceNanos) {
+    }
+
+    /** A dead letter was forwarded with this reason; on a stream thread. */
+    default void deadLetter(FailureReason reason) {
+    }
+
+    /**
+     * A request's batch ran; on the batcher thread, once per request of the batch, in a row. Every request of one
+     * batch carries the same {@link BatchStats} instance, so an implementation can count batches, not requests.
+     */
+    default void batchCompleted(BatchStats stats) {
+    }
+}

@@ -1,0 +1,103 @@
+package io.medfuse.worker.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.FailureReason;
+import io.medfuse.events.ModelIdentity;
+import io.medfuse.worker.batch.BatchStats;
+
+/** What the worker reports shows up in the Prometheus scrape under the documented names. */
+class MicrometerWorkerMetricsTest {
+
+    private final MicrometerWorkerMetrics metrics = new MicrometerWorkerMetrics();
+
+    @AfterEach
+    void close() {
+        metrics.close();
+    }
+
+    @Test
+    void countsRequestsPredictionsAndDeadLettersByReason() {
+        metrics.requestReceived();
+        metrics.requestReceived();
+        metrics.requestReceived();
+        metrics.predicted(2_000_000, 3_000_000, 4_000_000);
+        metrics.deadLetter(FailureReason.IMAGE_UNDECODABLE);
+
+        String scrape = metrics.scrape();
+
+        assertThat(scrape).contains("medfuse_requests_total 3.0", "medfuse_predictions_total 1.0",
+                "medfuse_dead_letters_total{reason=\"IMAGE_UNDECODABLE\"} 1.0",
+                "medfuse_dead_letters_total{reason=\"MODEL_ERROR\"} 0.0",
+                "medfuse_queue_wait_seconds_count 1", "medfuse_preprocess_seconds_bucket",
+                "medfuse_inference_seconds_sum 0.004", "jvm_memory_used_bytes");
+    }
+
+    @Test
+    void countsEachBatchOnceInTheBatchSizeHistogram() {
+        BatchStats eight = new BatchStats(8, 8, 0, 1);
+        for (int i = 0; i < 8; i++) {
+            metrics.batchCompleted(eight);
+        }
+        metrics.batchCompleted(new BatchStats(3, 4, 5, 1));
+
+        String scrape = metrics.scrape();
+
+        assertThat(scrape).contains("medfuse_batch_size_count 2", "medfuse_batch_size_sum 11.0",
+                "medfuse_batch_size_bucket{le=\"4.0\"} 1", "medfuse_batch_size_bucket{le=\"8.0\"} 2");
+    }
+
+    @Test
+    void publishesTheModelIdentityAndInFlightRequests() {
+        metrics.bindModel(ModelIdentity.newBuilder().setName("derm").setVersion("2.1").setSha256("abc123")
+                .setExecutionProvider("CUDA").build());
+        metrics.bindInFlight(() -> 7);
+
+        String scrape = metrics.scrape();
+
+        assertThat(scrape).contains(
+                "medfuse_model_info{name=\"derm\",provider=\"CUDA\",sha256=\"abc123\",version=\"2.1\"} 1",
+                "medfuse_in_flight_requests 7.0");
+    }
+
+    @Test
+    void readsTheMainConsumersRecordsLagPerPartitionAndSkipsTheRestoreConsumer() {
+        Map<MetricName, Metric> kafka = new LinkedHashMap<>();
+        put(kafka, "records-lag", "app-StreamThread-1-consumer", "requests", "0", 5.0);
+        put(kafka, "records-lag", "app-StreamThread-1-consumer", "requests", "1", Double.NaN);
+        put(kafka, "records-lag", "app-StreamThread-1-restore-consumer", "app-pending-changelog", "0", 99.0);
+        put(kafka, "records-lag-max", "app-StreamThread-1-consumer", "requests", "0", 50.0);
+        put(kafka, "records-lag", "app-StreamThread-2-consumer", "requests", "2", 12.0);
+
+        Map<List<String>, Double> lag = MicrometerWorkerMetrics.consumerLag(kafka);
+
+        assertThat(lag).containsExactly(Map.entry(List.of("requests", "0"), 5.0),
+                Map.entry(List.of("requests", "2"), 12.0));
+    }
+
+    private static void put(Map<MetricName, Metric> metrics, String name, String clientId, String topic,
+                            String partition, double value) {
+        MetricName n = new MetricName(name, "consumer-fetch-manager-metrics", "",
+                Map.of("client-id", clientId, "topic", topic, "partition", partition));
+        metrics.put(n, new Metric() {
+            @Override
+            public MetricName metricName() {
+                return n;
+            }
+
+            @Override
+            public Object metricValue() {
+                return value;
+            }
+        });
+    }
+}
