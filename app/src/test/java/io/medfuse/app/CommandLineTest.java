@@ -45,6 +45,7 @@ class CommandLineTest {
         assertThat(run("demo", "--help").out()).contains("--count", "--rate", "--keep-running");
         assertThat(run("serve", "--help").out()).contains("--config", "MEDFUSE_");
         assertThat(run("produce", "--help").out()).contains("--bootstrap", "--registry", "--images", "--metadata");
+        assertThat(run("watch", "--help").out()).contains("--bootstrap", "--json", "--drift-threshold", "--model");
     }
 
     @Test
