@@ -15,10 +15,11 @@ import java.util.Map;
  * @param excluded rows left out, by reason (empty unless exclusions were allowed)
  * @param exclusionExamples the first few exclusion messages, for the report
  * @param fingerprint sha256 over the CSV bytes and every used image's name and size
+ * @param image the image spec the samples' pixels were preprocessed with
  */
 public record Dataset(Path csv, Path images, DatasetOptions options, List<String> labels, List<Sample> samples,
                       Map<DatasetException.Reason, Integer> excluded, List<String> exclusionExamples,
-                      String fingerprint) {
+                      String fingerprint, io.medfuse.model.contract.ImageSpec image) {
 
     public Dataset {
         labels = List.copyOf(labels);

@@ -101,7 +101,7 @@ public final class DatasetReader {
         List<String> labels = options.labels() != null ? options.labels()
                 : List.copyOf(new TreeSet<>(samples.stream().map(Sample::label).toList()));
         return new Dataset(csv, imagesDir, options, labels, samples, excluded, examples,
-                fingerprint(table, samples, imagesDir));
+                fingerprint(table, samples, imagesDir), preprocessor.spec());
     }
 
     private Sample readRow(CsvTable table, int i, Path imagesDir, int imageCol, int labelCol,
