@@ -8,6 +8,7 @@ import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.engine.OnnxClassifier;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.tabular.TabularEncoder;
 import io.medfuse.trainer.data.Dataset;
 import io.medfuse.trainer.data.DatasetException;
@@ -100,6 +101,15 @@ public final class TrainingRun {
         TensorSet val = tensors(dataset, valRows, encoder);
         ImageSpec img = dataset.image();
         long[] shape = {img.channels(), img.height(), img.width()};
+        String description = "medfuse " + hp.architecture() + " (" + hp.inputs().cli() + ") trained on "
+                + dataset.csv().getFileName();
+        // Load ONNX Runtime now, with the untrained architecture: a broken runtime fails before training, not after
+        // it; and ONNX Runtime registers a JVM shutdown hook when it first starts, which is refused once Ctrl-C has
+        // begun shutting down, so the final parity check could not run after a stop.
+        checkServable(new ModelContract(ModelContract.CURRENT_VERSION, name, version, description, "image", "tabular",
+                "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
+                // trained=true only so the loader does not warn about random weights: this file is never written
+                ModelContract.PREPROCESSING_VERSION, true, Map.of()), hp.seed());
 
         NetworkTrainer.Result result = NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop);
 
@@ -120,9 +130,7 @@ public final class TrainingRun {
                         : dataset.options().groupColumn()) + ", stratified by label", "seed", split.seed(),
                 "trainRows", split.train().size(), "validationRows", split.validation().size()));
         provenance.put("metrics", metrics);
-        ModelContract contract = new ModelContract(ModelContract.CURRENT_VERSION, name, version,
-                "medfuse " + hp.architecture() + " (" + hp.inputs().cli() + ") trained on "
-                        + dataset.csv().getFileName(),
+        ModelContract contract = new ModelContract(ModelContract.CURRENT_VERSION, name, version, description,
                 "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
                 ModelContract.PREPROCESSING_VERSION, true, provenance).validate();
 
@@ -134,6 +142,13 @@ public final class TrainingRun {
                     + "is a bug in the export, please report it");
         }
         return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static void checkServable(ModelContract untrained, long seed) {
+        try (OnnxClassifier ort = OnnxClassifier.load(FusedCnnFactory.small(untrained, seed), "untrained check",
+                new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {
+            ort.predict(new float[untrained.image().tensorSize()], new float[untrained.tabularWidth()], 1);
+        }
     }
 
     /** Max |DJL − ONNX Runtime| over every validation probability. */
