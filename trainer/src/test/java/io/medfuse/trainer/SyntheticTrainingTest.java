@@ -64,6 +64,7 @@ class SyntheticTrainingTest {
         assertThat(accuracy(out)).isLessThanOrEqualTo(0.65);
         assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(1e-4);
         assertThat(out.contract().provenance()).containsEntry("inputs", "image");
+        assertOutputIgnores(out, false);
     }
 
     @Test
@@ -72,6 +73,28 @@ class SyntheticTrainingTest {
 
         assertThat(accuracy(out)).isLessThanOrEqualTo(0.65);
         assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(1e-4);
+        assertOutputIgnores(out, true);
+    }
+
+    /** The exported ablation has both inputs, and the one it was not trained on does not move its output. */
+    private static void assertOutputIgnores(TrainingRun.Outcome out, boolean image) {
+        ModelContract c = out.contract();
+        int size = c.image().tensorSize();
+        int width = c.tabularWidth();
+        float[] images = new float[2 * size];
+        float[] tabular = new float[2 * width];
+        java.util.Random rng = new java.util.Random(1);
+        for (int i = 0; i < images.length; i++) {
+            images[i] = image ? (float) rng.nextGaussian() : 0.3f;
+        }
+        for (int i = 0; i < tabular.length; i++) {
+            tabular[i] = image ? 0.5f : (float) rng.nextGaussian();
+        }
+        try (OnnxClassifier ort = OnnxClassifier.load(out.onnx(), "ablation", EngineOptions.defaults()
+                .withDevice("cpu"))) {
+            float[][] p = ort.predict(images, tabular, 2);
+            assertThat(p[0]).containsExactly(p[1]);
+        }
     }
 
     private TrainingRun.Outcome train(InputMode mode) {
