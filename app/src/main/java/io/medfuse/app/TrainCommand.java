@@ -177,7 +177,6 @@ final class TrainCommand implements Callable<Integer> {
      * shutdown hook: once the JVM shuts down, ONNX Runtime's own hook closes its environment, so the exported file
      * could no longer be checked against ONNX Runtime.
      */
-    @SuppressWarnings("sunapi")
     private static void stopOnSignals(StopSignal stop) {
         for (String name : List.of("INT", "TERM")) {
             try {
