@@ -54,9 +54,11 @@ public final class TrainingRun {
      * @param validation metrics of the kept weights on the validation rows
      * @param parityMaxDelta max |DJL − ONNX Runtime| probability over the validation rows
      * @param seconds wall time of the whole run
+     * @param validationLabels the validation rows' class indices, in the order of DJL's probabilities
      */
     public record Outcome(byte[] onnx, ModelContract contract, GroupedSplit split, NetworkTrainer.Result training,
-                          Map<String, Object> validation, double parityMaxDelta, double seconds) {
+                          Map<String, Object> validation, double parityMaxDelta, double seconds,
+                          int[] validationLabels) {
     }
 
     /** The image spec for square images of {@code size} pixels, RGB, stretched, NCHW. */
@@ -104,6 +106,15 @@ public final class TrainingRun {
      */
     public static Outcome train(Dataset dataset, HyperParameters hp, String name, String version,
                                 Consumer<EpochStats> progress, StopSignal stop) {
+        return train(dataset, hp, null, name, version, progress, stop);
+    }
+
+    /**
+     * As {@link #train(Dataset, HyperParameters, String, String, Consumer, StopSignal)} on a given split (null: the
+     * grouped split of {@code hp}'s validation fraction and seed), so ablations and folds share their rows.
+     */
+    public static Outcome train(Dataset dataset, HyperParameters hp, GroupedSplit givenSplit, String name,
+                                String version, Consumer<EpochStats> progress, StopSignal stop) {
         long t0 = System.nanoTime();
         boolean frozen = HyperParameters.frozenBackbone(hp.architecture());
         if (!dataset.image().equals(imageSpec(hp))) {
@@ -114,7 +125,8 @@ public final class TrainingRun {
             throw new DatasetException(DatasetException.Reason.UNUSABLE, dataset.csv(), 0,
                     dataset.options().labelColumn(), "only one class (" + dataset.labels() + "); need at least two");
         }
-        GroupedSplit split = GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
+        GroupedSplit split = givenSplit != null ? givenSplit
+                : GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
         List<Sample> trainRows = GroupedSplit.pick(dataset, split.train());
         List<Sample> valRows = GroupedSplit.pick(dataset, split.validation());
         List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
@@ -172,7 +184,8 @@ public final class TrainingRun {
                     + "probability| " + delta + " on the validation rows (tolerance " + PARITY_TOLERANCE + "); this "
                     + "is a bug in the export, please report it");
         }
-        return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9);
+        return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9,
+                val.labels());
     }
 
     private static void checkServable(ModelContract untrained, HyperParameters hp) {
