@@ -52,9 +52,11 @@ final class TrainingOptions {
     String imageColumn;
 
     @Option(names = "--architecture", defaultValue = "small", paramLabel = "NAME",
-            description = "Network: small (a compact CNN trained from scratch; default) or mobilenetv2 (the bundled "
+            description = "Network: small (a compact CNN trained from scratch; default), mobilenetv2 (the bundled "
                     + "ImageNet MobileNetV2, Apache-2.0, as a frozen feature extractor with a trained fusion head; "
-                    + "224x224 ImageNet preprocessing; the file is still one graph).")
+                    + "224x224 ImageNet preprocessing; the file is still one graph) or seed (the classic 512x512 "
+                    + "network: 4 convolutions, dense 2048-1024-512; slow on a CPU, and every image is held in memory "
+                    + "at full size).")
     String architecture;
 
     @Option(names = "--epochs", defaultValue = "30", paramLabel = "N", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
@@ -72,7 +74,8 @@ final class TrainingOptions {
     long seed;
 
     @Option(names = "--image-size", paramLabel = "PX",
-            description = "Images are resized to PX x PX (default: 64 for small; mobilenetv2 takes 224 only).")
+            description = "Images are resized to PX x PX (default: 64 for small, 512 for seed (>= 232); mobilenetv2 "
+                    + "takes 224 only).")
     Integer imageSize;
 
     @Option(names = "--validation-fraction", defaultValue = "0.2", paramLabel = "F",

@@ -7,7 +7,8 @@ import java.util.Map;
  * Everything that decides a training run, seed included; written into the model's provenance.
  *
  * @param architecture {@code small} (trained from scratch) or {@code mobilenetv2} (a head on the frozen bundled
- *                     backbone's features; images must be 224)
+ *                     backbone's features; images must be 224) or {@code seed} (the classic 512x512 network,
+ *                     from scratch; images at least 232)
  * @param inputs which inputs the network sees
  * @param epochs maximum epochs, ≥ 1
  * @param batchSize images per optimizer step, ≥ 1
@@ -22,7 +23,7 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
                               long seed, double validationFraction, int patience, boolean augment, int imageSize) {
 
     /** The architectures {@code --architecture} accepts. */
-    public static final java.util.List<String> ARCHITECTURES = java.util.List.of("small", "mobilenetv2");
+    public static final java.util.List<String> ARCHITECTURES = java.util.List.of("small", "mobilenetv2", "seed");
 
     /** Whether the architecture trains a head on a frozen pretrained backbone's cached features. */
     public static boolean frozenBackbone(String architecture) {
@@ -31,8 +32,11 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     /** The image side an architecture takes when the user does not say: small 64, mobilenetv2 224. */
     public static int defaultImageSize(String architecture) {
-        return frozenBackbone(architecture) ? Backbone.IMAGE_SPEC.width() : 64;
+        return frozenBackbone(architecture) ? Backbone.IMAGE_SPEC.width() : "seed".equals(architecture) ? 512 : 64;
     }
+
+    /** Smallest image side the seed network takes. */
+    public static final int SEED_MIN_SIZE = 232;
 
     /** Largest augmentation shift in pixels. */
     public static final int MAX_SHIFT = 4;
@@ -60,6 +64,11 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         }
         if (imageSize < 8 || imageSize > 1024) {
             throw new IllegalArgumentException("--image-size must be in 8..1024, got " + imageSize);
+        }
+        if ("seed".equals(architecture) && imageSize < SEED_MIN_SIZE) {
+            throw new IllegalArgumentException("--architecture seed needs --image-size >= " + SEED_MIN_SIZE
+                    + " (four strided convolutions and two poolings without padding; it was designed for 512), got "
+                    + imageSize);
         }
         if (frozenBackbone(architecture) && imageSize != Backbone.IMAGE_SPEC.width()) {
             throw new IllegalArgumentException("--architecture " + architecture + " takes "

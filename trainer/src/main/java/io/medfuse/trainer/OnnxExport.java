@@ -45,6 +45,31 @@ public final class OnnxExport {
                 contract, new int[] {hidden}, w, "mobilenetv2");
     }
 
+    /**
+     * A trained {@link io.medfuse.trainer.net.SeedFusedNet} through {@link FusedCnnFactory#seed(ModelContract,
+     * Weights)}; ablations get zero tensors for the input they did not see, as for {@link #small}.
+     */
+    public static byte[] seed(ModelContract contract, InputMode mode, Map<String, float[]> weights) {
+        Map<String, float[]> all = new HashMap<>(weights);
+        int[] filters = FusedCnnFactory.SEED_FILTERS;
+        int[] kernels = {4, 3, 3, 3};
+        if (mode == InputMode.TABULAR) {
+            int in = contract.image().channels();
+            for (int i = 0; i < filters.length; i++) {
+                all.put("conv" + (i + 1) + ".weight", new float[filters[i] * in * kernels[i] * kernels[i]]);
+                all.put("conv" + (i + 1) + ".bias", new float[filters[i]]);
+                in = filters[i];
+            }
+        }
+        if (mode != InputMode.FUSED) {
+            int imageFeatures = io.medfuse.trainer.net.SeedFusedNet.imageFeatures(contract.image().height(),
+                    contract.image().width());
+            all.put("fc1.weight", widen("fc1", mode, weights.get("fc1.weight"), FusedCnnFactory.SEED_DENSE[0],
+                    imageFeatures, contract.tabularWidth()));
+        }
+        return FusedCnnFactory.seed(contract, Weights.of(all));
+    }
+
     /** A head trained on one input only, with fc1's columns for the other input at zero. */
     static Map<String, float[]> completeHead(ModelContract contract, InputMode mode, Map<String, float[]> trained) {
         Map<String, float[]> all = new HashMap<>(trained);

@@ -175,6 +175,9 @@ public final class TrainingRun {
         if (frozen) {
             onnx = OnnxExport.mobilenet(contract, hp.inputs(), result.weights());
             delta = parityOnImages(onnx, dataset, valRows, val, djl);
+        } else if ("seed".equals(hp.architecture())) {
+            onnx = OnnxExport.seed(contract, hp.inputs(), result.weights());
+            delta = parity(onnx, val, djl);
         } else {
             onnx = OnnxExport.small(contract, hp.inputs(), result.weights());
             delta = parity(onnx, val, djl);
@@ -191,6 +194,7 @@ public final class TrainingRun {
     private static void checkServable(ModelContract untrained, HyperParameters hp) {
         byte[] model = HyperParameters.frozenBackbone(hp.architecture())
                 ? OnnxExport.mobilenet(untrained, InputMode.FUSED, Map.of())
+                : "seed".equals(hp.architecture()) ? FusedCnnFactory.seed(untrained, hp.seed())
                 : FusedCnnFactory.small(untrained, hp.seed());
         try (OnnxClassifier ort = OnnxClassifier.load(model, "untrained check",
                 new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {

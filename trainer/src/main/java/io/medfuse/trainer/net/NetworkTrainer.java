@@ -74,6 +74,7 @@ public final class NetworkTrainer {
         engine.setRandomSeed((int) hp.seed());
         FusedNet net = "mobilenetv2".equals(hp.architecture())
                 ? new HeadNet(hp.inputs(), classes, (int) image[0])
+                : "seed".equals(hp.architecture()) ? new SeedFusedNet(hp.inputs(), classes)
                 : new SmallFusedNet(hp.inputs(), classes);
         int n = train.size();
         int stepsPerEpoch = (n + hp.batchSize() - 1) / hp.batchSize();
