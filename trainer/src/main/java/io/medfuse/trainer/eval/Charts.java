@@ -41,7 +41,7 @@ public final class Charts {
         int cell = Math.max(28, Math.min(60, 420 / Math.max(1, k)));
         int left = 110;
         int top = 70;
-        BufferedImage img = canvas(left + cell * k + 30, top + cell * k + 40);
+        BufferedImage img = canvas(Math.max(440, left + cell * k + 30), top + cell * k + 40);
         Graphics2D g = graphics(img);
         title(g, "Confusion matrix (rows: true, columns: predicted)", 10, 22);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
@@ -115,6 +115,7 @@ public final class Charts {
         }
         g.setColor(Color.DARK_GRAY);
         line(g, 0, 0, 1, 1, 0, 1, 0, 1);
+        g.setColor(new Color(0x1f77b4));
         legend(g, 0, "accuracy");
         g.setColor(Color.RED);
         legend(g, 1, "mean confidence");
@@ -143,7 +144,8 @@ public final class Charts {
                 line(g, i, num(history.get(i - 1).get(keys[s])), i + 1, num(history.get(i).get(keys[s])), 1, epochs,
                         0, yMax);
             }
-            legend(g, s, keys[s]);
+            g.setColor(PALETTE[s]);
+            legend(g, s, new String[] {"train loss", "val accuracy", "val balanced acc."}[s]);
         }
         g.dispose();
         return png(img);

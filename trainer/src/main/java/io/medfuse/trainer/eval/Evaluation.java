@@ -142,7 +142,13 @@ public final class Evaluation {
 
     private static Map<String, ClassificationMetrics> subgroups(Dataset data, float[][] p, int[] truth, int classes,
                                                                 java.util.function.Function<Sample, String> key) {
-        Map<String, List<Integer>> rows = new TreeMap<>();
+        // age bands in age order, "unknown" last; other keys alphabetically
+        List<String> order = List.of("<40", "40-59", "60-79", "80+", "unknown");
+        Map<String, List<Integer>> rows = new TreeMap<>((a, b) -> {
+            int ia = order.indexOf(a);
+            int ib = order.indexOf(b);
+            return ia >= 0 && ib >= 0 ? Integer.compare(ia, ib) : a.compareTo(b);
+        });
         for (int i = 0; i < truth.length; i++) {
             rows.computeIfAbsent(key.apply(data.samples().get(i)), k -> new ArrayList<>()).add(i);
         }
