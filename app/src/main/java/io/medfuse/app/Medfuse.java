@@ -19,7 +19,8 @@ import picocli.CommandLine.Command;
             "Start with 'medfuse demo': an embedded Kafka broker, the bundled model, sample requests."
         },
         subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, WatchCommand.class,
-            TrainCommand.class, SynthCommand.class, CommandLine.HelpCommand.class})
+            TrainCommand.class, CompareCommand.class, EvaluateCommand.class, ContractCommand.class,
+            SynthCommand.class, CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -17,6 +17,7 @@ import io.medfuse.trainer.TrainingRun;
 import io.medfuse.trainer.data.Dataset;
 import io.medfuse.trainer.data.DatasetOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code medfuse train}: a fused image + clinical-data model from a folder of images and a CSV. */
@@ -35,87 +36,16 @@ import picocli.CommandLine.Option;
         })
 final class TrainCommand implements Callable<Integer> {
 
-    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder with the image files.")
-    Path images;
-
-    @Option(names = "--metadata", required = true, paramLabel = "FILE.csv",
-            description = "CSV with a header row: one row per image.")
-    Path metadata;
+    @Mixin
+    TrainingOptions training;
 
     @Option(names = "--out", required = true, paramLabel = "model.onnx", description = "ONNX file to write.")
     Path out;
-
-    @Option(names = "--label", defaultValue = "label", paramLabel = "COLUMN",
-            description = "Column with the class label (default: ${DEFAULT-VALUE}).")
-    String label;
-
-    @Option(names = "--labels", split = ",", paramLabel = "L1,L2,...",
-            description = "Allowed labels in output order; any other label is an error. Default: the sorted "
-                    + "labels found.")
-    List<String> labels;
-
-    @Option(names = "--numeric", split = ",", paramLabel = "COL,...",
-            description = "Numeric feature columns (empty cell = missing, imputed with the training mean). 'age' "
-                    + "must be 0..120.")
-    List<String> numeric = new ArrayList<>();
-
-    @Option(names = "--categorical", split = ",", paramLabel = "COL,...",
-            description = "Categorical feature columns (one-hot over the values seen in training, plus unknown).")
-    List<String> categorical = new ArrayList<>();
-
-    @Option(names = "--group", paramLabel = "COLUMN",
-            description = "Column grouping rows that must stay on one side of the split (lesion or patient id). "
-                    + "Default: every row is its own group.")
-    String group;
-
-    @Option(names = "--image-column", defaultValue = "image", paramLabel = "COLUMN",
-            description = "Column with the image file name (default: ${DEFAULT-VALUE}); a name without extension "
-                    + "is tried with .png, .jpg, .jpeg.")
-    String imageColumn;
-
-    @Option(names = "--architecture", defaultValue = "small", paramLabel = "NAME",
-            description = "Network: small (a compact CNN trained from scratch; default). seed and mobilenetv2 are "
-                    + "not implemented yet.")
-    String architecture;
 
     @Option(names = "--inputs", defaultValue = "fused", paramLabel = "MODE",
             description = "fused (image + tabular; default), image or tabular: the ablations. The file always has "
                     + "both inputs.")
     String inputs;
-
-    @Option(names = "--epochs", defaultValue = "30", paramLabel = "N", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
-    int epochs;
-
-    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
-    int batchSize;
-
-    @Option(names = "--lr", defaultValue = "0.003", paramLabel = "RATE",
-            description = "Adam's learning rate, cosine-decayed to 5%% (default: ${DEFAULT-VALUE}).")
-    double learningRate;
-
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "N",
-            description = "Seed of the split, initialisation, shuffling, augmentation (default: ${DEFAULT-VALUE}).")
-    long seed;
-
-    @Option(names = "--image-size", defaultValue = "64", paramLabel = "PX",
-            description = "Images are resized to PX x PX (default: ${DEFAULT-VALUE}).")
-    int imageSize;
-
-    @Option(names = "--validation-fraction", defaultValue = "0.2", paramLabel = "F",
-            description = "Share of rows (by group) held out for validation (default: ${DEFAULT-VALUE}).")
-    double validationFraction;
-
-    @Option(names = "--patience", defaultValue = "6", paramLabel = "N",
-            description = "Stop after this many epochs without a better validation balanced accuracy "
-                    + "(default: ${DEFAULT-VALUE}).")
-    int patience;
-
-    @Option(names = "--no-augment", description = "Train without random flips and shifts.")
-    boolean noAugment;
-
-    @Option(names = "--allow-exclusions",
-            description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
-    boolean allowExclusions;
 
     @Option(names = "--report", paramLabel = "DIR", description = "Folder for training.json (history, metrics, "
             + "exclusions).")
@@ -131,28 +61,10 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        HyperParameters hp;
-        try {
-            hp = new HyperParameters(architecture.trim().toLowerCase(Locale.ROOT), InputMode.parse(inputs), epochs,
-                    batchSize, learningRate, seed, validationFraction, patience, !noAugment, imageSize);
-        } catch (IllegalArgumentException e) {
-            throw new UserInputException(e.getMessage(), e);
-        }
-        if (!Files.isRegularFile(metadata)) {
-            throw new UserInputException("--metadata " + metadata + ": no such file");
-        }
-        if (!Files.isDirectory(images)) {
-            throw new UserInputException("--images " + images + ": no such folder");
-        }
+        HyperParameters hp = training.hyperParameters(inputs);
         String modelName = name != null ? name
                 : out.getFileName().toString().replaceFirst("(?i)\\.onnx$", "");
-        DatasetOptions options = new DatasetOptions(imageColumn, label, numeric, categorical, group, labels,
-                allowExclusions);
-
-        System.err.println("medfuse train: reading " + metadata + " and images in " + images + " ...");
-        Dataset dataset = TrainingRun.read(images, metadata, options, imageSize);
-        System.err.println("medfuse train: " + dataset.samples().size() + " rows, labels " + dataset.labels()
-                + (dataset.excludedCount() > 0 ? ", excluded " + dataset.excluded() : ""));
+        Dataset dataset = training.read(hp, "train");
 
         StopSignal stop = new StopSignal();
         stopOnSignals(stop);
@@ -177,7 +89,7 @@ final class TrainCommand implements Callable<Integer> {
      * shutdown hook: once the JVM shuts down, ONNX Runtime's own hook closes its environment, so the exported file
      * could no longer be checked against ONNX Runtime.
      */
-    private static void stopOnSignals(StopSignal stop) {
+    static void stopOnSignals(StopSignal stop) {
         Runnable onSignal = () -> {
             if (stop.isStopped()) {
                 System.err.println("medfuse train: stopped without writing a model");

@@ -6,7 +6,9 @@ import java.util.Map;
 /**
  * Everything that decides a training run, seed included; written into the model's provenance.
  *
- * @param architecture only {@code small} in this version
+ * @param architecture {@code small} (trained from scratch) or {@code mobilenetv2} (a head on the frozen bundled
+ *                     backbone's features; images must be 224) or {@code seed} (the classic 512x512 network,
+ *                     from scratch; images at least 232)
  * @param inputs which inputs the network sees
  * @param epochs maximum epochs, ≥ 1
  * @param batchSize images per optimizer step, ≥ 1
@@ -20,6 +22,22 @@ import java.util.Map;
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                               long seed, double validationFraction, int patience, boolean augment, int imageSize) {
 
+    /** The architectures {@code --architecture} accepts. */
+    public static final java.util.List<String> ARCHITECTURES = java.util.List.of("small", "mobilenetv2", "seed");
+
+    /** Whether the architecture trains a head on a frozen pretrained backbone's cached features. */
+    public static boolean frozenBackbone(String architecture) {
+        return "mobilenetv2".equals(architecture);
+    }
+
+    /** The image side an architecture takes when the user does not say: small 64, mobilenetv2 224. */
+    public static int defaultImageSize(String architecture) {
+        return frozenBackbone(architecture) ? Backbone.IMAGE_SPEC.width() : "seed".equals(architecture) ? 512 : 64;
+    }
+
+    /** Smallest image side the seed network takes. */
+    public static final int SEED_MIN_SIZE = 232;
+
     /** Largest augmentation shift in pixels. */
     public static final int MAX_SHIFT = 4;
 
@@ -27,8 +45,8 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
      * @throws IllegalArgumentException naming the bad value
      */
     public HyperParameters {
-        if (!"small".equals(architecture)) {
-            throw new IllegalArgumentException("--architecture: only 'small' is implemented so far, got '"
+        if (!ARCHITECTURES.contains(architecture)) {
+            throw new IllegalArgumentException("--architecture must be one of " + ARCHITECTURES + ", got '"
                     + architecture + "'");
         }
         if (inputs == null) {
@@ -47,6 +65,16 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         if (imageSize < 8 || imageSize > 1024) {
             throw new IllegalArgumentException("--image-size must be in 8..1024, got " + imageSize);
         }
+        if ("seed".equals(architecture) && imageSize < SEED_MIN_SIZE) {
+            throw new IllegalArgumentException("--architecture seed needs --image-size >= " + SEED_MIN_SIZE
+                    + " (four strided convolutions and two poolings without padding; it was designed for 512), got "
+                    + imageSize);
+        }
+        if (frozenBackbone(architecture) && imageSize != Backbone.IMAGE_SPEC.width()) {
+            throw new IllegalArgumentException("--architecture " + architecture + " takes "
+                    + Backbone.IMAGE_SPEC.width() + "x" + Backbone.IMAGE_SPEC.height() + " images (ImageNet), got "
+                    + "--image-size " + imageSize);
+        }
     }
 
     /** The defaults of {@code medfuse train}. */
@@ -56,6 +84,11 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withInputs(InputMode m) {
         return new HyperParameters(architecture, m, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize);
+    }
+
+    public HyperParameters withSeed(long s) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, s, validationFraction,
                 patience, augment, imageSize);
     }
 
@@ -77,7 +110,14 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         m.put("seed", seed);
         m.put("validationFraction", validationFraction);
         m.put("patience", patience);
-        m.put("augment", augment ? "flips, shift +-" + MAX_SHIFT + " px" : "none");
+        m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px"
+                : "none");
+        if (frozenBackbone(architecture)) {
+            m.put("backbone", Map.of("file", Backbone.RESOURCE, "sha256", Backbone.SHA256, "featureMap",
+                    Backbone.FEATURE_MAP, "pooledFeatures", Backbone.FEATURES, "frozen", true));
+            m.put("head", "dropout " + io.medfuse.trainer.net.HeadNet.DROPOUT + ", fc "
+                    + io.medfuse.trainer.net.HeadNet.HIDDEN + " relu, logits");
+        }
         m.put("imageSize", imageSize);
         m.put("classWeights", "balanced");
         return m;

@@ -31,6 +31,71 @@ public final class OnnxExport {
         return FusedCnnFactory.small(contract, Weights.of(complete(contract, mode, weights)));
     }
 
+    /**
+     * The bundled backbone composed with a trained {@link io.medfuse.trainer.net.HeadNet} as one graph (inputs
+     * {@code image} and {@code tabular}). An empty {@code weights} map writes a He-initialised head (a check that the
+     * composition loads before training).
+     *
+     * @param weights {@link io.medfuse.trainer.net.HeadNet#weights()}
+     */
+    public static byte[] mobilenet(ModelContract contract, InputMode mode, Map<String, float[]> weights) {
+        int hidden = io.medfuse.trainer.net.HeadNet.HIDDEN;
+        Weights w = weights.isEmpty() ? Weights.heNormal(0) : Weights.of(completeHead(contract, mode, weights));
+        return io.medfuse.model.onnx.BackboneGraph.compose(Backbone.bytes(), Backbone.FEATURE_MAP, Backbone.FEATURES,
+                contract, new int[] {hidden}, w, "mobilenetv2");
+    }
+
+    /**
+     * A trained {@link io.medfuse.trainer.net.SeedFusedNet} through {@link FusedCnnFactory#seed(ModelContract,
+     * Weights)}; ablations get zero tensors for the input they did not see, as for {@link #small}.
+     */
+    public static byte[] seed(ModelContract contract, InputMode mode, Map<String, float[]> weights) {
+        Map<String, float[]> all = new HashMap<>(weights);
+        int[] filters = FusedCnnFactory.SEED_FILTERS;
+        int[] kernels = {4, 3, 3, 3};
+        if (mode == InputMode.TABULAR) {
+            int in = contract.image().channels();
+            for (int i = 0; i < filters.length; i++) {
+                all.put("conv" + (i + 1) + ".weight", new float[filters[i] * in * kernels[i] * kernels[i]]);
+                all.put("conv" + (i + 1) + ".bias", new float[filters[i]]);
+                in = filters[i];
+            }
+        }
+        if (mode != InputMode.FUSED) {
+            int imageFeatures = io.medfuse.trainer.net.SeedFusedNet.imageFeatures(contract.image().height(),
+                    contract.image().width());
+            all.put("fc1.weight", widen("fc1", mode, weights.get("fc1.weight"), FusedCnnFactory.SEED_DENSE[0],
+                    imageFeatures, contract.tabularWidth()));
+        }
+        return FusedCnnFactory.seed(contract, Weights.of(all));
+    }
+
+    /** A head trained on one input only, with fc1's columns for the other input at zero. */
+    static Map<String, float[]> completeHead(ModelContract contract, InputMode mode, Map<String, float[]> trained) {
+        Map<String, float[]> all = new HashMap<>(trained);
+        if (mode != InputMode.FUSED) {
+            all.put("fc1.weight", widen("fc1", mode, trained.get("fc1.weight"), io.medfuse.trainer.net.HeadNet.HIDDEN,
+                    Backbone.FEATURES, contract.tabularWidth()));
+        }
+        return all;
+    }
+
+    /** fc1 [hidden, trainedIn] → [hidden, imageFeatures + width] with the untrained input's columns at zero. */
+    private static float[] widen(String layer, InputMode mode, float[] w, int hidden, int imageFeatures, int width) {
+        int trainedIn = mode == InputMode.IMAGE ? imageFeatures : width;
+        int offset = mode == InputMode.IMAGE ? 0 : imageFeatures;
+        int fusedIn = imageFeatures + width;
+        if (w == null || w.length != hidden * trainedIn) {
+            throw new TrainerException(layer + " of the " + mode.cli() + "-only network has "
+                    + (w == null ? "no weights" : w.length + " weights") + ", expected " + hidden + "x" + trainedIn);
+        }
+        float[] fused = new float[hidden * fusedIn];
+        for (int o = 0; o < hidden; o++) {
+            System.arraycopy(w, o * trainedIn, fused, o * fusedIn + offset, trainedIn);
+        }
+        return fused;
+    }
+
     /** The trained tensors, with the zero tensors an ablation leaves out added, keyed as the factory asks. */
     static Map<String, float[]> complete(ModelContract contract, InputMode mode, Map<String, float[]> trained) {
         Map<String, float[]> all = new HashMap<>(trained);
@@ -47,19 +112,7 @@ public final class OnnxExport {
             }
         }
         if (mode != InputMode.FUSED) {
-            float[] w = trained.get("fc1.weight");
-            int trainedIn = mode == InputMode.IMAGE ? imageFeatures : width;
-            int offset = mode == InputMode.IMAGE ? 0 : imageFeatures;
-            int fusedIn = imageFeatures + width;
-            if (w == null || w.length != hidden * trainedIn) {
-                throw new TrainerException("fc1 of the " + mode.cli() + "-only network has "
-                        + (w == null ? "no weights" : w.length + " weights") + ", expected " + hidden + "x" + trainedIn);
-            }
-            float[] fused = new float[hidden * fusedIn];
-            for (int o = 0; o < hidden; o++) {
-                System.arraycopy(w, o * trainedIn, fused, o * fusedIn + offset, trainedIn);
-            }
-            all.put("fc1.weight", fused);
+            all.put("fc1.weight", widen("fc1", mode, trained.get("fc1.weight"), hidden, imageFeatures, width));
         }
         return all;
     }

@@ -54,14 +54,38 @@ public final class TrainingRun {
      * @param validation metrics of the kept weights on the validation rows
      * @param parityMaxDelta max |DJL − ONNX Runtime| probability over the validation rows
      * @param seconds wall time of the whole run
+     * @param validationLabels the validation rows' class indices, in the order of DJL's probabilities
      */
     public record Outcome(byte[] onnx, ModelContract contract, GroupedSplit split, NetworkTrainer.Result training,
-                          Map<String, Object> validation, double parityMaxDelta, double seconds) {
+                          Map<String, Object> validation, double parityMaxDelta, double seconds,
+                          int[] validationLabels) {
     }
 
     /** The image spec for square images of {@code size} pixels, RGB, stretched, NCHW. */
     public static ImageSpec imageSpec(int size) {
         return new ImageSpec(size, size, 3, "NCHW", ImageSpec.ResizeMode.STRETCH, IMAGE_MEAN, IMAGE_STD);
+    }
+
+    /** The image spec an architecture trains with: {@link #imageSpec(int)}, or ImageNet's for a frozen backbone. */
+    public static ImageSpec imageSpec(HyperParameters hp) {
+        return HyperParameters.frozenBackbone(hp.architecture()) ? Backbone.IMAGE_SPEC : imageSpec(hp.imageSize());
+    }
+
+    /**
+     * Reads a dataset for {@code hp}'s architecture: the serving preprocessing of {@link #imageSpec(HyperParameters)};
+     * for a frozen backbone each image's pooled features are extracted (once, in ONNX Runtime) and kept instead of
+     * its pixels, so every later run (seeds, ablations) reuses them.
+     *
+     * @throws DatasetException naming file, line and column
+     */
+    public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp) {
+        if (!HyperParameters.frozenBackbone(hp.architecture())) {
+            return read(images, csv, options, hp.imageSize());
+        }
+        try (io.medfuse.model.engine.FeatureExtractor fx = Backbone.extractor(1)) {
+            return new DatasetReader(new ImagePreprocessor(Backbone.IMAGE_SPEC, ImageLimits.defaults()),
+                    pixels -> fx.extract(pixels, 1)[0]).read(images, csv, options);
+        }
     }
 
     /**
@@ -82,16 +106,27 @@ public final class TrainingRun {
      */
     public static Outcome train(Dataset dataset, HyperParameters hp, String name, String version,
                                 Consumer<EpochStats> progress, StopSignal stop) {
+        return train(dataset, hp, null, name, version, progress, stop);
+    }
+
+    /**
+     * As {@link #train(Dataset, HyperParameters, String, String, Consumer, StopSignal)} on a given split (null: the
+     * grouped split of {@code hp}'s validation fraction and seed), so ablations and folds share their rows.
+     */
+    public static Outcome train(Dataset dataset, HyperParameters hp, GroupedSplit givenSplit, String name,
+                                String version, Consumer<EpochStats> progress, StopSignal stop) {
         long t0 = System.nanoTime();
-        if (!dataset.image().equals(imageSpec(hp.imageSize()))) {
+        boolean frozen = HyperParameters.frozenBackbone(hp.architecture());
+        if (!dataset.image().equals(imageSpec(hp))) {
             throw new TrainerException("the dataset was read for images " + dataset.image() + " but training wants "
-                    + imageSpec(hp.imageSize()));
+                    + imageSpec(hp));
         }
         if (dataset.labels().size() < 2) {
             throw new DatasetException(DatasetException.Reason.UNUSABLE, dataset.csv(), 0,
                     dataset.options().labelColumn(), "only one class (" + dataset.labels() + "); need at least two");
         }
-        GroupedSplit split = GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
+        GroupedSplit split = givenSplit != null ? givenSplit
+                : GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
         List<Sample> trainRows = GroupedSplit.pick(dataset, split.train());
         List<Sample> valRows = GroupedSplit.pick(dataset, split.validation());
         List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
@@ -100,7 +135,8 @@ public final class TrainingRun {
         TensorSet train = tensors(dataset, trainRows, encoder);
         TensorSet val = tensors(dataset, valRows, encoder);
         ImageSpec img = dataset.image();
-        long[] shape = {img.channels(), img.height(), img.width()};
+        long[] shape = frozen ? new long[] {train.imageSize()}
+                : new long[] {img.channels(), img.height(), img.width()};
         String description = "medfuse " + hp.architecture() + " (" + hp.inputs().cli() + ") trained on "
                 + dataset.csv().getFileName();
         // Load ONNX Runtime now, with the untrained architecture: a broken runtime fails before training, not after
@@ -109,7 +145,7 @@ public final class TrainingRun {
         checkServable(new ModelContract(ModelContract.CURRENT_VERSION, name, version, description, "image", "tabular",
                 "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
                 // trained=true only so the loader does not warn about random weights: this file is never written
-                ModelContract.PREPROCESSING_VERSION, true, Map.of()), hp.seed());
+                ModelContract.PREPROCESSING_VERSION, true, Map.of()), hp);
 
         NetworkTrainer.Result result = NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop);
 
@@ -134,18 +170,33 @@ public final class TrainingRun {
                 "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
                 ModelContract.PREPROCESSING_VERSION, true, provenance).validate();
 
-        byte[] onnx = OnnxExport.small(contract, hp.inputs(), result.weights());
-        double delta = parity(onnx, val, djl);
+        byte[] onnx;
+        double delta;
+        if (frozen) {
+            onnx = OnnxExport.mobilenet(contract, hp.inputs(), result.weights());
+            delta = parityOnImages(onnx, dataset, valRows, val, djl);
+        } else if ("seed".equals(hp.architecture())) {
+            onnx = OnnxExport.seed(contract, hp.inputs(), result.weights());
+            delta = parity(onnx, val, djl);
+        } else {
+            onnx = OnnxExport.small(contract, hp.inputs(), result.weights());
+            delta = parity(onnx, val, djl);
+        }
         if (!(delta <= PARITY_TOLERANCE)) {
             throw new TrainerException("the exported ONNX model disagrees with the trained DJL network: max |delta "
                     + "probability| " + delta + " on the validation rows (tolerance " + PARITY_TOLERANCE + "); this "
                     + "is a bug in the export, please report it");
         }
-        return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9);
+        return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9,
+                val.labels());
     }
 
-    private static void checkServable(ModelContract untrained, long seed) {
-        try (OnnxClassifier ort = OnnxClassifier.load(FusedCnnFactory.small(untrained, seed), "untrained check",
+    private static void checkServable(ModelContract untrained, HyperParameters hp) {
+        byte[] model = HyperParameters.frozenBackbone(hp.architecture())
+                ? OnnxExport.mobilenet(untrained, InputMode.FUSED, Map.of())
+                : "seed".equals(hp.architecture()) ? FusedCnnFactory.seed(untrained, hp.seed())
+                : FusedCnnFactory.small(untrained, hp.seed());
+        try (OnnxClassifier ort = OnnxClassifier.load(model, "untrained check",
                 new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {
             ort.predict(new float[untrained.image().tensorSize()], new float[untrained.tabularWidth()], 1);
         }
@@ -169,9 +220,42 @@ public final class TrainingRun {
         }
     }
 
+    /** Validation rows compared on the raw images for a frozen backbone (each costs a full backbone pass). */
+    static final int PARITY_ROWS = 64;
+
+    /**
+     * Parity for a frozen backbone: DJL saw cached features, so ONNX Runtime gets the validation images themselves
+     * (read and preprocessed again) through the whole composed graph; the first {@link #PARITY_ROWS} rows.
+     */
+    static double parityOnImages(byte[] onnx, Dataset dataset, List<Sample> valRows, TensorSet val, float[][] djl) {
+        int n = Math.min(PARITY_ROWS, valRows.size());
+        if (n == 0) {
+            return 0;
+        }
+        DatasetReader reader = new DatasetReader(new ImagePreprocessor(dataset.image(), ImageLimits.defaults()));
+        int size = dataset.image().tensorSize();
+        float[] images = new float[n * size];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(reader.preprocessed(dataset, valRows.get(i)), 0, images, i * size, size);
+        }
+        float[] tabular = java.util.Arrays.copyOf(val.tabular(), n * val.width());
+        EngineOptions cpu = new EngineOptions("cpu", 1, 1, "all", List.of(1, 8, 32));
+        try (OnnxClassifier ort = OnnxClassifier.load(onnx, "exported model", cpu)) {
+            float[][] p = ort.predict(images, tabular, n);
+            double max = 0;
+            for (int i = 0; i < n; i++) {
+                for (int c = 0; c < p[i].length; c++) {
+                    max = Math.max(max, Math.abs(p[i][c] - djl[i][c]));
+                }
+            }
+            return max;
+        }
+    }
+
     /** Rows as tensors: the dataset's preprocessed images, tabular rows from the serving encoder. */
     static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder) {
-        int imageSize = dataset.image().tensorSize();
+        // pixels, or a frozen backbone's features (then shorter than the image spec's tensor)
+        int imageSize = dataset.samples().get(0).pixels().length;
         int width = encoder.width();
         float[] images = new float[rows.size() * imageSize];
         float[] tabular = new float[rows.size() * width];

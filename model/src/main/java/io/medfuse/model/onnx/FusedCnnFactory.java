@@ -5,7 +5,6 @@ import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.contract.ModelContractException;
 import io.medfuse.model.contract.ModelContractJson;
 
-import java.util.Random;
 
 /**
  * The fused image + tabular architectures medfuse writes, as ONNX files with weights drawn from a seeded RNG
@@ -15,8 +14,8 @@ import java.util.Random;
  * which is validated and written into {@code metadata_props} together with {@value #ARCHITECTURE_KEY}. The output
  * holds probabilities (Softmax in the graph): the contract's {@code outputKind} must be PROBABILITIES.
  *
- * <p>Weights come from {@link Random#nextGaussian()}, whose algorithm the JDK specifies, so they are the same on
- * every JVM.
+ * <p>Weights come from {@link java.util.Random#nextGaussian()} (see {@link Weights#heNormal}), whose algorithm the
+ * JDK specifies, so they are the same on every JVM.
  */
 public final class FusedCnnFactory {
 
@@ -90,6 +89,19 @@ public final class FusedCnnFactory {
      *                                image is too small for this network (it needs at least 232×232)
      */
     public static byte[] seed(ModelContract contract, long seed) {
+        return seed(contract, Weights.heNormal(seed));
+    }
+
+    /**
+     * The "seed" architecture with the given weights, e.g. a trained network's: {@code conv1} [64, C, 4, 4],
+     * {@code conv2} [128, 64, 3, 3], {@code conv3} [256, 128, 3, 3], {@code conv4} [512, 256, 3, 3], {@code fc1}
+     * [2048, 512·h·w + tabular width] (flattened image features first, NCHW order, then the tabular columns),
+     * {@code fc2} [1024, 2048], {@code fc3} [512, 1024], {@code logits} [classes, 512], each with a bias.
+     *
+     * @throws ModelContractException as {@link #seed(ModelContract, long)}
+     * @throws IllegalArgumentException when {@code weights} lacks a tensor or has one of another size
+     */
+    public static byte[] seed(ModelContract contract, Weights weights) {
         check(contract);
         ImageSpec img = contract.image();
         int h = seedFeatureSide(img.height());
@@ -102,37 +114,51 @@ public final class FusedCnnFactory {
         int c = img.channels();
         int features = contract.tabularWidth();
         int classes = contract.labels().size();
-        Random rng = new Random(seed);
         OnnxGraphBuilder g = new OnnxGraphBuilder(contract.name() + "-seed");
         g.input(contract.imageInput(), c, img.height(), img.width());
         g.input(contract.tabularInput(), features);
 
         String x = contract.imageInput();
-        x = g.relu("relu1", g.conv("conv1", x, he(rng, 64 * c * 16, c * 16), new float[64], 64, c, 4, 4, 0));
-        x = g.maxPool("pool1", x, 2, 2);
-        x = g.relu("relu2", g.conv("conv2", x, he(rng, 128 * 64 * 9, 64 * 9), new float[128], 128, 64, 3, 2, 0));
-        x = g.maxPool("pool2", x, 2, 2);
-        x = g.relu("relu3", g.conv("conv3", x, he(rng, 256 * 128 * 9, 128 * 9), new float[256], 256, 128, 3, 2, 0));
-        x = g.relu("relu4", g.conv("conv4", x, he(rng, 512 * 256 * 9, 256 * 9), new float[512], 512, 256, 3, 2, 0));
+        int[] filters = SEED_FILTERS;
+        int[] kernels = {4, 3, 3, 3};
+        int[] strides = {4, 2, 2, 2};
+        int in = c;
+        for (int i = 0; i < filters.length; i++) {
+            String name = "conv" + (i + 1);
+            int out = filters[i];
+            int k = kernels[i];
+            x = g.relu("relu" + (i + 1), g.conv(name, x, weights.get(name + ".weight", out, in, k, k),
+                    weights.get(name + ".bias", out), out, in, k, strides[i], 0));
+            if (i < 2) {
+                x = g.maxPool("pool" + (i + 1), x, 2, 2);
+            }
+            in = out;
+        }
         x = g.flatten("image_features", x);
         x = g.concat("fused", 1, x, contract.tabularInput());
 
-        int in = 512 * h * w + features;
-        int[] widths = {2048, 1024, 512};
-        for (int i = 0; i < widths.length; i++) {
-            int out = widths[i];
-            x = g.relu("fc" + (i + 1) + "_relu",
-                    g.gemm("fc" + (i + 1), x, he(rng, out * in, in), new float[out], out, in));
+        in = filters[filters.length - 1] * h * w + features;
+        for (int i = 0; i < SEED_DENSE.length; i++) {
+            int out = SEED_DENSE[i];
+            String name = "fc" + (i + 1);
+            x = g.relu(name + "_relu", g.gemm(name, x, weights.get(name + ".weight", out, in),
+                    weights.get(name + ".bias", out), out, in));
             in = out;
         }
-        x = g.gemm("logits", x, he(rng, classes * in, in), new float[classes], classes, in);
+        x = g.gemm("logits", x, weights.get("logits.weight", classes, in), weights.get("logits.bias", classes),
+                classes, in);
         g.softmax(contract.output(), x, 1);
         g.output(contract.output(), classes);
         return finish(g, contract, "seed");
     }
 
+    /** Filters of the seed network's conv1..conv4. */
+    public static final int[] SEED_FILTERS = {64, 128, 256, 512};
+    /** Units of the seed network's fc1..fc3. */
+    public static final int[] SEED_DENSE = {2048, 1024, 512};
+
     /** Spatial side after the seed network's convolutions and poolings, or ≤ 0 when the image is too small. */
-    static int seedFeatureSide(int side) {
+    public static int seedFeatureSide(int side) {
         int s = conv(side, 4, 4);
         s = conv(s, 2, 2);
         s = conv(s, 3, 2);
@@ -159,15 +185,5 @@ public final class FusedCnnFactory {
                 .docString("medfuse '" + architecture + "' fused image + tabular classifier: " + contract.name()
                         + " " + contract.version())
                 .toByteArray();
-    }
-
-    /** He-normal weights: N(0, 2 / fanIn). */
-    private static float[] he(Random rng, int count, int fanIn) {
-        double std = Math.sqrt(2.0 / fanIn);
-        float[] w = new float[count];
-        for (int i = 0; i < count; i++) {
-            w[i] = (float) (rng.nextGaussian() * std);
-        }
-        return w;
     }
 }

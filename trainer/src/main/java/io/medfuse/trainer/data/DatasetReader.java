@@ -39,10 +39,43 @@ public final class DatasetReader {
     public static final double AGE_MAX = 120;
 
     private final ImagePreprocessor preprocessor;
+    private final java.util.function.UnaryOperator<float[]> transform;
 
     /** @param preprocessor the serving preprocessing, built from the contract's image spec */
     public DatasetReader(ImagePreprocessor preprocessor) {
+        this(preprocessor, java.util.function.UnaryOperator.identity());
+    }
+
+    /**
+     * @param preprocessor the serving preprocessing, built from the contract's image spec
+     * @param transform applied to each preprocessed image before it is kept as {@link Sample#pixels()} (e.g. a frozen
+     *                  backbone's feature extractor, so 2,800 images of 224x224 need not sit in memory); called
+     *                  from several threads at once; its {@link RuntimeException}s mark the row's image unusable
+     */
+    public DatasetReader(ImagePreprocessor preprocessor, java.util.function.UnaryOperator<float[]> transform) {
         this.preprocessor = Objects.requireNonNull(preprocessor, "preprocessor");
+        this.transform = Objects.requireNonNull(transform, "transform");
+    }
+
+    /**
+     * A sample's image read again and preprocessed (without the transform), as the serving path would see it.
+     *
+     * @throws DatasetException when the file is gone or no longer decodes
+     */
+    public float[] preprocessed(Dataset dataset, Sample sample) {
+        Path file = resolveImage(dataset.images(), sample.image());
+        if (file == null) {
+            throw new DatasetException(Reason.MISSING_IMAGE, dataset.csv(), sample.line(),
+                    dataset.options().imageColumn(), "image '" + sample.image() + "' not found in " + dataset.images());
+        }
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            return preprocessor.preprocess(bytes, mediaType(bytes, file));
+        } catch (IOException | ImageException e) {
+            throw new DatasetException(Reason.UNREADABLE_IMAGE, dataset.csv(), sample.line(),
+                    dataset.options().imageColumn(), "image '" + sample.image() + "' cannot be used: " + e.getMessage(),
+                    e);
+        }
     }
 
     /**
@@ -139,8 +172,8 @@ public final class DatasetReader {
         float[] pixels;
         try {
             byte[] bytes = Files.readAllBytes(file);
-            pixels = preprocessor.preprocess(bytes, mediaType(bytes, file));
-        } catch (IOException | ImageException e) {
+            pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
+        } catch (IOException | RuntimeException e) {
             throw new DatasetException(Reason.UNREADABLE_IMAGE, csv, line, options.imageColumn(), "image '"
                     + imageName + "' cannot be used: " + e.getMessage(), e);
         }

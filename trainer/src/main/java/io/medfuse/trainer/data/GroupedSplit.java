@@ -91,6 +91,76 @@ public record GroupedSplit(List<Integer> train, List<Integer> validation, long s
         return new GroupedSplit(train, val, seed, fraction);
     }
 
+    /**
+     * K grouped folds, stratified like {@link #of}: in each label stratum the groups are shuffled with the seed and
+     * each goes to the fold with the fewest rows of that stratum so far. Split i validates on fold i and trains on
+     * the rest; every row validates exactly once.
+     *
+     * @throws IllegalArgumentException when k &lt; 2
+     * @throws DatasetException (UNUSABLE) when there are fewer than k groups
+     */
+    public static List<GroupedSplit> folds(Dataset dataset, int k, long seed) {
+        if (k < 2) {
+            throw new IllegalArgumentException("--folds must be >= 2, got " + k);
+        }
+        List<Sample> samples = dataset.samples();
+        Map<String, List<Integer>> groups = new LinkedHashMap<>();
+        for (int i = 0; i < samples.size(); i++) {
+            groups.computeIfAbsent(samples.get(i).group(), g -> new ArrayList<>()).add(i);
+        }
+        if (groups.size() < k) {
+            throw new DatasetException(DatasetException.Reason.UNUSABLE, dataset.csv(), 0,
+                    dataset.options().groupColumn(), groups.size() + " groups cannot make " + k + " folds");
+        }
+        Map<String, List<List<Integer>>> strata = new LinkedHashMap<>();
+        for (List<Integer> members : groups.values()) {
+            Map<String, Integer> counts = new HashMap<>();
+            members.forEach(i -> counts.merge(samples.get(i).label(), 1, Integer::sum));
+            String majority = dataset.labels().stream()
+                    .max((a, b) -> Integer.compare(counts.getOrDefault(a, 0), counts.getOrDefault(b, 0)) != 0
+                            ? Integer.compare(counts.getOrDefault(a, 0), counts.getOrDefault(b, 0))
+                            : Integer.compare(dataset.labels().indexOf(b), dataset.labels().indexOf(a)))
+                    .orElseThrow();
+            strata.computeIfAbsent(majority, x -> new ArrayList<>()).add(members);
+        }
+        Random rng = new Random(seed);
+        List<List<Integer>> folds = new ArrayList<>();
+        for (int f = 0; f < k; f++) {
+            folds.add(new ArrayList<>());
+        }
+        for (List<List<Integer>> stratum : strata.values()) {
+            Collections.shuffle(stratum, rng);
+            int[] rows = new int[k];
+            int start = rng.nextInt(k); // which fold gets the first of a stratum's ties
+            for (List<Integer> members : stratum) {
+                int best = start;
+                for (int j = 0; j < k; j++) {
+                    int f = (start + j) % k;
+                    if (rows[f] < rows[best]) {
+                        best = f;
+                    }
+                }
+                folds.get(best).addAll(members);
+                rows[best] += members.size();
+                start = (best + 1) % k;
+            }
+        }
+        List<GroupedSplit> splits = new ArrayList<>();
+        for (int f = 0; f < k; f++) {
+            List<Integer> train = new ArrayList<>();
+            for (int g = 0; g < k; g++) {
+                if (g != f) {
+                    train.addAll(folds.get(g));
+                }
+            }
+            List<Integer> val = new ArrayList<>(folds.get(f));
+            Collections.sort(train);
+            Collections.sort(val);
+            splits.add(new GroupedSplit(train, val, seed, 1.0 / k));
+        }
+        return splits;
+    }
+
     /** The samples at {@code indices}. */
     public static List<Sample> pick(Dataset dataset, List<Integer> indices) {
         return indices.stream().map(dataset.samples()::get).toList();

@@ -11,7 +11,8 @@ import java.util.Map;
  * @param group split group (lesion or patient id; the line number when there is no group column)
  * @param features feature name → {@link Double} (numeric), {@link String} (categorical) or null (missing), as
  *                 {@link io.medfuse.model.tabular.TabularEncoder} takes them
- * @param pixels CHW floats from {@link io.medfuse.model.image.ImagePreprocessor}; shared, do not modify
+ * @param pixels CHW floats from {@link io.medfuse.model.image.ImagePreprocessor}, or a frozen backbone's features of
+ *               them (architecture mobilenetv2); shared, do not modify
  */
 public record Sample(int line, String image, String label, String group, Map<String, Object> features,
                      float[] pixels) {

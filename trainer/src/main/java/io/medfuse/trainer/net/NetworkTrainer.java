@@ -34,7 +34,7 @@ import java.util.Random;
 import java.util.function.Consumer;
 
 /**
- * Trains a {@link SmallFusedNet} with DJL: Adam with a cosine learning-rate schedule, class-weighted cross-entropy
+ * Trains a {@link SmallFusedNet} (or a {@link HeadNet} on cached backbone features) with DJL: Adam with a cosine learning-rate schedule, class-weighted cross-entropy
  * (weight of class c = n / (classes · n_c), so rare classes count as much as common ones), augmentation for scratch
  * training, early stopping on validation balanced accuracy keeping the best epoch's weights, and a
  * {@link StopSignal} that ends training after the current batch, also keeping the best weights.
@@ -62,7 +62,8 @@ public final class NetworkTrainer {
     }
 
     /**
-     * @param image [C, H, W] of one image
+     * @param image [C, H, W] of one image, or [D] of one feature vector (architecture mobilenetv2: the head is
+     *              trained on the frozen backbone's cached features)
      * @param classes number of classes
      * @param progress called after every epoch (on this thread)
      * @throws TrainerException when the engine cannot be loaded or training fails
@@ -71,14 +72,17 @@ public final class NetworkTrainer {
                                Consumer<EpochStats> progress, StopSignal stop) {
         Engine engine = DjlRuntime.pytorch();
         engine.setRandomSeed((int) hp.seed());
-        SmallFusedNet net = new SmallFusedNet(hp.inputs(), classes);
+        FusedNet net = "mobilenetv2".equals(hp.architecture())
+                ? new HeadNet(hp.inputs(), classes, (int) image[0])
+                : "seed".equals(hp.architecture()) ? new SeedFusedNet(hp.inputs(), classes)
+                : new SmallFusedNet(hp.inputs(), classes);
         int n = train.size();
         int stepsPerEpoch = (n + hp.batchSize() - 1) / hp.batchSize();
         Tracker lr = CosineTracker.builder().setBaseValue((float) hp.learningRate())
                 .optFinalValue((float) (hp.learningRate() * 0.05)).setMaxUpdates(Math.max(1, hp.epochs() * stepsPerEpoch))
                 .build();
         float[] classWeights = classWeights(train.labels(), classes);
-        Augmenter augmenter = hp.augment()
+        Augmenter augmenter = hp.augment() && image.length == 3
                 ? new Augmenter((int) image[0], (int) image[1], (int) image[2], HyperParameters.MAX_SHIFT) : null;
         Random rng = new Random(hp.seed());
 
@@ -87,7 +91,7 @@ public final class NetworkTrainer {
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(lr).build());
             try (Trainer trainer = model.newTrainer(config)) {
-                trainer.initialize(new Shape(1, image[0], image[1], image[2]), new Shape(1, train.width()));
+                trainer.initialize(batchShape(1, image), new Shape(1, train.width()));
                 NDManager manager = trainer.getManager();
                 List<EpochStats> history = new ArrayList<>();
                 byte[] best = snapshot(net);
@@ -177,7 +181,7 @@ public final class NetworkTrainer {
             weightSum += classWeights[label];
         }
         try (NDManager m = parent.newSubManager()) {
-            NDArray x = m.create(images, new Shape(b, image[0], image[1], image[2]));
+            NDArray x = m.create(images, batchShape(b, image));
             NDArray t = m.create(tabular, new Shape(b, width));
             NDArray y = m.create(target, new Shape(b, classes));
             float value;
@@ -193,14 +197,14 @@ public final class NetworkTrainer {
     }
 
     /** Softmax probabilities of the network in inference mode. */
-    static float[][] predict(SmallFusedNet net, NDManager parent, TensorSet data, long[] image) {
+    static float[][] predict(FusedNet net, NDManager parent, TensorSet data, long[] image) {
         int n = data.size();
         float[][] out = new float[n][];
         ParameterStore ps = new ParameterStore(parent, false);
         for (int start = 0; start < n; start += EVAL_BATCH) {
             int b = Math.min(EVAL_BATCH, n - start);
             try (NDManager m = parent.newSubManager()) {
-                NDArray x = m.create(data.images(start, b), new Shape(b, image[0], image[1], image[2]));
+                NDArray x = m.create(data.images(start, b), batchShape(b, image));
                 NDArray t = m.create(data.tabular(start, b), new Shape(b, data.width()));
                 NDArray p = net.forward(ps, new NDList(x, t), false).singletonOrThrow().softmax(1);
                 float[] flat = p.toFloatArray();
@@ -211,6 +215,14 @@ public final class NetworkTrainer {
             }
         }
         return out;
+    }
+
+    /** [b, dims...]: an image batch [b, C, H, W] or a feature batch [b, D]. */
+    static Shape batchShape(long b, long[] dims) {
+        long[] s = new long[dims.length + 1];
+        s[0] = b;
+        System.arraycopy(dims, 0, s, 1, dims.length);
+        return new Shape(s);
     }
 
     static float[] classWeights(int[] labels, int classes) {
@@ -234,7 +246,7 @@ public final class NetworkTrainer {
         }
     }
 
-    private static byte[] snapshot(SmallFusedNet net) {
+    private static byte[] snapshot(FusedNet net) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             net.saveParameters(out);
@@ -244,7 +256,7 @@ public final class NetworkTrainer {
         return bytes.toByteArray();
     }
 
-    private static void restore(SmallFusedNet net, NDManager manager, byte[] snapshot) {
+    private static void restore(FusedNet net, NDManager manager, byte[] snapshot) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot))) {
             net.loadParameters(manager, in);
         } catch (IOException | ai.djl.MalformedModelException e) {

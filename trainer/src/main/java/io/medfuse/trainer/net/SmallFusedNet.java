@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -32,7 +31,7 @@ import java.util.Map;
  * {@link InputMode#TABULAR} the convolutions do not exist and {@code fc1} takes F inputs. Unused branches are not
  * registered at all: a parameter that gets no gradient makes the optimizer step fail (FACTS.md).
  */
-public final class SmallFusedNet extends AbstractBlock {
+public final class SmallFusedNet extends FusedNet {
 
     /** Filters of conv1..conv3, as in FusedCnnFactory. */
     public static final int[] FILTERS = {16, 32, 64};
@@ -111,6 +110,7 @@ public final class SmallFusedNet extends AbstractBlock {
      * The parameters as {@code <layer>.<weight|bias>} → row-major floats, in DJL's (= PyTorch's) layouts: conv
      * [out, in, k, k], linear [out, in]. Walks the layer objects, not DJL's positional parameter names.
      */
+    @Override
     public Map<String, float[]> weights() {
         // DJL prefixes child names with their position ("01conv1"), so walk our own references instead
         Map<String, Block> layers = new LinkedHashMap<>();

@@ -86,4 +86,27 @@ class GroupedSplitTest {
         assertThat(specs.get(0).missingIndicator()).isFalse();
         assertThat(specs.get(1).vocabulary()).containsExactly("Female", "male");
     }
+
+    @Test
+    void foldsValidateEveryRowOnceAndNeverSplitAGroup() {
+        Dataset d = dataset(3);
+        List<GroupedSplit> folds = GroupedSplit.folds(d, 5, 9);
+        assertThat(folds).hasSize(5);
+        List<Integer> all = new ArrayList<>();
+        for (GroupedSplit f : folds) {
+            all.addAll(f.validation());
+            assertThat(f.train().size() + f.validation().size()).isEqualTo(500);
+            Set<String> valGroups = new HashSet<>();
+            f.validation().forEach(i -> valGroups.add(d.samples().get(i).group()));
+            f.train().forEach(i -> assertThat(valGroups).doesNotContain(d.samples().get(i).group()));
+            // about a fifth of the rows, and of the malignant ones
+            assertThat(f.validation().size()).isBetween(85, 115);
+            long malignant = f.validation().stream().filter(i -> d.samples().get(i).label().equals("malignant"))
+                    .count();
+            long total = d.samples().stream().filter(s -> s.label().equals("malignant")).count();
+            assertThat((double) malignant).isCloseTo(total / 5.0, org.assertj.core.data.Offset.offset(total / 10.0));
+        }
+        assertThat(all).hasSize(500).doesNotHaveDuplicates();
+        assertThat(GroupedSplit.folds(d, 5, 9)).isEqualTo(folds);
+    }
 }

@@ -1,0 +1,133 @@
+package io.medfuse.app;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import io.medfuse.trainer.HyperParameters;
+import io.medfuse.trainer.InputMode;
+import io.medfuse.trainer.TrainingRun;
+import io.medfuse.trainer.data.Dataset;
+import io.medfuse.trainer.data.DatasetOptions;
+import picocli.CommandLine.Option;
+
+/** The options 'train' and 'compare' share: the data, its columns, the architecture and hyper-parameters. */
+final class TrainingOptions {
+
+    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder with the image files.")
+    Path images;
+
+    @Option(names = "--metadata", required = true, paramLabel = "FILE.csv",
+            description = "CSV with a header row: one row per image.")
+    Path metadata;
+
+    @Option(names = "--label", defaultValue = "label", paramLabel = "COLUMN",
+            description = "Column with the class label (default: ${DEFAULT-VALUE}).")
+    String label;
+
+    @Option(names = "--labels", split = ",", paramLabel = "L1,L2,...",
+            description = "Allowed labels in output order; any other label is an error. Default: the sorted "
+                    + "labels found.")
+    List<String> labels;
+
+    @Option(names = "--numeric", split = ",", paramLabel = "COL,...",
+            description = "Numeric feature columns (empty cell = missing, imputed with the training mean). 'age' "
+                    + "must be 0..120.")
+    List<String> numeric = new ArrayList<>();
+
+    @Option(names = "--categorical", split = ",", paramLabel = "COL,...",
+            description = "Categorical feature columns (one-hot over the values seen in training, plus unknown).")
+    List<String> categorical = new ArrayList<>();
+
+    @Option(names = "--group", paramLabel = "COLUMN",
+            description = "Column grouping rows that must stay on one side of the split (lesion or patient id). "
+                    + "Default: every row is its own group.")
+    String group;
+
+    @Option(names = "--image-column", defaultValue = "image", paramLabel = "COLUMN",
+            description = "Column with the image file name (default: ${DEFAULT-VALUE}); a name without extension "
+                    + "is tried with .png, .jpg, .jpeg.")
+    String imageColumn;
+
+    @Option(names = "--architecture", defaultValue = "small", paramLabel = "NAME",
+            description = "Network: small (a compact CNN trained from scratch; default), mobilenetv2 (the bundled "
+                    + "ImageNet MobileNetV2, Apache-2.0, as a frozen feature extractor with a trained fusion head; "
+                    + "224x224 ImageNet preprocessing; the file is still one graph) or seed (the classic 512x512 "
+                    + "network: 4 convolutions, dense 2048-1024-512; slow on a CPU, and every image is held in memory "
+                    + "at full size).")
+    String architecture;
+
+    @Option(names = "--epochs", defaultValue = "30", paramLabel = "N", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "0.003", paramLabel = "RATE",
+            description = "Adam's learning rate, cosine-decayed to 5%% (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "N",
+            description = "Seed of the split, initialisation, shuffling, augmentation (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--image-size", paramLabel = "PX",
+            description = "Images are resized to PX x PX (default: 64 for small, 512 for seed (>= 232); mobilenetv2 "
+                    + "takes 224 only).")
+    Integer imageSize;
+
+    @Option(names = "--validation-fraction", defaultValue = "0.2", paramLabel = "F",
+            description = "Share of rows (by group) held out for validation (default: ${DEFAULT-VALUE}).")
+    double validationFraction;
+
+    @Option(names = "--patience", defaultValue = "6", paramLabel = "N",
+            description = "Stop after this many epochs without a better validation balanced accuracy "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int patience;
+
+    @Option(names = "--no-augment", description = "Train without random flips and shifts.")
+    boolean noAugment;
+
+    @Option(names = "--allow-exclusions",
+            description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
+    boolean allowExclusions;
+
+
+    /**
+     * @param inputs the --inputs value
+     * @throws UserInputException naming the bad option
+     */
+    HyperParameters hyperParameters(String inputs) {
+        try {
+            String arch = architecture.trim().toLowerCase(Locale.ROOT);
+            return new HyperParameters(arch, InputMode.parse(inputs), epochs, batchSize, learningRate, seed,
+                    validationFraction, patience, !noAugment,
+                    imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch));
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage(), e);
+        }
+    }
+
+    /** Reads the dataset for {@code hp} (a frozen backbone's features are extracted here), saying so on stderr. */
+    Dataset read(HyperParameters hp, String command) {
+        if (!Files.isRegularFile(metadata)) {
+            throw new UserInputException("--metadata " + metadata + ": no such file");
+        }
+        if (!Files.isDirectory(images)) {
+            throw new UserInputException("--images " + images + ": no such folder");
+        }
+        DatasetOptions options = new DatasetOptions(imageColumn, label, numeric, categorical, group, labels,
+                allowExclusions);
+        long t0 = System.nanoTime();
+        System.err.println("medfuse " + command + ": reading " + metadata + " and images in " + images
+                + (HyperParameters.frozenBackbone(hp.architecture()) ? " (extracting " + hp.architecture()
+                + " features once per image)" : "") + " ...");
+        Dataset dataset = TrainingRun.read(images, metadata, options, hp);
+        System.err.printf(Locale.ROOT, "medfuse %s: %d rows, labels %s%s (%.0f s)%n", command,
+                dataset.samples().size(), dataset.labels(),
+                dataset.excludedCount() > 0 ? ", excluded " + dataset.excluded() : "", (System.nanoTime() - t0) / 1e9);
+        return dataset;
+    }
+}

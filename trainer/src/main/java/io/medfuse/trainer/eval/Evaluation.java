@@ -1,0 +1,180 @@
+package io.medfuse.trainer.eval;
+
+import io.medfuse.model.contract.FeatureSpec;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.engine.EngineOptions;
+import io.medfuse.model.engine.OnnxClassifier;
+import io.medfuse.model.image.ImageLimits;
+import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.model.tabular.TabularEncoder;
+import io.medfuse.trainer.data.CsvTable;
+import io.medfuse.trainer.data.Dataset;
+import io.medfuse.trainer.data.DatasetOptions;
+import io.medfuse.trainer.data.DatasetReader;
+import io.medfuse.trainer.data.Sample;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Scores any contract-carrying ONNX model on a folder of images and a CSV through the serving path: the contract's
+ * {@link ImagePreprocessor} and {@link TabularEncoder}, and {@link OnnxClassifier} (ONNX Runtime). Metrics overall,
+ * by sex and by age band ({@link #ageBand}).
+ */
+public final class Evaluation {
+
+    private static final float[] NO_PIXELS = new float[0];
+    private static final int BATCH = 32;
+
+    private Evaluation() {
+    }
+
+    /**
+     * @param labelColumn CSV column with the true label (values must be the contract's labels)
+     * @param sexColumn column for the by-sex breakdown (skipped when the CSV has none)
+     * @param ageColumn column for the by-age-band breakdown (skipped when the CSV has none)
+     */
+    public record Options(Path images, Path csv, String labelColumn, String imageColumn, String sexColumn,
+                          String ageColumn, boolean allowExclusions) {
+    }
+
+    /** Everything measured; {@link #json()} is what metrics.json holds. */
+    public record Result(ModelContract contract, List<String> labels, float[][] probabilities, int[] truth,
+                         ClassificationMetrics overall, Map<String, ClassificationMetrics> bySex,
+                         Map<String, ClassificationMetrics> byAgeBand, Map<String, Object> json) {
+    }
+
+    /**
+     * @throws io.medfuse.trainer.data.DatasetException naming file, line and column on bad data
+     * @throws io.medfuse.model.ModelException when the model cannot be loaded or run
+     */
+    public static Result run(Path model, Options o, EngineOptions engine) {
+        try (OnnxClassifier ort = OnnxClassifier.load(model, engine)) {
+            ModelContract c = ort.contract();
+            List<String> numeric = new ArrayList<>();
+            List<String> categorical = new ArrayList<>();
+            for (FeatureSpec f : c.tabular()) {
+                (f.type() == FeatureSpec.FeatureType.NUMERIC ? numeric : categorical).add(f.name());
+            }
+            DatasetOptions options = new DatasetOptions(o.imageColumn(), o.labelColumn(), numeric, categorical, null,
+                    c.labelNames(), o.allowExclusions());
+            ImagePreprocessor pre = new ImagePreprocessor(c.image(), ImageLimits.defaults());
+            // read and check every row and image first, keeping no pixels (224x224 images would not fit in memory)
+            Dataset data = new DatasetReader(pre, pixels -> NO_PIXELS).read(o.images(), o.csv(), options);
+            DatasetReader again = new DatasetReader(pre);
+            TabularEncoder encoder = new TabularEncoder(c.tabular());
+            int n = data.samples().size();
+            int size = c.image().tensorSize();
+            int width = encoder.width();
+            float[][] probabilities = new float[n][];
+            int[] truth = new int[n];
+            for (int start = 0; start < n; start += BATCH) {
+                int b = Math.min(BATCH, n - start);
+                float[] images = new float[b * size];
+                float[] tabular = new float[b * width];
+                for (int i = 0; i < b; i++) {
+                    Sample s = data.samples().get(start + i);
+                    System.arraycopy(again.preprocessed(data, s), 0, images, i * size, size);
+                    encoder.encodeInto(s.features(), tabular, i * width);
+                    truth[start + i] = c.labelNames().indexOf(s.label());
+                }
+                float[][] p = ort.predict(images, tabular, b);
+                System.arraycopy(p, 0, probabilities, start, b);
+            }
+            return summarise(model, o, c, data, probabilities, truth);
+        }
+    }
+
+    private static Result summarise(Path model, Options o, ModelContract c, Dataset data, float[][] probabilities,
+                                    int[] truth) {
+        List<String> labels = c.labelNames();
+        ClassificationMetrics overall = ClassificationMetrics.of(probabilities, truth, labels.size());
+        CsvTable table = CsvTable.read(o.csv());
+        Map<Integer, List<String>> byLine = new HashMap<>();
+        for (int i = 0; i < table.rows().size(); i++) {
+            byLine.put(table.lines().get(i), table.rows().get(i));
+        }
+        int sexCol = table.header().indexOf(o.sexColumn());
+        int ageCol = table.header().indexOf(o.ageColumn());
+        Map<String, ClassificationMetrics> bySex = sexCol < 0 ? Map.of()
+                : subgroups(data, probabilities, truth, labels.size(), s -> {
+                    String v = byLine.get(s.line()).get(sexCol).trim().toLowerCase(Locale.ROOT);
+                    return v.isEmpty() ? "unknown" : v;
+                });
+        Map<String, ClassificationMetrics> byAge = ageCol < 0 ? Map.of()
+                : subgroups(data, probabilities, truth, labels.size(),
+                        s -> ageBand(byLine.get(s.line()).get(ageCol)));
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("model", model.toString());
+        json.put("name", c.name());
+        json.put("version", c.version());
+        json.put("images", o.images().toString());
+        json.put("metadata", o.csv().toString());
+        json.put("rows", data.samples().size());
+        json.put("excluded", data.excluded());
+        json.put("labels", labels);
+        json.put("eceBins", ClassificationMetrics.ECE_BINS);
+        json.put("overall", overall.toMap(labels));
+        json.put("bySex", group(bySex, labels));
+        json.put("byAgeBand", group(byAge, labels));
+        return new Result(c, labels, probabilities, truth, overall, bySex, byAge, json);
+    }
+
+    /** "&lt;40", "40-59", "60-79", "80+" or "unknown" (empty or not a number). */
+    public static String ageBand(String cell) {
+        double age;
+        try {
+            age = Double.parseDouble(cell.trim());
+        } catch (NumberFormatException e) {
+            return "unknown";
+        }
+        if (!Double.isFinite(age)) {
+            return "unknown";
+        }
+        return age < 40 ? "<40" : age < 60 ? "40-59" : age < 80 ? "60-79" : "80+";
+    }
+
+    private static Map<String, ClassificationMetrics> subgroups(Dataset data, float[][] p, int[] truth, int classes,
+                                                                java.util.function.Function<Sample, String> key) {
+        // age bands in age order, "unknown" last; other keys alphabetically
+        List<String> order = List.of("<40", "40-59", "60-79", "80+", "unknown");
+        Map<String, List<Integer>> rows = new TreeMap<>((a, b) -> {
+            int ia = order.indexOf(a);
+            int ib = order.indexOf(b);
+            return ia >= 0 && ib >= 0 ? Integer.compare(ia, ib) : a.compareTo(b);
+        });
+        for (int i = 0; i < truth.length; i++) {
+            rows.computeIfAbsent(key.apply(data.samples().get(i)), k -> new ArrayList<>()).add(i);
+        }
+        Map<String, ClassificationMetrics> out = new LinkedHashMap<>();
+        rows.forEach((k, idx) -> {
+            float[][] sp = new float[idx.size()][];
+            int[] st = new int[idx.size()];
+            for (int j = 0; j < idx.size(); j++) {
+                sp[j] = p[idx.get(j)];
+                st[j] = truth[idx.get(j)];
+            }
+            out.put(k, ClassificationMetrics.of(sp, st, classes));
+        });
+        return out;
+    }
+
+    private static Map<String, Object> group(Map<String, ClassificationMetrics> g, List<String> labels) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        g.forEach((k, m) -> {
+            Map<String, Object> full = m.toMap(labels);
+            Map<String, Object> brief = new LinkedHashMap<>();
+            for (String key : List.of("n", "accuracy", "balancedAccuracy", "macroAuc", "ece", "perClass")) {
+                brief.put(key, full.get(key));
+            }
+            out.put(k, brief);
+        });
+        return out;
+    }
+}
