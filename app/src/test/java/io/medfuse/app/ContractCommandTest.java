@@ -16,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.contract.ModelContractJson;
 import io.medfuse.model.contract.FeatureSpec;
-import io.medfuse.model.onnx.DemoModelWriter;
 import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.onnx.OnnxModelFile;
 
@@ -43,7 +42,7 @@ class ContractCommandTest {
 
     @Test
     void showsAndAttaches(@TempDir Path dir) throws Exception {
-        ModelContract c = DemoModelWriter.contract();
+        ModelContract c = OnnxModelFile.readContract(io.medfuse.worker.MedfuseWorker.bundledModel(), "bundled");
         // "made elsewhere": the same graph without any contract
         byte[] bare = OnnxModelFile.withMetadata(FusedCnnFactory.small(c, 1), Map.of(ModelContract.METADATA_KEY,
                 "{}"));
