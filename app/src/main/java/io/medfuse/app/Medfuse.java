@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
             "",
             "Start with 'medfuse demo': an embedded Kafka broker, the bundled model, sample requests."
         },
-        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class,
+        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, SoakCommand.class,
             CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
