@@ -5,6 +5,8 @@ import java.util.concurrent.Callable;
 import org.apache.kafka.common.config.ConfigException;
 
 import io.medfuse.model.ModelException;
+import io.medfuse.trainer.TrainerException;
+import io.medfuse.trainer.data.DatasetException;
 import io.medfuse.worker.WorkerStartException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,8 +18,8 @@ import picocli.CommandLine.Command;
             "",
             "Start with 'medfuse demo': an embedded Kafka broker, the bundled model, sample requests."
         },
-        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, SoakCommand.class,
-            CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, TrainCommand.class,
+            SynthCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -44,7 +46,8 @@ public final class Medfuse implements Callable<Integer> {
     private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
         String command = cli.getCommandName();
         if (e instanceof ConfigException || e instanceof WorkerStartException || e instanceof ModelException
-                || e instanceof UserInputException) {
+                || e instanceof UserInputException || e instanceof DatasetException
+                || e instanceof TrainerException) {
             cli.getErr().println("medfuse " + command + ": " + e.getMessage());
             return 2;
         }

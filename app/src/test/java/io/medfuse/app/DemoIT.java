@@ -27,7 +27,7 @@ class DemoIT {
         String text = captured.toString(StandardCharsets.UTF_8);
         System.out.println(text);
         assertThat(exit).isZero();
-        assertThat(text).contains("request", "latency ms", "UNTRAINED");
+        assertThat(text).contains("request", "expected", "predicted", "latency ms").doesNotContain("UNTRAINED");
         Matcher m = Pattern.compile("demo: (\\d+) requests, (\\d+) predictions, (\\d+) dead letters in [0-9.]+ s")
                 .matcher(text);
         assertThat(m.find()).as("summary line in:%n%s", text).isTrue();
@@ -35,5 +35,9 @@ class DemoIT {
         assertThat(m.group(2)).isEqualTo("23");
         assertThat(m.group(3)).isEqualTo("2");
         assertThat(text).contains("IMAGE_UNDECODABLE").contains("UNDESERIALIZABLE");
+        Matcher truth = Pattern.compile("demo: (\\d+) of (\\d+) predictions match").matcher(text);
+        assertThat(truth.find()).isTrue();
+        // the bundled model was trained on the same generator: it must get nearly all of them right
+        assertThat(Integer.parseInt(truth.group(1))).isGreaterThanOrEqualTo(20);
     }
 }

@@ -34,12 +34,24 @@ public final class FusedCnnFactory {
      * @throws ModelContractException when the contract is invalid or its output kind is not PROBABILITIES
      */
     public static byte[] small(ModelContract contract, long seed) {
+        return small(contract, Weights.heNormal(seed));
+    }
+
+    /**
+     * The "small" architecture with the given weights, e.g. a trained network's: {@code conv1..conv3} [out, in, 3,
+     * 3], {@code fc1} [64, 64 + tabular width] (image features first, then the tabular columns, as concatenated),
+     * {@code logits} [classes, 64], each with a bias. A network trained on one input only is written with that input's
+     * counterpart weights at zero, so the file still has both inputs and the worker serves it unchanged.
+     *
+     * @throws ModelContractException when the contract is invalid or its output kind is not PROBABILITIES
+     * @throws IllegalArgumentException when {@code weights} lacks a tensor or has one of another size
+     */
+    public static byte[] small(ModelContract contract, Weights weights) {
         check(contract);
         ImageSpec img = contract.image();
         int c = img.channels();
         int features = contract.tabularWidth();
         int classes = contract.labels().size();
-        Random rng = new Random(seed);
         OnnxGraphBuilder g = new OnnxGraphBuilder(contract.name() + "-small");
         g.input(contract.imageInput(), c, img.height(), img.width());
         g.input(contract.tabularInput(), features);
@@ -49,7 +61,9 @@ public final class FusedCnnFactory {
         int[] widths = {16, 32, 64};
         for (int i = 0; i < widths.length; i++) {
             int out = widths[i];
-            x = g.conv("conv" + (i + 1), x, he(rng, out * in * 9, in * 9), new float[out], out, in, 3, 2, 1);
+            String name = "conv" + (i + 1);
+            x = g.conv(name, x, weights.get(name + ".weight", out, in, 3, 3), weights.get(name + ".bias", out),
+                    out, in, 3, 2, 1);
             x = g.relu("relu" + (i + 1), x);
             in = out;
         }
@@ -57,9 +71,10 @@ public final class FusedCnnFactory {
         x = g.flatten("image_features", x);
         x = g.concat("fused", 1, x, contract.tabularInput());
         int fused = in + features;
-        x = g.gemm("fc1", x, he(rng, 64 * fused, fused), new float[64], 64, fused);
+        x = g.gemm("fc1", x, weights.get("fc1.weight", 64, fused), weights.get("fc1.bias", 64), 64, fused);
         x = g.relu("fc1_relu", x);
-        x = g.gemm("logits", x, he(rng, classes * 64, 64), new float[classes], classes, 64);
+        x = g.gemm("logits", x, weights.get("logits.weight", classes, 64), weights.get("logits.bias", classes),
+                classes, 64);
         g.softmax(contract.output(), x, 1);
         g.output(contract.output(), classes);
         return finish(g, contract, "small");

@@ -62,6 +62,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
     private ProcessorContext<String, SpecificRecord> context;
     private KeyValueStore<Long, byte[]> pending;
     private volatile boolean closed;
+    /** Kafka Streams allows no forwarding during init: re-submission then only waits for permits. */
+    private boolean initializing;
 
     InferenceProcessor(TopologySettings settings, ConfluentAvroCodec<ImagingRequest> requestCodec,
                        RequestPipeline pipeline) {
@@ -76,7 +78,12 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
         this.pending = context.getStateStore(TopologyFactory.PENDING_STORE);
         context.schedule(Duration.ofMillis(settings.forwardIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> forwardDone());
-        resubmitPending();
+        initializing = true;
+        try {
+            resubmitPending();
+        } finally {
+            initializing = false;
+        }
     }
 
     /** Requests consumed before a crash or rebalance whose answers were never committed. */
@@ -141,7 +148,9 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
     private void acquire() {
         try {
             while (!pipeline.tryAcquire(20)) {
-                forwardDone();
+                if (!initializing) {
+                    forwardDone();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -13,11 +13,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes the bundled demo model: the "small" architecture with seed 42 and random weights (untrained, and its
- * contract says so), so the demo runs end to end before the trainer has produced a real model.
+ * A test fixture: the demo-shaped contract (64x64 RGB; age, sex, site) and the "small" architecture with seed 42
+ * and random weights (untrained, and its contract says so). It was the bundled demo model until the trainer
+ * produced a trained one (tools/train-bundled-model.sh); tests still use it as a realistic untrained model.
  *
- * <p>Usage: {@code DemoModelWriter <output.onnx>}. The committed copy lives in the app module at
- * {@code worker/src/main/resources/io/medfuse/worker/models/medfuse-demo.onnx}; rerunning this writes identical bytes.
+ * <p>Usage: {@code DemoModelWriter <output.onnx>}; rerunning it writes identical bytes.
  */
 public final class DemoModelWriter {
 

@@ -1,0 +1,233 @@
+package io.medfuse.app;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import io.medfuse.model.onnx.OnnxModelFile;
+import io.medfuse.trainer.HyperParameters;
+import io.medfuse.trainer.InputMode;
+import io.medfuse.trainer.StopSignal;
+import io.medfuse.trainer.TrainerException;
+import io.medfuse.trainer.TrainingReport;
+import io.medfuse.trainer.TrainingRun;
+import io.medfuse.trainer.data.Dataset;
+import io.medfuse.trainer.data.DatasetOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code medfuse train}: a fused image + clinical-data model from a folder of images and a CSV. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Trains a fused image + tabular classifier and writes one ONNX file, with its model contract, that "
+                    + "'medfuse serve' and 'medfuse demo' serve as is.",
+            "Rows are split into training and validation by --group (no group on both sides), stratified by "
+                    + "label. Progress per epoch goes to stderr. Ctrl-C stops training and still writes the best "
+                    + "model so far.",
+            "",
+            "Example:",
+            "  medfuse train --images imgs --metadata meta.csv --label dx --numeric age \\",
+            "      --categorical sex,localization --group lesion_id --out model.onnx",
+            ""
+        })
+final class TrainCommand implements Callable<Integer> {
+
+    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder with the image files.")
+    Path images;
+
+    @Option(names = "--metadata", required = true, paramLabel = "FILE.csv",
+            description = "CSV with a header row: one row per image.")
+    Path metadata;
+
+    @Option(names = "--out", required = true, paramLabel = "model.onnx", description = "ONNX file to write.")
+    Path out;
+
+    @Option(names = "--label", defaultValue = "label", paramLabel = "COLUMN",
+            description = "Column with the class label (default: ${DEFAULT-VALUE}).")
+    String label;
+
+    @Option(names = "--labels", split = ",", paramLabel = "L1,L2,...",
+            description = "Allowed labels in output order; any other label is an error. Default: the sorted "
+                    + "labels found.")
+    List<String> labels;
+
+    @Option(names = "--numeric", split = ",", paramLabel = "COL,...",
+            description = "Numeric feature columns (empty cell = missing, imputed with the training mean). 'age' "
+                    + "must be 0..120.")
+    List<String> numeric = new ArrayList<>();
+
+    @Option(names = "--categorical", split = ",", paramLabel = "COL,...",
+            description = "Categorical feature columns (one-hot over the values seen in training, plus unknown).")
+    List<String> categorical = new ArrayList<>();
+
+    @Option(names = "--group", paramLabel = "COLUMN",
+            description = "Column grouping rows that must stay on one side of the split (lesion or patient id). "
+                    + "Default: every row is its own group.")
+    String group;
+
+    @Option(names = "--image-column", defaultValue = "image", paramLabel = "COLUMN",
+            description = "Column with the image file name (default: ${DEFAULT-VALUE}); a name without extension "
+                    + "is tried with .png, .jpg, .jpeg.")
+    String imageColumn;
+
+    @Option(names = "--architecture", defaultValue = "small", paramLabel = "NAME",
+            description = "Network: small (a compact CNN trained from scratch; default). seed and mobilenetv2 are "
+                    + "not implemented yet.")
+    String architecture;
+
+    @Option(names = "--inputs", defaultValue = "fused", paramLabel = "MODE",
+            description = "fused (image + tabular; default), image or tabular: the ablations. The file always has "
+                    + "both inputs.")
+    String inputs;
+
+    @Option(names = "--epochs", defaultValue = "30", paramLabel = "N", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "0.003", paramLabel = "RATE",
+            description = "Adam's learning rate, cosine-decayed to 5%% (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "N",
+            description = "Seed of the split, initialisation, shuffling, augmentation (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--image-size", defaultValue = "64", paramLabel = "PX",
+            description = "Images are resized to PX x PX (default: ${DEFAULT-VALUE}).")
+    int imageSize;
+
+    @Option(names = "--validation-fraction", defaultValue = "0.2", paramLabel = "F",
+            description = "Share of rows (by group) held out for validation (default: ${DEFAULT-VALUE}).")
+    double validationFraction;
+
+    @Option(names = "--patience", defaultValue = "6", paramLabel = "N",
+            description = "Stop after this many epochs without a better validation balanced accuracy "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int patience;
+
+    @Option(names = "--no-augment", description = "Train without random flips and shifts.")
+    boolean noAugment;
+
+    @Option(names = "--allow-exclusions",
+            description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
+    boolean allowExclusions;
+
+    @Option(names = "--report", paramLabel = "DIR", description = "Folder for training.json (history, metrics, "
+            + "exclusions).")
+    Path report;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Model name in the contract (default: the output "
+            + "file name without .onnx).")
+    String name;
+
+    @Option(names = "--model-version", defaultValue = "1", paramLabel = "VERSION",
+            description = "Model version in the contract (default: ${DEFAULT-VALUE}).")
+    String modelVersion;
+
+    @Override
+    public Integer call() throws Exception {
+        HyperParameters hp;
+        try {
+            hp = new HyperParameters(architecture.trim().toLowerCase(Locale.ROOT), InputMode.parse(inputs), epochs,
+                    batchSize, learningRate, seed, validationFraction, patience, !noAugment, imageSize);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage(), e);
+        }
+        if (!Files.isRegularFile(metadata)) {
+            throw new UserInputException("--metadata " + metadata + ": no such file");
+        }
+        if (!Files.isDirectory(images)) {
+            throw new UserInputException("--images " + images + ": no such folder");
+        }
+        String modelName = name != null ? name
+                : out.getFileName().toString().replaceFirst("(?i)\\.onnx$", "");
+        DatasetOptions options = new DatasetOptions(imageColumn, label, numeric, categorical, group, labels,
+                allowExclusions);
+
+        System.err.println("medfuse train: reading " + metadata + " and images in " + images + " ...");
+        Dataset dataset = TrainingRun.read(images, metadata, options, imageSize);
+        System.err.println("medfuse train: " + dataset.samples().size() + " rows, labels " + dataset.labels()
+                + (dataset.excludedCount() > 0 ? ", excluded " + dataset.excluded() : ""));
+
+        StopSignal stop = new StopSignal();
+        stopOnSignals(stop);
+        TrainingRun.Outcome outcome = TrainingRun.train(dataset, hp, modelName, modelVersion,
+                s -> System.err.println(s.line()), stop);
+        write(outcome);
+        if (report != null) {
+            System.err.println("medfuse train: report " + TrainingReport.write(report, dataset, outcome, out));
+        }
+        System.out.printf(Locale.ROOT, "wrote %s (%s %s, inputs %s, validation accuracy %.3f, balanced "
+                        + "accuracy %.3f, best epoch %d of %d, %s, sha256 %s)%n", out, hp.architecture(),
+                modelName, hp.inputs().cli(), outcome.validation().get("validationAccuracy"),
+                outcome.validation().get("validationBalancedAccuracy"), outcome.training().bestEpoch(),
+                outcome.training().history().size(), outcome.training().stoppedBy(),
+                OnnxModelFile.sha256(outcome.onnx()));
+        return 0;
+    }
+
+    /**
+     * Ctrl-C (and SIGTERM) ask training to stop after the current batch; the best model so far is then exported,
+     * checked and written as usual, and the command exits normally. A second signal quits at once. Why not a
+     * shutdown hook: once the JVM shuts down, ONNX Runtime's own hook closes its environment, so the exported file
+     * could no longer be checked against ONNX Runtime.
+     */
+    private static void stopOnSignals(StopSignal stop) {
+        Runnable onSignal = () -> {
+            if (stop.isStopped()) {
+                System.err.println("medfuse train: stopped without writing a model");
+                Runtime.getRuntime().halt(130);
+            }
+            System.err.println("medfuse train: stopping after this batch; writing the best model so far "
+                    + "(press Ctrl-C again to quit at once)");
+            stop.stop();
+        };
+        for (String name : List.of("INT", "TERM")) {
+            handleSignal(name, onSignal);
+        }
+    }
+
+    /**
+     * {@code sun.misc.Signal.handle(new Signal(name), handler)} through reflection: the JDK exports it (jdk.unsupported)
+     * but javac warns about it as an internal API, and the build treats warnings as errors. Where the API is missing
+     * or the signal cannot be handled (e.g. SIGINT ignored in a background job), the default behaviour stays.
+     */
+    private static void handleSignal(String name, Runnable action) {
+        try {
+            Class<?> signalClass = Class.forName("sun.misc.Signal");
+            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
+            Object signal = signalClass.getConstructor(String.class).newInstance(name);
+            Object handler = java.lang.reflect.Proxy.newProxyInstance(TrainCommand.class.getClassLoader(),
+                    new Class<?>[] {handlerClass}, (proxy, method, args) -> {
+                        if ("handle".equals(method.getName())) {
+                            action.run();
+                            return null;
+                        }
+                        return method.invoke(action, args);
+                    });
+            signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
+        } catch (ReflectiveOperationException | IllegalArgumentException | SecurityException e) {
+            // no signal handling: Ctrl-C ends the JVM as usual
+        }
+    }
+
+    private void write(TrainingRun.Outcome outcome) {
+        try {
+            Path parent = out.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
+            Files.write(tmp, outcome.onnx());
+            Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.io.IOException e) {
+            throw new TrainerException("cannot write " + out + ": " + e.getMessage(), e);
+        }
+    }
+}

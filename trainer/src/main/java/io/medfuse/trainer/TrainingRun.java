@@ -1,0 +1,191 @@
+package io.medfuse.trainer;
+
+import io.medfuse.model.contract.ClassLabel;
+import io.medfuse.model.contract.FeatureSpec;
+import io.medfuse.model.contract.ImageSpec;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.engine.EngineOptions;
+import io.medfuse.model.engine.OnnxClassifier;
+import io.medfuse.model.image.ImageLimits;
+import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.model.onnx.FusedCnnFactory;
+import io.medfuse.model.tabular.TabularEncoder;
+import io.medfuse.trainer.data.Dataset;
+import io.medfuse.trainer.data.DatasetException;
+import io.medfuse.trainer.data.DatasetOptions;
+import io.medfuse.trainer.data.DatasetReader;
+import io.medfuse.trainer.data.FeatureFitter;
+import io.medfuse.trainer.data.GroupedSplit;
+import io.medfuse.trainer.data.Sample;
+import io.medfuse.trainer.net.NetworkTrainer;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * One training run from a dataset to an ONNX file the worker serves unchanged: grouped split → features fitted on
+ * the training split → tabular rows encoded by the serving {@link TabularEncoder} (images were preprocessed by the
+ * serving {@link ImagePreprocessor} when the dataset was read) → DJL training → export through
+ * {@code FusedCnnFactory} with a contract carrying provenance → a parity check: ONNX Runtime on the exported bytes
+ * must agree with DJL on every validation row within {@link #PARITY_TOLERANCE}, or the run fails rather than ship a
+ * model that is not what was trained.
+ */
+public final class TrainingRun {
+
+    /** Largest allowed |DJL probability − ONNX Runtime probability| on the validation rows. */
+    public static final double PARITY_TOLERANCE = 1e-4;
+    /** Per-channel normalisation of every image (the images are read before any split, so it is fixed). */
+    public static final List<Double> IMAGE_MEAN = List.of(0.5, 0.5, 0.5);
+    public static final List<Double> IMAGE_STD = List.of(0.25, 0.25, 0.25);
+
+    private TrainingRun() {
+    }
+
+    /**
+     * What a run produced.
+     *
+     * @param onnx the exported file's bytes (contract included)
+     * @param contract the contract in it
+     * @param split which rows trained and which validated
+     * @param training the DJL side: history, best epoch, DJL's validation probabilities
+     * @param validation metrics of the kept weights on the validation rows
+     * @param parityMaxDelta max |DJL − ONNX Runtime| probability over the validation rows
+     * @param seconds wall time of the whole run
+     */
+    public record Outcome(byte[] onnx, ModelContract contract, GroupedSplit split, NetworkTrainer.Result training,
+                          Map<String, Object> validation, double parityMaxDelta, double seconds) {
+    }
+
+    /** The image spec for square images of {@code size} pixels, RGB, stretched, NCHW. */
+    public static ImageSpec imageSpec(int size) {
+        return new ImageSpec(size, size, 3, "NCHW", ImageSpec.ResizeMode.STRETCH, IMAGE_MEAN, IMAGE_STD);
+    }
+
+    /**
+     * Reads a dataset with the serving preprocessing for {@code imageSize}.
+     *
+     * @throws DatasetException naming file, line and column
+     */
+    public static Dataset read(Path images, Path csv, DatasetOptions options, int imageSize) {
+        return new DatasetReader(new ImagePreprocessor(imageSpec(imageSize), ImageLimits.defaults()))
+                .read(images, csv, options);
+    }
+
+    /**
+     * @param name model name for the contract
+     * @param version model version for the contract
+     * @throws DatasetException when the data cannot train a model
+     * @throws TrainerException when training, export or the parity check fails
+     */
+    public static Outcome train(Dataset dataset, HyperParameters hp, String name, String version,
+                                Consumer<EpochStats> progress, StopSignal stop) {
+        long t0 = System.nanoTime();
+        if (!dataset.image().equals(imageSpec(hp.imageSize()))) {
+            throw new TrainerException("the dataset was read for images " + dataset.image() + " but training wants "
+                    + imageSpec(hp.imageSize()));
+        }
+        if (dataset.labels().size() < 2) {
+            throw new DatasetException(DatasetException.Reason.UNUSABLE, dataset.csv(), 0,
+                    dataset.options().labelColumn(), "only one class (" + dataset.labels() + "); need at least two");
+        }
+        GroupedSplit split = GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
+        List<Sample> trainRows = GroupedSplit.pick(dataset, split.train());
+        List<Sample> valRows = GroupedSplit.pick(dataset, split.validation());
+        List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
+        List<ClassLabel> labels = FeatureFitter.labels(dataset, trainRows);
+        TabularEncoder encoder = new TabularEncoder(features);
+        TensorSet train = tensors(dataset, trainRows, encoder);
+        TensorSet val = tensors(dataset, valRows, encoder);
+        ImageSpec img = dataset.image();
+        long[] shape = {img.channels(), img.height(), img.width()};
+        String description = "medfuse " + hp.architecture() + " (" + hp.inputs().cli() + ") trained on "
+                + dataset.csv().getFileName();
+        // Load ONNX Runtime now, with the untrained architecture: a broken runtime fails before training, not after
+        // it; and ONNX Runtime registers a JVM shutdown hook when it first starts, which is refused once Ctrl-C has
+        // begun shutting down, so the final parity check could not run after a stop.
+        checkServable(new ModelContract(ModelContract.CURRENT_VERSION, name, version, description, "image", "tabular",
+                "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
+                // trained=true only so the loader does not warn about random weights: this file is never written
+                ModelContract.PREPROCESSING_VERSION, true, Map.of()), hp.seed());
+
+        NetworkTrainer.Result result = NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop);
+
+        float[][] djl = result.validationProbabilities();
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("validationAccuracy", round(Metrics.accuracy(djl, val.labels())));
+        metrics.put("validationBalancedAccuracy", round(Metrics.balancedAccuracy(djl, val.labels(), labels.size())));
+        metrics.put("bestEpoch", result.bestEpoch());
+        metrics.put("epochsRun", result.history().size());
+        metrics.put("stoppedBy", result.stoppedBy());
+
+        Map<String, Object> provenance = new LinkedHashMap<>(hp.toMap());
+        provenance.put("trainer", "medfuse-trainer (DJL " + ai.djl.engine.Engine.getDjlVersion() + ", PyTorch)");
+        provenance.put("datasetFingerprint", "sha256:" + dataset.fingerprint());
+        provenance.put("dataset", Map.of("csv", dataset.csv().getFileName().toString(),
+                "rows", dataset.samples().size(), "excludedRows", dataset.excludedCount()));
+        provenance.put("split", Map.of("method", "grouped by " + (dataset.options().groupColumn() == null ? "row"
+                        : dataset.options().groupColumn()) + ", stratified by label", "seed", split.seed(),
+                "trainRows", split.train().size(), "validationRows", split.validation().size()));
+        provenance.put("metrics", metrics);
+        ModelContract contract = new ModelContract(ModelContract.CURRENT_VERSION, name, version, description,
+                "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
+                ModelContract.PREPROCESSING_VERSION, true, provenance).validate();
+
+        byte[] onnx = OnnxExport.small(contract, hp.inputs(), result.weights());
+        double delta = parity(onnx, val, djl);
+        if (!(delta <= PARITY_TOLERANCE)) {
+            throw new TrainerException("the exported ONNX model disagrees with the trained DJL network: max |delta "
+                    + "probability| " + delta + " on the validation rows (tolerance " + PARITY_TOLERANCE + "); this "
+                    + "is a bug in the export, please report it");
+        }
+        return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static void checkServable(ModelContract untrained, long seed) {
+        try (OnnxClassifier ort = OnnxClassifier.load(FusedCnnFactory.small(untrained, seed), "untrained check",
+                new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {
+            ort.predict(new float[untrained.image().tensorSize()], new float[untrained.tabularWidth()], 1);
+        }
+    }
+
+    /** Max |DJL − ONNX Runtime| over every validation probability. */
+    static double parity(byte[] onnx, TensorSet val, float[][] djl) {
+        if (val.size() == 0) {
+            return 0;
+        }
+        EngineOptions cpu = new EngineOptions("cpu", 1, 1, "all", List.of(1, 8, 32));
+        try (OnnxClassifier ort = OnnxClassifier.load(onnx, "exported model", cpu)) {
+            float[][] p = ort.predict(val.images(), val.tabular(), val.size());
+            double max = 0;
+            for (int i = 0; i < p.length; i++) {
+                for (int c = 0; c < p[i].length; c++) {
+                    max = Math.max(max, Math.abs(p[i][c] - djl[i][c]));
+                }
+            }
+            return max;
+        }
+    }
+
+    /** Rows as tensors: the dataset's preprocessed images, tabular rows from the serving encoder. */
+    static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder) {
+        int imageSize = dataset.image().tensorSize();
+        int width = encoder.width();
+        float[] images = new float[rows.size() * imageSize];
+        float[] tabular = new float[rows.size() * width];
+        int[] labels = new int[rows.size()];
+        for (int i = 0; i < rows.size(); i++) {
+            Sample s = rows.get(i);
+            System.arraycopy(s.pixels(), 0, images, i * imageSize, imageSize);
+            encoder.encodeInto(s.features(), tabular, i * width);
+            labels[i] = dataset.labelIndex(s.label());
+        }
+        return new TensorSet(images, tabular, labels, imageSize, width);
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+}

@@ -1,0 +1,89 @@
+package io.medfuse.trainer.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.medfuse.model.contract.FeatureSpec;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+class GroupedSplitTest {
+
+    /** 500 rows in groups of 1-4, 30 % of groups "malignant". */
+    static Dataset dataset(long seed) {
+        Random rng = new Random(seed);
+        List<Sample> samples = new ArrayList<>();
+        int g = 0;
+        while (samples.size() < 500) {
+            int size = 1 + rng.nextInt(4);
+            String label = rng.nextDouble() < 0.3 ? "malignant" : "benign";
+            for (int i = 0; i < size; i++) {
+                samples.add(new Sample(samples.size() + 2, "x" + samples.size(), label, "G" + g,
+                        Map.of("age", 20.0 + rng.nextInt(60), "sex", rng.nextBoolean() ? "male" : "Female"),
+                        new float[0]));
+            }
+            g++;
+        }
+        DatasetOptions options = new DatasetOptions("image", "label", List.of("age"), List.of("sex"), "lesion_id",
+                null, false);
+        return new Dataset(Path.of("m.csv"), Path.of("img"), options, List.of("benign", "malignant"), samples,
+                Map.of(), List.of(), "f", null);
+    }
+
+    @Test
+    void neverPutsAGroupOnBothSides() {
+        for (long seed = 0; seed < 20; seed++) {
+            Dataset d = dataset(seed);
+            GroupedSplit split = GroupedSplit.of(d, 0.2, seed);
+
+            Set<String> trainGroups = new HashSet<>();
+            split.train().forEach(i -> trainGroups.add(d.samples().get(i).group()));
+            split.validation().forEach(i -> assertThat(trainGroups).doesNotContain(d.samples().get(i).group()));
+            assertThat(split.train().size() + split.validation().size()).isEqualTo(d.samples().size());
+        }
+    }
+
+    @Test
+    void isStratifiedByLabelAndSizedAsAsked() {
+        Dataset d = dataset(1);
+        GroupedSplit split = GroupedSplit.of(d, 0.2, 5);
+
+        double all = d.samples().stream().filter(s -> s.label().equals("malignant")).count()
+                / (double) d.samples().size();
+        double val = GroupedSplit.pick(d, split.validation()).stream().filter(s -> s.label().equals("malignant"))
+                .count() / (double) split.validation().size();
+        assertThat(val).isCloseTo(all, org.assertj.core.data.Offset.offset(0.05));
+        assertThat(split.validation().size() / (double) d.samples().size())
+                .isCloseTo(0.2, org.assertj.core.data.Offset.offset(0.03));
+        assertThat(split.seed()).isEqualTo(5);
+    }
+
+    @Test
+    void sameSeedSameSplitOtherSeedOtherSplit() {
+        Dataset d = dataset(2);
+        assertThat(GroupedSplit.of(d, 0.2, 9)).isEqualTo(GroupedSplit.of(d, 0.2, 9));
+        assertThat(GroupedSplit.of(d, 0.2, 9).validation()).isNotEqualTo(GroupedSplit.of(d, 0.2, 10).validation());
+    }
+
+    @Test
+    void featuresComeFromTheTrainingRowsOnly() {
+        Dataset d = dataset(3);
+        List<Sample> train = GroupedSplit.pick(d, GroupedSplit.of(d, 0.2, 1).train());
+
+        List<FeatureSpec> specs = FeatureFitter.fit(d, train);
+
+        double mean = train.stream().mapToDouble(s -> (Double) s.features().get("age")).average().orElseThrow();
+        assertThat(specs.get(0).center()).isCloseTo(mean, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(specs.get(0).impute()).isEqualTo(specs.get(0).center());
+        assertThat(specs.get(0).min()).isEqualTo(0.0);
+        assertThat(specs.get(0).max()).isEqualTo(120.0);
+        assertThat(specs.get(0).missingIndicator()).isFalse();
+        assertThat(specs.get(1).vocabulary()).containsExactly("Female", "male");
+    }
+}
