@@ -199,6 +199,19 @@ public final class KafkaBrokerProcess implements AutoCloseable {
         }
         try (Admin admin = Admin.create(clientProperties())) {
             admin.createTopics(newTopics).all().get(60, TimeUnit.SECONDS);
+            // the broker's metadata may lag behind the controller: wait until a client sees the topics
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                try {
+                    admin.describeTopics(List.of(topics)).allTopicNames().get(10, TimeUnit.SECONDS);
+                    break;
+                } catch (ExecutionException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    TimeUnit.MILLISECONDS.sleep(50);
+                }
+            }
         } catch (ExecutionException | TimeoutException e) {
             throw new EmbeddedKafkaException("cannot create topics " + List.of(topics) + ": " + e, e);
         } catch (InterruptedException e) {
