@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * restarted broker comes back at the same address with the same data.
  *
  * <p>Listeners on 127.0.0.1: PLAINTEXT (inter-broker, tests' own clients), CONTROLLER and, when asked for,
- * SASL_PLAINTEXT with SCRAM-SHA-512 (users are added with {@link #addScramUser}). The owner closes it; closing stops
+ * SASL_PLAINTEXT and SASL_SSL with SCRAM-SHA-512 (users are added with {@link #addScramUser}; the TLS key is a
+ * self-signed one made with the JDK's keytool, trusted through {@link #tlsClientSettings}). The owner closes it; closing stops
  * the process and deletes its folder.
  */
 public final class KafkaBrokerProcess implements AutoCloseable {
@@ -42,14 +43,16 @@ public final class KafkaBrokerProcess implements AutoCloseable {
     private final Path config;
     private final int port;
     private final int saslPort;
+    private final int saslSslPort;
     private Process process;
     private int starts;
 
-    private KafkaBrokerProcess(Path dir, Path config, int port, int saslPort) {
+    private KafkaBrokerProcess(Path dir, Path config, int port, int saslPort, int saslSslPort) {
         this.dir = dir;
         this.config = config;
         this.port = port;
         this.saslPort = saslPort;
+        this.saslSslPort = saslSslPort;
     }
 
     /**
@@ -65,6 +68,7 @@ public final class KafkaBrokerProcess implements AutoCloseable {
             int port = freePort();
             int controllerPort = freePort();
             int saslPort = saslScram ? freePort() : -1;
+            int saslSslPort = saslScram ? freePort() : -1;
             Properties p = new Properties();
             p.setProperty("process.roles", "broker,controller");
             p.setProperty("node.id", "1");
@@ -74,16 +78,23 @@ public final class KafkaBrokerProcess implements AutoCloseable {
             String listeners = "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort;
             String advertised = "PLAINTEXT://127.0.0.1:" + port;
             if (saslScram) {
-                listeners += ",SASL_PLAINTEXT://127.0.0.1:" + saslPort;
-                advertised += ",SASL_PLAINTEXT://127.0.0.1:" + saslPort;
+                listeners += ",SASL_PLAINTEXT://127.0.0.1:" + saslPort + ",SASL_SSL://127.0.0.1:" + saslSslPort;
+                advertised += ",SASL_PLAINTEXT://127.0.0.1:" + saslPort + ",SASL_SSL://127.0.0.1:" + saslSslPort;
                 p.setProperty("sasl.enabled.mechanisms", "SCRAM-SHA-512");
-                p.setProperty("listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
-                        "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+                for (String listener : List.of("sasl_plaintext", "sasl_ssl")) {
+                    p.setProperty("listener.name." + listener + ".scram-sha-512.sasl.jaas.config",
+                            "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+                }
+                makeKeyStores(dir);
+                p.setProperty("ssl.keystore.type", "PKCS12");
+                p.setProperty("ssl.keystore.location", dir.resolve(KEYSTORE).toString());
+                p.setProperty("ssl.keystore.password", STORE_PASSWORD);
+                p.setProperty("ssl.key.password", STORE_PASSWORD);
             }
             p.setProperty("listeners", listeners);
             p.setProperty("advertised.listeners", advertised);
             p.setProperty("listener.security.protocol.map",
-                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT");
+                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL");
             p.setProperty("log.dirs", dir.resolve("data").toString());
             p.setProperty("offsets.topic.replication.factor", "1");
             p.setProperty("offsets.topic.num.partitions", "4");
@@ -106,13 +117,69 @@ public final class KafkaBrokerProcess implements AutoCloseable {
             try (Writer w = Files.newBufferedWriter(config)) {
                 p.store(w, "medfuse one-node KRaft broker");
             }
-            KafkaBrokerProcess broker = new KafkaBrokerProcess(dir, config, port, saslPort);
+            KafkaBrokerProcess broker = new KafkaBrokerProcess(dir, config, port, saslPort, saslSslPort);
             broker.format();
             broker.startProcess();
             return broker;
         } catch (IOException e) {
             throw new EmbeddedKafkaException("cannot prepare a broker folder: " + e, e);
         }
+    }
+
+    private static final String KEYSTORE = "broker-keystore.p12";
+    private static final String TRUSTSTORE = "truststore.p12";
+    /** Test-only stores in a temporary folder; not a secret. */
+    private static final String STORE_PASSWORD = "medfuse-test-store";
+
+    /** A self-signed key for CN=localhost with SAN IP 127.0.0.1, and a trust store holding its certificate. */
+    private static void makeKeyStores(Path dir) {
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        Path cert = dir.resolve("broker.crt");
+        keytool(dir, List.of(keytool, "-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+                "-validity", "30", "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
+                "-storetype", "PKCS12", "-keystore", dir.resolve(KEYSTORE).toString(), "-storepass", STORE_PASSWORD,
+                "-keypass", STORE_PASSWORD));
+        keytool(dir, List.of(keytool, "-exportcert", "-alias", "broker", "-keystore", dir.resolve(KEYSTORE).toString(),
+                "-storepass", STORE_PASSWORD, "-rfc", "-file", cert.toString()));
+        keytool(dir, List.of(keytool, "-importcert", "-noprompt", "-alias", "broker", "-file", cert.toString(),
+                "-storetype", "PKCS12", "-keystore", dir.resolve(TRUSTSTORE).toString(), "-storepass",
+                STORE_PASSWORD));
+    }
+
+    private static void keytool(Path dir, List<String> command) {
+        try {
+            Process k = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("keytool.log").toFile())).start();
+            if (!k.waitFor(60, TimeUnit.SECONDS) || k.exitValue() != 0) {
+                throw new EmbeddedKafkaException("keytool failed: " + command.get(1) + "; see "
+                        + dir.resolve("keytool.log"));
+            }
+        } catch (IOException e) {
+            throw new EmbeddedKafkaException("cannot run keytool: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EmbeddedKafkaException("interrupted while running keytool", e);
+        }
+    }
+
+    /**
+     * Client settings that trust this broker's TLS certificate ({@code ssl.truststore.*}); for the SASL_SSL listener.
+     */
+    public Map<String, String> tlsClientSettings() {
+        if (saslSslPort < 0) {
+            throw new IllegalStateException("this broker was started without TLS");
+        }
+        return Map.of("ssl.truststore.type", "PKCS12",
+                "ssl.truststore.location", dir.resolve(TRUSTSTORE).toString(),
+                "ssl.truststore.password", STORE_PASSWORD);
+    }
+
+    /** SASL_SSL (SCRAM-SHA-512 over TLS) bootstrap address. */
+    public String saslSslBootstrapServers() {
+        if (saslSslPort < 0) {
+            throw new IllegalStateException("this broker was started without a SASL_SSL listener");
+        }
+        return "127.0.0.1:" + saslSslPort;
     }
 
     private void format() {

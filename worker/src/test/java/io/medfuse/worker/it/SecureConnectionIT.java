@@ -35,9 +35,10 @@ import io.medfuse.worker.sample.SampleRequests;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
 
 /**
- * The worker against a broker that demands SASL SCRAM-SHA-512 (a broker process with a SASL_PLAINTEXT listener; the
- * SCRAM user is created with Admin.alterUserScramCredentials): the kafka.* settings reach every client and requests
- * are answered; a wrong password stops start-up at once with a message that says so.
+ * The worker against a broker that demands SASL SCRAM-SHA-512 (a broker process with SASL_PLAINTEXT and SASL_SSL
+ * listeners; the SCRAM user is created with Admin.alterUserScramCredentials): the kafka.* settings (SASL, and the
+ * trust store for TLS) reach every client and requests are answered; a wrong password stops start-up at once with a
+ * message that says so.
  */
 class SecureConnectionIT {
 
@@ -65,9 +66,20 @@ class SecureConnectionIT {
                         + "\"medfuse\" password=\"" + password + "\";");
     }
 
+    private static Map<String, Object> saslSsl(String password) {
+        Map<String, Object> s = new HashMap<>(sasl(password));
+        s.put("security.protocol", "SASL_SSL");
+        s.putAll(broker.tlsClientSettings());
+        return s;
+    }
+
     private static Map<String, Object> workerSettings(String suffix, String password) {
+        return workerSettings(suffix, broker.saslBootstrapServers(), sasl(password));
+    }
+
+    private static Map<String, Object> workerSettings(String suffix, String bootstrap, Map<String, Object> client) {
         Map<String, Object> s = new HashMap<>();
-        s.put(WorkerConfig.BOOTSTRAP_SERVERS, broker.saslBootstrapServers());
+        s.put(WorkerConfig.BOOTSTRAP_SERVERS, bootstrap);
         s.put(WorkerConfig.REGISTRY_URL, registry.url().toString());
         s.put(WorkerConfig.APPLICATION_ID, "medfuse-sasl-" + suffix);
         s.put(WorkerConfig.TOPIC_REQUESTS, "requests-" + suffix);
@@ -76,13 +88,22 @@ class SecureConnectionIT {
         s.put(WorkerConfig.PREPROCESS_THREADS, "2");
         s.put(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
         s.put(WorkerConfig.MODEL_DEVICE, "cpu");
-        sasl(password).forEach((k, v) -> s.put("kafka." + k, v));
+        client.forEach((k, v) -> s.put("kafka." + k, v));
         return s;
     }
 
     @Test
-    @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
     void answersRequestsOverSaslScramWithSettingsPassedThroughKafkaKeys() throws Exception {
+        answersOver(broker.saslBootstrapServers(), sasl("right-password"));
+    }
+
+    @Test
+    void answersRequestsOverSaslScramOnTls() throws Exception {
+        answersOver(broker.saslSslBootstrapServers(), saslSsl("right-password"));
+    }
+
+    @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
+    private static void answersOver(String bootstrap, Map<String, Object> client) throws Exception {
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         broker.createTopics(2, "requests-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix);
         var registryClient = new RestSchemaRegistryClient(new RegistrySettings(registry.url(), null, null,
@@ -92,14 +113,14 @@ class SecureConnectionIT {
         List<Prediction> predicted = Collections.synchronizedList(new ArrayList<>());
         List<FailedRequest> failed = Collections.synchronizedList(new ArrayList<>());
         Properties producerProps = new Properties();
-        producerProps.put("bootstrap.servers", broker.saslBootstrapServers());
-        producerProps.putAll(sasl("right-password"));
+        producerProps.put("bootstrap.servers", bootstrap);
+        producerProps.putAll(client);
         try (MedfuseWorker worker = MedfuseWorker.start(WorkerConfig.load(null, Map.of(),
-                     workerSettings(suffix, "right-password")));
+                     workerSettings(suffix, bootstrap, client)));
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps, new StringSerializer(),
                      new ByteArraySerializer());
-             OutcomeConsumer reader = new OutcomeConsumer(broker.saslBootstrapServers(), registryClient,
-                     "predictions-" + suffix, "dead-letters-" + suffix, sasl("right-password"),
+             OutcomeConsumer reader = new OutcomeConsumer(bootstrap, registryClient,
+                     "predictions-" + suffix, "dead-letters-" + suffix, client,
                      OutcomeConsumer.of(predicted::add, failed::add))) {
             assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
             SampleRequests samples = new SampleRequests(31, 64, "image/png");
@@ -110,7 +131,7 @@ class SecureConnectionIT {
             }
             producer.flush();
             assertThat(StreamFixture.await(() -> predicted.size() >= 20, Duration.ofSeconds(90)))
-                    .as("%d predictions of 20 over SASL", predicted.size()).isTrue();
+                    .as("%d predictions of 20 over %s", predicted.size(), client.get("security.protocol")).isTrue();
             assertThat(failed).isEmpty();
         }
     }
