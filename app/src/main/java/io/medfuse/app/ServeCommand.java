@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.StopSignals;
 import io.medfuse.worker.config.WorkerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -43,10 +44,16 @@ final class ServeCommand implements Callable<Integer> {
         WorkerConfig config = WorkerConfig.load(readProperties(configFile), System.getenv(), overrides);
         MedfuseWorker worker = MedfuseWorker.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            worker.close();
-            stopped.countDown();
-        }, "medfuse-shutdown"));
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable closeOnce = () -> {
+            if (closed.compareAndSet(false, true)) {
+                worker.close();
+                stopped.countDown();
+            }
+        };
+        // the signal first, so the worker stops before ONNX Runtime's own shutdown hook releases its environment
+        StopSignals.install(closeOnce);
+        Runtime.getRuntime().addShutdownHook(new Thread(closeOnce, "medfuse-shutdown"));
         stopped.await();
         return 0;
     }

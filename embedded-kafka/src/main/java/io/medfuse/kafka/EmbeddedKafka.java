@@ -156,11 +156,32 @@ public final class EmbeddedKafka implements AutoCloseable {
                     }
                 }
             }
+            awaitVisible(admin, List.of(topics));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new EmbeddedKafkaException("interrupted while creating topics", e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new EmbeddedKafkaException("timed out creating topics " + List.of(topics), e);
+        }
+    }
+
+    /**
+     * createTopics returns once the controller has the topics; the broker's metadata may lag behind, and a client
+     * that describes them at once (the worker's start-up check) was told they do not exist (a flaky ScaleOutIT).
+     */
+    private static void awaitVisible(Admin admin, List<String> topics) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new EmbeddedKafkaException("topics " + topics + " were created but are not visible after "
+                            + "30 s: " + e.getMessage(), e);
+                }
+                TimeUnit.MILLISECONDS.sleep(50);
+            }
         }
     }
 

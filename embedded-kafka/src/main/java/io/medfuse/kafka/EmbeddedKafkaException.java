@@ -4,6 +4,10 @@ package io.medfuse.kafka;
 public class EmbeddedKafkaException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    public EmbeddedKafkaException(String message) {
+        super(message);
+    }
+
     public EmbeddedKafkaException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -19,6 +19,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -93,7 +95,34 @@ public final class MedfuseWorker implements AutoCloseable {
 
     private static MedfuseWorker start(WorkerConfig config, WorkerTelemetry telemetry) {
         checkTopics(config);
-        Classifier classifier = loadModel(config);
+        return run(config, loadModel(config), telemetry);
+    }
+
+    /**
+     * Starts with a classifier built by the caller (tests wrap the model, e.g. to slow it down); the worker owns it
+     * from here on and closes it, also when the start fails.
+     *
+     * @throws WorkerStartException when the cluster or topics are not usable
+     */
+    public static MedfuseWorker start(WorkerConfig config, Classifier classifier) {
+        LOG.info("starting medfuse worker with {}", config.describe());
+        WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsPort());
+        try {
+            checkTopics(config);
+        } catch (RuntimeException e) {
+            classifier.close();
+            telemetry.close();
+            throw e;
+        }
+        try {
+            return run(config, classifier, telemetry);
+        } catch (RuntimeException e) {
+            telemetry.close();
+            throw e;
+        }
+    }
+
+    private static MedfuseWorker run(WorkerConfig config, Classifier classifier, WorkerTelemetry telemetry) {
         telemetry.modelLoaded(classifier.identity());
         RequestPipeline pipeline = null;
         try {
@@ -218,6 +247,17 @@ public final class MedfuseWorker implements AutoCloseable {
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UnknownTopicOrPartitionException) {
                         missing.add(topic);
+                    } else if (e.getCause() instanceof AuthenticationException) {
+                        // not retriable: a wrong password must stop the start, not loop in the clients forever
+                        throw new WorkerStartException("Kafka at " + config.bootstrapServers()
+                                + " refused the worker's credentials (" + e.getCause().getMessage()
+                                + "); check kafka.security.protocol, kafka.sasl.mechanism and the user and password"
+                                + " in kafka.sasl.jaas.config", e.getCause());
+                    } else if (e.getCause() instanceof AuthorizationException) {
+                        throw new WorkerStartException("Kafka at " + config.bootstrapServers()
+                                + " does not allow the worker to describe topic " + topic + " ("
+                                + e.getCause().getMessage() + "); grant the worker's principal access to it",
+                                e.getCause());
                     } else {
                         throw new WorkerStartException("cannot reach Kafka at " + config.bootstrapServers() + ": "
                                 + e.getCause().getMessage(), e.getCause());

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.common.config.ConfigException;
 
@@ -48,10 +49,16 @@ public final class WorkerMain {
             return;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            worker.close();
-            stopped.countDown();
-        }, "medfuse-shutdown"));
+        AtomicBoolean closed = new AtomicBoolean();
+        Runnable closeOnce = () -> {
+            if (closed.compareAndSet(false, true)) {
+                worker.close();
+                stopped.countDown();
+            }
+        };
+        // the signal first, so the worker stops before ONNX Runtime's own shutdown hook releases its environment
+        StopSignals.install(closeOnce);
+        Runtime.getRuntime().addShutdownHook(new Thread(closeOnce, "medfuse-shutdown"));
         stopped.await();
     }
 }

@@ -14,6 +14,7 @@ import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -94,6 +95,11 @@ final class StreamFixture implements AutoCloseable {
 
     void sendRaw(String key, byte[] value) {
         producer.send(new ProducerRecord<>(requests, key, value));
+    }
+
+    /** Sends and waits for the broker's acknowledgement: where the record landed. */
+    RecordMetadata sendAndWait(String key, byte[] value) throws Exception {
+        return producer.send(new ProducerRecord<>(requests, key, value)).get(30, TimeUnit.SECONDS);
     }
 
     void flush() {

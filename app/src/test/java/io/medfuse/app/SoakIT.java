@@ -1,0 +1,34 @@
+package io.medfuse.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.app.soak.Soak;
+
+/**
+ * The fault soak, shortened: a broker process, worker JVMs, one fault of each kind (SIGKILL + restart, scale
+ * 1 -> 3 -> 1, broker restart) while requests stream in; every request has exactly one answer. The full run is
+ * {@code bin/medfuse soak} (10,000 requests, five kills).
+ */
+class SoakIT {
+
+    @Test
+    void everyRequestHasExactlyOneAnswerAcrossAKillAScaleOutAndInAndABrokerRestart() throws Exception {
+        Path dir = Files.createTempDirectory("medfuse-soak-it");
+        Soak.Report report = Soak.run(new Soak.Settings(500, 12, 4, 1, true, true, 50, Duration.ofSeconds(120), dir,
+                System.out));
+        assertThat(report.faults()).extracting(Soak.FaultResult::fault).hasSize(5);
+        assertThat(report.lost()).as("lost request ids; worker logs in %s", dir).isEmpty();
+        assertThat(report.duplicated()).as("duplicated request ids; worker logs in %s", dir).isEmpty();
+        assertThat(report.sendFailures()).isZero();
+        assertThat(report.unexpected()).isZero();
+        assertThat(report.ok()).isTrue();
+        assertThat(report.deadLetters()).isEqualTo(10);
+        assertThat(report.requests()).isEqualTo(500 + 5 * 4);
+    }
+}

@@ -1,0 +1,136 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.imageio.ImageIO;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.sample.SampleRequests;
+
+/**
+ * A model slowed on purpose (150 ms a batch of at most 4) and a backlog of 50 × max.in.flight requests with
+ * ~200 KB images (~80 MB) already on the topic when the worker starts: in-flight requests never exceed
+ * max.in.flight; the heap, sampled after GC at a quarter, half and three quarters of the backlog, stays flat (a
+ * worker that took the backlog in would hold tens of MB more at a quarter than at three quarters); predictions keep
+ * appearing under read_committed (the worker keeps committing) long before the backlog is worked off.
+ */
+class BackpressureIT {
+
+    static EmbeddedKafka kafka;
+    static InProcessSchemaRegistry registry;
+
+    @BeforeAll
+    static void start() {
+        kafka = EmbeddedKafka.start();
+        registry = InProcessSchemaRegistry.start(0);
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        kafka.close();
+    }
+
+    @Test
+    void boundsInFlightWorkAndKeepsCommittingUnderABacklogForASlowModel() throws Exception {
+        int maxInFlight = 8;
+        int n = 50 * maxInFlight;
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2)) {
+            List<byte[]> images = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                images.add(noisePng(256, i));
+            }
+            SampleRequests samples = new SampleRequests(3, 64, "image/png");
+            long backlogBytes = 0;
+            for (int i = 0; i < n; i++) {
+                backlogBytes += images.get(i % images.size()).length;
+                var r = samples.next("backlog");
+                f.send(samples.request(r.getRequestId(), 50.0, "female", "back", images.get(i % images.size())));
+            }
+            f.flush();
+            long heapBaseline = BadInputCorpusIT.usedHeapAfterGc();
+            WorkerConfig config = f.workerConfig(Map.of(WorkerConfig.MAX_IN_FLIGHT, String.valueOf(maxInFlight),
+                    WorkerConfig.BATCH_MAX_SIZE, "4", WorkerConfig.PREPROCESS_THREADS, "2"));
+            SlowClassifier slow = new SlowClassifier(MedfuseWorker.loadModel(config), 150);
+            AtomicInteger maxSeen = new AtomicInteger();
+            List<Long> heapSamples = new ArrayList<>();
+            List<Integer> answeredPerSecond = new ArrayList<>();
+            try (MedfuseWorker worker = MedfuseWorker.start(config, slow)) {
+                f.startReading();
+                Thread sampler = new Thread(() -> {
+                    while (!Thread.currentThread().isInterrupted()) {
+                        maxSeen.accumulateAndGet(worker.pipeline().inFlight(), Math::max);
+                        try {
+                            Thread.sleep(5);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                });
+                sampler.setDaemon(true);
+                sampler.start();
+                long deadline = System.nanoTime() + Duration.ofSeconds(150).toNanos();
+                int lastAnswered = 0;
+                while (f.predicted.size() < n && System.nanoTime() < deadline) {
+                    Thread.sleep(1000);
+                    int answered = f.predicted.size();
+                    answeredPerSecond.add(answered - lastAnswered);
+                    lastAnswered = answered;
+                    if (heapSamples.size() < 3 && answered >= n * (heapSamples.size() + 1) / 4) {
+                        heapSamples.add(BadInputCorpusIT.usedHeapAfterGc());
+                    }
+                }
+                sampler.interrupt();
+                assertThat(f.predicted).as("predictions of %d", n).hasSizeGreaterThanOrEqualTo(n);
+            }
+            long secondsWithNewAnswers = answeredPerSecond.stream().filter(a -> a > 0).count();
+            List<Long> heapMiB = heapSamples.stream().map(h -> h >> 20).toList();
+            System.out.printf("BackpressureIT: %d requests, max in flight %d (cap %d), %d batches, heap before the "
+                            + "worker %d MiB, at 1/4, 1/2, 3/4 of the backlog %s MiB, answers per second %s%n", n,
+                    maxSeen.get(), maxInFlight, slow.batches.get(), heapBaseline >> 20, heapMiB, answeredPerSecond);
+            assertThat(maxSeen.get()).isBetween(1, maxInFlight);
+            assertThat(f.predicted.stream().map(Prediction::getRequestId).distinct().count()).isEqualTo(n);
+            // answers became visible (committed) in most seconds, not in one burst at the end
+            assertThat(secondsWithNewAnswers).isGreaterThanOrEqualTo(answeredPerSecond.size() / 2L)
+                    .isGreaterThanOrEqualTo(4);
+            // the ~80 MB backlog stays on the broker, not in the worker's heap
+            assertThat(heapSamples).hasSize(3);
+            long min = heapSamples.stream().mapToLong(Long::longValue).min().orElseThrow();
+            long max = heapSamples.stream().mapToLong(Long::longValue).max().orElseThrow();
+            // fetch buffers (8 MiB a partition) and GC noise move it by a few MB; holding the backlog would be ~40 MB
+            assertThat(max - min).as("heap spread while the backlog is worked off").isLessThan(32L << 20);
+            assertThat(max - heapBaseline).as("heap taken by the running worker, less than the backlog itself")
+                    .isLessThan(backlogBytes);
+        }
+    }
+
+    private static byte[] noisePng(int size, long seed) throws java.io.IOException {
+        BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+        Random r = new Random(seed);
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                img.setRGB(x, y, r.nextInt(0x1000000));
+            }
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", out);
+        return out.toByteArray();
+    }
+}

@@ -1,0 +1,406 @@
+package io.medfuse.worker.it;
+
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.Transparency;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ComponentColorModel;
+import java.awt.image.DataBuffer;
+import java.awt.image.Raster;
+import java.awt.image.WritableRaster;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
+
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageWriter;
+import javax.imageio.stream.MemoryCacheImageOutputStream;
+
+import io.medfuse.worker.sample.SampleRequests;
+
+/**
+ * Writes the bad-input corpus under {@code src/test/resources/bad-inputs/} (run once by hand; the files are
+ * committed, so the corpus does not change when ImageIO does): one folder per case with a {@code case.properties}
+ * descriptor (what to send, what must come back) and the image or record bytes. {@link BadInputCorpusIT} reads it.
+ *
+ * <p>Usage: {@code java -cp <test classpath> io.medfuse.worker.it.BadInputCorpusWriter worker/src/test/resources/bad-inputs}
+ */
+public final class BadInputCorpusWriter {
+
+    private final Path root;
+
+    private BadInputCorpusWriter(Path root) {
+        this.root = root;
+    }
+
+    public static void main(String[] args) throws IOException {
+        new BadInputCorpusWriter(Path.of(args[0])).writeAll();
+    }
+
+    private void writeAll() throws IOException {
+        SampleRequests png = new SampleRequests(7, 64, "image/png");
+        SampleRequests jpg = new SampleRequests(7, 64, "image/jpeg");
+        byte[] okPng = png.image(1);
+        byte[] okJpg = jpg.image(2);
+
+        request("ok-png-rgb", "control: an ordinary RGB PNG with every field", okPng, "image/png",
+                fields("47", "female", "back"), "prediction", null, "");
+        request("ok-jpeg-rgb", "control: an ordinary RGB JPEG with every field", okJpg, "image/jpeg",
+                fields("47", "male", "face"), "prediction", null, "");
+        request("png-truncated", "a PNG cut in the middle of its image data", Arrays.copyOf(okPng, okPng.length / 2),
+                "image/png", fields("47", "female", "back"), "dead-letter", "IMAGE_UNDECODABLE", null);
+        request("jpeg-truncated", "a JPEG cut in the middle of its scan", Arrays.copyOf(okJpg, okJpg.length / 2),
+                "image/jpeg", fields("47", "female", "back"), "dead-letter", "IMAGE_UNDECODABLE", null);
+        request("image-zero-length", "inline image data of 0 bytes", new byte[0], "image/png",
+                fields("47", "female", "back"), "dead-letter", "IMAGE_MISSING", null);
+        request("png-header-100000x100000", "a 100-byte PNG whose IHDR claims 100000 x 100000 pixels",
+                hugePng(), "image/png", fields("47", "female", "back"), "dead-letter", "IMAGE_TOO_LARGE", null);
+        request("jpeg-header-65535x65535", "a small JPEG whose SOF claims 65535 x 65535 pixels (the JPEG maximum)",
+                hugeJpeg(okJpg), "image/jpeg", fields("47", "female", "back"), "dead-letter", "IMAGE_TOO_LARGE",
+                null);
+        request("jpeg-cmyk", "a 4-channel (CMYK) JPEG", cmykJpeg(), "image/jpeg", fields("47", "female", "back"),
+                "prediction", null, "");
+        request("png-16bit-gray", "a 16-bit grayscale PNG", encode(gray16(), "png"), "image/png",
+                fields("47", "female", "back"), "prediction", null, "");
+        request("png-16bit-rgb", "a 16-bit-per-channel RGB PNG", encode(rgb16(), "png"), "image/png",
+                fields("47", "female", "back"), "prediction", null, "");
+        request("png-palette", "a palette (indexed colour) PNG", encode(convert(okPng,
+                BufferedImage.TYPE_BYTE_INDEXED), "png"), "image/png", fields("47", "female", "back"),
+                "prediction", null, "");
+        request("png-grayscale-8bit", "an 8-bit grayscale PNG", encode(convert(okPng, BufferedImage.TYPE_BYTE_GRAY),
+                "png"), "image/png", fields("47", "female", "back"), "prediction", null, "");
+        request("jpeg-grayscale", "a grayscale JPEG", encode(convert(okPng, BufferedImage.TYPE_BYTE_GRAY), "jpg"),
+                "image/jpeg", fields("47", "female", "back"), "prediction", null, "");
+        request("png-rgba", "an RGBA PNG with a transparent half (alpha is ignored)", encode(rgba(okPng), "png"),
+                "image/png", fields("47", "female", "back"), "prediction", null, "");
+        request("png-over-size-limit", "a noise PNG of about 120 KB, over image.max.bytes = 100000 in this test",
+                encode(noise(200), "png"), "image/png", fields("47", "female", "back"), "dead-letter",
+                "IMAGE_TOO_LARGE", null);
+        request("png-declared-jpeg", "PNG bytes sent as image/jpeg", okPng, "image/jpeg",
+                fields("47", "female", "back"), "dead-letter", "IMAGE_UNDECODABLE", null);
+        request("text-declared-png", "plain text sent as image/png", "this is not an image".getBytes(
+                StandardCharsets.UTF_8), "image/png", fields("47", "female", "back"), "dead-letter",
+                "IMAGE_UNDECODABLE", null);
+        request("media-type-gif", "a GIF (unsupported media type)", encode(convert(okPng,
+                BufferedImage.TYPE_BYTE_INDEXED), "gif"), "image/gif", fields("47", "female", "back"),
+                "dead-letter", "UNSUPPORTED_MEDIA_TYPE", null);
+        request("media-type-dicom", "application/dicom (not supported yet)", okPng, "application/dicom",
+                fields("47", "female", "back"), "dead-letter", "UNSUPPORTED_MEDIA_TYPE", null);
+        request("age-nan", "patient.ageYears = NaN", okPng, "image/png", fields("NaN", "female", "back"),
+                "dead-letter", "INVALID_FIELD", null);
+        request("age-negative", "patient.ageYears = -1", okPng, "image/png", fields("-1", "female", "back"),
+                "dead-letter", "INVALID_FIELD", null);
+        request("age-300", "patient.ageYears = 300", okPng, "image/png", fields("300", "female", "back"),
+                "dead-letter", "INVALID_FIELD", null);
+        request("age-infinite", "patient.ageYears = Infinity", okPng, "image/png",
+                fields("Infinity", "female", "back"), "dead-letter", "INVALID_FIELD", null);
+        request("age-missing", "no age: imputed and flagged", okPng, "image/png", fields(null, "female", "back"),
+                "prediction", null, "age:imputed");
+        request("sex-unknown-value", "patient.sex = 'x-unknown-value': the unknown slot, flagged", okPng,
+                "image/png", fields("47", "x-unknown-value", "back"), "prediction", null, "sex:unknown");
+        request("sex-upper-case", "patient.sex = 'FEMALE' (case-insensitive)", okPng, "image/png",
+                fields("47", "FEMALE", "back"), "prediction", null, "");
+        request("localization-unknown-value", "clinical.localization = 'elbow-tip' (not in the vocabulary)", okPng,
+                "image/png", fields("47", "female", "elbow-tip"), "prediction", null, "localization:unknown");
+        Map<String, String> noPatient = fields("47", "female", "back");
+        noPatient.put("patient", "none");
+        noPatient.remove("clinical.localization");
+        request("patient-and-clinical-missing", "no patient record and no clinical values: all imputed", okPng,
+                "image/png", noPatient, "prediction", null, "age:imputed,sex:imputed,localization:imputed");
+        Map<String, String> numericSite = fields("47", "female", null);
+        numericSite.put("clinical.localization", "number:12.5");
+        request("localization-a-number", "clinical.localization sent as the number 12.5", okPng, "image/png",
+                numericSite, "prediction", null, "localization:unknown");
+        Map<String, String> emptyId = fields("47", "female", "back");
+        emptyId.put("requestId", "");
+        request("request-id-empty", "requestId is the empty string", okPng, "image/png", emptyId, "dead-letter",
+                "INVALID_FIELD", null);
+        Map<String, String> both = fields("47", "female", "back");
+        both.put("reference", "file:{case}/image.bin");
+        request("image-data-and-reference", "both inline data and a reference", okPng, "image/png", both,
+                "dead-letter", "INVALID_FIELD", null);
+        Map<String, String> none = fields("47", "female", "back");
+        request("image-neither-data-nor-reference", "an image with neither data nor reference", null, "image/png",
+                none, "dead-letter", "IMAGE_MISSING", null);
+        Map<String, String> refOk = fields("47", "female", "back");
+        refOk.put("reference", "file:{case}/image.bin");
+        refOk.put("referenceSha256", sha256(okPng));
+        referenced("reference-file-ok", "a file: reference with the right sha256", okPng, refOk, "prediction", null,
+                "");
+        Map<String, String> refMissing = fields("47", "female", "back");
+        refMissing.put("reference", "file:{case}/no-such-image.png");
+        referenced("reference-missing-file", "a file: reference to a file that does not exist", null, refMissing,
+                "dead-letter", "REFERENCE_UNREACHABLE", null);
+        Map<String, String> refHttp = fields("47", "female", "back");
+        refHttp.put("reference", "http://127.0.0.1:{closedPort}/image.png");
+        referenced("reference-unreachable-url", "an http: reference to a closed port on 127.0.0.1", null, refHttp,
+                "dead-letter", "REFERENCE_UNREACHABLE", null);
+        Map<String, String> refSha = fields("47", "female", "back");
+        refSha.put("reference", "file:{case}/image.bin");
+        refSha.put("referenceSha256", "0".repeat(64));
+        referenced("reference-sha256-mismatch", "a file: reference whose sha256 does not match the file", okPng,
+                refSha, "dead-letter", "REFERENCE_MISMATCH", null);
+        Map<String, String> refFtp = fields("47", "female", "back");
+        refFtp.put("reference", "ftp://example.org/image.png");
+        referenced("reference-scheme-ftp", "an ftp: reference (scheme not allowed)", null, refFtp, "dead-letter",
+                "INVALID_FIELD", null);
+        Map<String, String> refBadSha = fields("47", "female", "back");
+        refBadSha.put("reference", "file:{case}/image.bin");
+        refBadSha.put("referenceSha256", "not-hex");
+        referenced("reference-sha256-malformed", "a reference whose sha256 is not 64 hex digits", okPng, refBadSha,
+                "dead-letter", "INVALID_FIELD", null);
+
+        raw("record-not-avro-json", "a JSON document instead of Avro", "{\"requestId\":\"json-1\",\"age\":47}"
+                .getBytes(StandardCharsets.UTF_8), "UNDESERIALIZABLE");
+        raw("record-empty", "a record value of 0 bytes", new byte[0], "UNDESERIALIZABLE");
+        raw("record-wrong-magic-byte", "Confluent framing with magic byte 0x01", new byte[] {1, 0, 0, 0, 1, 2, 4, 6},
+                "UNDESERIALIZABLE");
+        raw("record-header-only", "a 3-byte value, shorter than the 5-byte header", new byte[] {0, 0, 0},
+                "UNDESERIALIZABLE");
+        raw("record-unknown-schema-id", "Confluent framing with schema id 32529 that the registry never issued",
+                new byte[] {0, 0, 0, 0x7f, 0x11, 2, 4, 6, 8}, "UNKNOWN_SCHEMA");
+        Map<String, String> truncated = fields("47", "female", "back");
+        truncated.put("wireTruncate", "30");
+        request("record-truncated-avro", "a valid request's record cut after 30 bytes", okPng, "image/png",
+                truncated, "dead-letter", "UNDESERIALIZABLE", null);
+        avro("avro-of-another-schema", "Avro of an unrelated registered schema (an invoice)",
+                "{\"type\":\"record\",\"name\":\"Invoice\",\"namespace\":\"org.example\",\"fields\":["
+                        + "{\"name\":\"number\",\"type\":\"string\"},{\"name\":\"amount\",\"type\":\"double\"}]}",
+                "{\"number\":\"INV-1\",\"amount\":12.5}", "UNKNOWN_SCHEMA");
+        avro("avro-missing-required-fields", "an ImagingRequest schema without requestedAt and image",
+                "{\"type\":\"record\",\"name\":\"ImagingRequest\",\"namespace\":\"io.medfuse.events\",\"fields\":["
+                        + "{\"name\":\"requestId\",\"type\":\"string\"}]}",
+                "{\"requestId\":\"avro-missing-required-fields\"}", "UNKNOWN_SCHEMA");
+    }
+
+    private static Map<String, String> fields(String age, String sex, String site) {
+        Map<String, String> m = new LinkedHashMap<>();
+        if (age != null) {
+            m.put("age", age);
+        }
+        if (sex != null) {
+            m.put("sex", sex);
+        }
+        if (site != null) {
+            m.put("clinical.localization", site);
+        }
+        return m;
+    }
+
+    private void request(String name, String description, byte[] image, String mediaType,
+                         Map<String, String> fields, String expect, String reason, String flags) throws IOException {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("description", description);
+        d.put("kind", "request");
+        d.put("mediaType", mediaType);
+        if (image != null) {
+            d.put("data", "image.bin");
+        }
+        d.putAll(fields);
+        write(name, d, expect, reason, flags, image);
+    }
+
+    private void referenced(String name, String description, byte[] file, Map<String, String> fields, String expect,
+                            String reason, String flags) throws IOException {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("description", description);
+        d.put("kind", "request");
+        d.put("mediaType", "image/png");
+        d.putAll(fields);
+        write(name, d, expect, reason, flags, file);
+    }
+
+    private void raw(String name, String description, byte[] value, String reason) throws IOException {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("description", description);
+        d.put("kind", "raw");
+        d.put("value", "record.bin");
+        Path dir = Files.createDirectories(root.resolve(name));
+        Files.write(dir.resolve("record.bin"), value);
+        write(name, d, "dead-letter", reason, null, null);
+    }
+
+    private void avro(String name, String description, String schema, String datumJson, String reason)
+            throws IOException {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("description", description);
+        d.put("kind", "avro");
+        d.put("writerSchema", "writer.avsc");
+        d.put("datum", "datum.json");
+        Path dir = Files.createDirectories(root.resolve(name));
+        Files.writeString(dir.resolve("writer.avsc"), schema + "\n");
+        Files.writeString(dir.resolve("datum.json"), datumJson + "\n");
+        write(name, d, "dead-letter", reason, null, null);
+    }
+
+    private void write(String name, Map<String, String> d, String expect, String reason, String flags, byte[] image)
+            throws IOException {
+        Path dir = Files.createDirectories(root.resolve(name));
+        if (image != null) {
+            Files.write(dir.resolve("image.bin"), image);
+        }
+        d.put("expect", expect);
+        if (reason != null) {
+            d.put("reason", reason);
+        }
+        if (flags != null) {
+            d.put("flags", flags);
+        }
+        try (Writer w = Files.newBufferedWriter(dir.resolve("case.properties"))) {
+            w.write("# bad-input corpus case, written by BadInputCorpusWriter; read by BadInputCorpusIT\n");
+            for (var e : d.entrySet()) {
+                w.write(e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n");
+            }
+        }
+    }
+
+    private static byte[] hugePng() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        DataOutputStream data = new DataOutputStream(out);
+        data.write(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+        ByteArrayOutputStream ihdr = new ByteArrayOutputStream();
+        DataOutputStream h = new DataOutputStream(ihdr);
+        h.writeInt(100_000);
+        h.writeInt(100_000);
+        h.write(new byte[] {8, 2, 0, 0, 0});
+        chunk(data, "IHDR", ihdr.toByteArray());
+        Deflater deflater = new Deflater();
+        deflater.setInput(new byte[64]);
+        deflater.finish();
+        byte[] buf = new byte[128];
+        int n = deflater.deflate(buf);
+        chunk(data, "IDAT", Arrays.copyOf(buf, n));
+        chunk(data, "IEND", new byte[0]);
+        return out.toByteArray();
+    }
+
+    private static void chunk(DataOutputStream out, String type, byte[] body) throws IOException {
+        out.writeInt(body.length);
+        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
+        out.write(t);
+        out.write(body);
+        CRC32 crc = new CRC32();
+        crc.update(t);
+        crc.update(body);
+        out.writeInt((int) crc.getValue());
+    }
+
+    private static byte[] hugeJpeg(byte[] jpeg) {
+        byte[] b = jpeg.clone();
+        for (int i = 2; i + 9 < b.length; i++) {
+            if ((b[i] & 0xff) == 0xff && ((b[i + 1] & 0xff) == 0xc0 || (b[i + 1] & 0xff) == 0xc2)) {
+                // FFC0 len(2) precision(1) height(2) width(2)
+                b[i + 5] = (byte) 0xff;
+                b[i + 6] = (byte) 0xff;
+                b[i + 7] = (byte) 0xff;
+                b[i + 8] = (byte) 0xff;
+                return b;
+            }
+        }
+        throw new IllegalStateException("no SOF marker");
+    }
+
+    private static byte[] cmykJpeg() throws IOException {
+        WritableRaster raster = Raster.createInterleavedRaster(DataBuffer.TYPE_BYTE, 64, 64, 4, null);
+        Random r = new Random(4);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                boolean blob = (x - 32) * (x - 32) + (y - 32) * (y - 32) < 300;
+                raster.setPixel(x, y, new int[] {blob ? 120 : 10, blob ? 160 : 60, blob ? 180 : 80, r.nextInt(20)});
+            }
+        }
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (MemoryCacheImageOutputStream ios = new MemoryCacheImageOutputStream(out)) {
+            writer.setOutput(ios);
+            writer.write(null, new IIOImage(raster, null, null), null);
+        } finally {
+            writer.dispose();
+        }
+        return out.toByteArray();
+    }
+
+    private static BufferedImage gray16() {
+        BufferedImage img = new BufferedImage(64, 64, BufferedImage.TYPE_USHORT_GRAY);
+        WritableRaster raster = img.getRaster();
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                raster.setSample(x, y, 0, (x * 1000 + y * 17) & 0xffff);
+            }
+        }
+        return img;
+    }
+
+    private static BufferedImage rgb16() {
+        ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_sRGB), false, false,
+                Transparency.OPAQUE, DataBuffer.TYPE_USHORT);
+        WritableRaster raster = cm.createCompatibleWritableRaster(64, 64);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                raster.setPixel(x, y, new int[] {x * 1000, y * 1000, 40000});
+            }
+        }
+        return new BufferedImage(cm, raster, false, null);
+    }
+
+    private static BufferedImage noise(int size) {
+        BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+        Random r = new Random(9);
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                img.setRGB(x, y, r.nextInt(0x1000000));
+            }
+        }
+        return img;
+    }
+
+    private static BufferedImage rgba(byte[] png) throws IOException {
+        BufferedImage src = ImageIO.read(new java.io.ByteArrayInputStream(png));
+        BufferedImage img = new BufferedImage(src.getWidth(), src.getHeight(), BufferedImage.TYPE_INT_ARGB);
+        Graphics2D g = img.createGraphics();
+        g.drawImage(src, 0, 0, null);
+        g.setComposite(java.awt.AlphaComposite.Src);
+        g.setColor(new Color(0, 0, 0, 0));
+        g.fillRect(0, 0, src.getWidth() / 2, src.getHeight());
+        g.dispose();
+        return img;
+    }
+
+    private static BufferedImage convert(byte[] png, int type) throws IOException {
+        BufferedImage src = ImageIO.read(new java.io.ByteArrayInputStream(png));
+        BufferedImage img = new BufferedImage(src.getWidth(), src.getHeight(), type);
+        Graphics2D g = img.createGraphics();
+        g.drawImage(src, 0, 0, null);
+        g.dispose();
+        return img;
+    }
+
+    private static byte[] encode(BufferedImage img, String format) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        if (!ImageIO.write(img, format, out)) {
+            throw new IllegalStateException("no writer for " + format + " of image type " + img.getType());
+        }
+        return out.toByteArray();
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

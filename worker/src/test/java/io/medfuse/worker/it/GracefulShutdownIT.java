@@ -1,0 +1,119 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.ChildJvm;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.WorkerMain;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.sample.SampleRequests;
+
+/**
+ * A worker JVM gets SIGTERM mid-stream: it commits what it answered, hands back what it had in flight (it stays in
+ * the pending store), closes the model and exits within a bounded time; the next instance answers the rest. Under
+ * read_committed every request has exactly one answer.
+ */
+class GracefulShutdownIT {
+
+    static EmbeddedKafka kafka;
+    static InProcessSchemaRegistry registry;
+
+    @BeforeAll
+    static void start() {
+        kafka = EmbeddedKafka.start();
+        registry = InProcessSchemaRegistry.start(0);
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        kafka.close();
+    }
+
+    private static final Map<String, Object> FAST_FAILOVER = Map.of(
+            "kafka.session.timeout.ms", "6000",
+            "kafka.heartbeat.interval.ms", "1000",
+            "kafka.transaction.timeout.ms", "10000");
+
+    @Test
+    @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
+    void sigtermCommitsHandsBackInFlightWorkAndExitsInBoundedTimeWithNoLossOrDuplicate() throws Exception {
+        int n = 300;
+        try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
+            Path dir = Files.createTempDirectory("medfuse-sigterm-it");
+            Path config = dir.resolve("worker.properties");
+            Properties props = new Properties();
+            f.workerSettings(FAST_FAILOVER).forEach((k, v) -> props.setProperty(k, String.valueOf(v)));
+            try (Writer w = Files.newBufferedWriter(config)) {
+                props.store(w, "graceful shutdown test worker");
+            }
+            Path log = dir.resolve("worker-a.log");
+            Process a = ChildJvm.start(WorkerMain.class.getName(), List.of(config.toString()), List.of("-Xmx512m"),
+                    Map.of(), log);
+            f.startReading();
+            SampleRequests samples = new SampleRequests(23, 64, "image/png");
+            Set<String> ids = new HashSet<>();
+            Thread producer = new Thread(() -> {
+                for (int i = 0; i < n; i++) {
+                    var r = samples.next("sigterm");
+                    synchronized (ids) {
+                        ids.add(r.getRequestId());
+                    }
+                    f.send(r);
+                    try {
+                        Thread.sleep(15);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                f.flush();
+            });
+            producer.start();
+            assertThat(StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90)))
+                    .as("worker A answers; its log: %s", log).isTrue();
+            long sigterm = System.nanoTime();
+            a.destroy(); // SIGTERM: the shutdown hook closes the worker
+            boolean exited = a.waitFor(60, TimeUnit.SECONDS);
+            double exitSeconds = (System.nanoTime() - sigterm) / 1e9;
+            assertThat(exited).as("worker A exits after SIGTERM; its log: %s", log).isTrue();
+            String aLog = Files.readString(log, StandardCharsets.UTF_8);
+            assertThat(exitSeconds).as("seconds from SIGTERM to exit").isLessThan(40);
+            assertThat(aLog).contains("worker stopped");
+            assertThat(a.exitValue()).as("exit status after SIGTERM (128 + 15)").isEqualTo(143);
+            int answeredByA = f.answers();
+            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(FAST_FAILOVER))) {
+                producer.join();
+                assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
+                        .as("%d answers of %d after the SIGTERM", f.answers(), n).isTrue();
+                Thread.sleep(2000); // a duplicate would arrive now
+            }
+            assertThat(f.failed).isEmpty();
+            Map<String, Long> perId = f.predicted.stream()
+                    .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
+            assertThat(perId.keySet()).isEqualTo(ids);
+            assertThat(perId.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
+                    .as("duplicated request ids").isEmpty();
+            System.out.printf("GracefulShutdownIT: worker A exited %.1f s after SIGTERM having answered %d; "
+                    + "%d answered in all%n", exitSeconds, answeredByA, perId.size());
+        }
+    }
+}

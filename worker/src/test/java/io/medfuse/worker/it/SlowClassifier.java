@@ -1,0 +1,61 @@
+package io.medfuse.worker.it;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.medfuse.events.ModelIdentity;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.worker.pipeline.Classifier;
+
+/** The real model, slowed on purpose: every batch takes at least {@code delayMillis} longer. */
+final class SlowClassifier implements Classifier {
+
+    private final Classifier model;
+    private final long delayMillis;
+    final AtomicInteger batches = new AtomicInteger();
+
+    SlowClassifier(Classifier model, long delayMillis) {
+        this.model = model;
+        this.delayMillis = delayMillis;
+    }
+
+    @Override
+    public float[][] predict(float[] images, float[] tabular, int n) {
+        batches.incrementAndGet();
+        try {
+            Thread.sleep(delayMillis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return model.predict(images, tabular, n);
+    }
+
+    @Override
+    public int imageSize() {
+        return model.imageSize();
+    }
+
+    @Override
+    public int tabularWidth() {
+        return model.tabularWidth();
+    }
+
+    @Override
+    public int paddedSize(int n) {
+        return model.paddedSize(n);
+    }
+
+    @Override
+    public ModelContract contract() {
+        return model.contract();
+    }
+
+    @Override
+    public ModelIdentity identity() {
+        return model.identity();
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}
