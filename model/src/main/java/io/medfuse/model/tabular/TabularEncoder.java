@@ -213,8 +213,9 @@ public final class TabularEncoder {
                         + "; send a number" + range());
             }
             if ((min != null && x < min) || (max != null && x > max)) {
-                throw new InvalidFeatureException(name, "feature '" + name + "' is " + format(x)
-                        + ", outside its valid range" + range()
+                // the value itself is patient data: dead letters and logs name the feature and range only
+                throw new InvalidFeatureException(name, "feature '" + name + "' is "
+                        + (min != null && x < min ? "below" : "above") + " its valid range" + range()
                         + "; correct the value, or widen min/max in the model contract");
             }
             return x;
