@@ -16,7 +16,8 @@ import java.util.Map;
  * @param seed seeds the split, weight initialisation, shuffling and augmentation
  * @param validationFraction share of rows (by group) held out for validation, in (0,1)
  * @param patience stop after this many epochs without a better validation balanced accuracy, ≥ 1
- * @param augment random flips and shifts of ±{@link #MAX_SHIFT} px on training images
+ * @param augment random flips, shifts of ±{@link #MAX_SHIFT} px, rotations of ±{@link #MAX_ROTATION_DEGREES}° and
+ *                colour jitter ({@link #COLOUR_JITTER}) on training images
  * @param imageSize the square image side the images are resized to
  */
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
@@ -40,6 +41,10 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     /** Largest augmentation shift in pixels. */
     public static final int MAX_SHIFT = 4;
+    /** Largest augmentation rotation, degrees either way. */
+    public static final double MAX_ROTATION_DEGREES = 10;
+    /** Colour jitter: per-channel contrast factor 1 ± this and brightness shift ± this, in normalised units. */
+    public static final float COLOUR_JITTER = 0.1f;
 
     /**
      * @throws IllegalArgumentException naming the bad value
@@ -110,8 +115,8 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         m.put("seed", seed);
         m.put("validationFraction", validationFraction);
         m.put("patience", patience);
-        m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px"
-                : "none");
+        m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px, rotation +-"
+                + MAX_ROTATION_DEGREES + " deg, colour jitter " + COLOUR_JITTER : "none");
         if (frozenBackbone(architecture)) {
             m.put("backbone", Map.of("file", Backbone.RESOURCE, "sha256", Backbone.SHA256, "featureMap",
                     Backbone.FEATURE_MAP, "pooledFeatures", Backbone.FEATURES, "frozen", true));

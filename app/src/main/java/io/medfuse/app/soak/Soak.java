@@ -390,6 +390,8 @@ public final class Soak {
         p.setProperty(WorkerConfig.PREPROCESS_THREADS, "1");
         p.setProperty(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
         p.setProperty(WorkerConfig.MODEL_DEVICE, "cpu");
+        // several worker JVMs on one host: each takes a free port for its metrics endpoint
+        p.setProperty(WorkerConfig.METRICS_PORT, "0");
         FAST_FAILOVER.forEach(p::setProperty);
         Path file = s.workDir().resolve("worker.properties");
         try (Writer w = Files.newBufferedWriter(file)) {

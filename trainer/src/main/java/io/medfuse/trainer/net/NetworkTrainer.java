@@ -83,7 +83,8 @@ public final class NetworkTrainer {
                 .build();
         float[] classWeights = classWeights(train.labels(), classes);
         Augmenter augmenter = hp.augment() && image.length == 3
-                ? new Augmenter((int) image[0], (int) image[1], (int) image[2], HyperParameters.MAX_SHIFT) : null;
+                ? new Augmenter((int) image[0], (int) image[1], (int) image[2], HyperParameters.MAX_SHIFT,
+                        HyperParameters.MAX_ROTATION_DEGREES, HyperParameters.COLOUR_JITTER) : null;
         Random rng = new Random(hp.seed());
 
         try (Model model = Model.newInstance("medfuse-" + hp.architecture(), DjlRuntime.ENGINE)) {
