@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 
 import org.apache.kafka.common.config.ConfigException;
 
+import io.medfuse.app.bench.BenchCommand;
 import io.medfuse.model.ModelException;
 import io.medfuse.worker.WorkerStartException;
 import picocli.CommandLine;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
             "",
             "Start with 'medfuse demo': an embedded Kafka broker, the bundled model, sample requests."
         },
-        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class,
+        subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
