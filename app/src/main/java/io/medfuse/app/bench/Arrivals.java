@@ -43,8 +43,8 @@ final class Arrivals {
         int a = Math.min(n - 1, (int) (expected * 0.1));
         int b = Math.min(n - 1, Math.max(a + 1, (int) Math.ceil(expected * 0.9) - 1));
         long dt = nanos[b] - nanos[a];
-        if (dt <= 0) {
-            // a tiny run answered in one transaction: fall back to the whole stage
+        if (dt < 1_000_000_000L) {
+            // a short run answered in a few transactions: too coarse, so count the whole stage (start-up included)
             dt = Math.max(1, nanos[n - 1] - started);
             return n / (dt / 1e9);
         }

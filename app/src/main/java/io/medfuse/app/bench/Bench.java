@@ -56,7 +56,8 @@ final class Bench {
     static final double[] LOADS = {0.25, 0.50, 0.75};
 
     /** What the command asked for. */
-    record Options(double durationSeconds, int requests, int partitions, Set<String> stages) {
+    record Options(double durationSeconds, int requests, int partitions, Set<String> stages,
+                   Map<String, String> workerOverrides) {
     }
 
     private final Options options;
@@ -93,6 +94,7 @@ final class Bench {
         if (cluster != null) {
             cluster.clientOverrides().forEach((k, v) -> s.put(WorkerConfig.KAFKA_PREFIX + k, v));
         }
+        s.putAll(options.workerOverrides());
         s.putAll(overrides);
         return WorkerConfig.load(null, Map.of(), s);
     }
@@ -125,17 +127,15 @@ final class Bench {
         int n = options.requests() > 0 ? options.requests()
                 : inProcess > 0 ? (int) Math.max(200, Math.min(20_000, inProcess * options.durationSeconds()))
                 : 300;
-        String requestsTopic = null;
-        if (stages.contains("bus") || stages.contains("e2e")) {
-            requestsTopic = cluster.topic(model.name() + "-requests", options.partitions());
-            LongAdder loaded = progress.stage(model.name() + " / loading " + n + " requests into " + requestsTopic);
-            cluster.load(requestsTopic, model, n, model.name(), loaded);
-        }
         if (stages.contains("bus")) {
+            // the bus is faster than the model: give it enough records for a steady state of its own
+            int busN = options.requests() > 0 ? n : Math.max(n, (int) (150 * options.durationSeconds()));
+            String busTopic = cluster.topic(model.name() + "-bus-requests", options.partitions());
+            busN = load(model, busTopic, busN, "bus");
             Map<String, Object> bus = new LinkedHashMap<>();
-            bus.put("records", n);
-            double plain = bus(model, requestsTopic, n, false);
-            double withStore = bus(model, requestsTopic, n, true);
+            bus.put("records", busN);
+            double plain = bus(model, busTopic, busN, false);
+            double withStore = bus(model, busTopic, busN, true);
             bus.put("records_per_s", round(plain));
             bus.put("with_pending_store_records_per_s", round(withStore));
             bus.put("pending_store_cost_pct", round(100 * (1 - withStore / plain)));
@@ -145,6 +145,8 @@ final class Bench {
         }
         double saturation = 0;
         if (stages.contains("e2e")) {
+            String requestsTopic = cluster.topic(model.name() + "-requests", options.partitions());
+            n = load(model, requestsTopic, n, "e2e");
             Map<String, Object> e2e = new LinkedHashMap<>();
             e2e.put("requests", n);
             Map<String, Object> batched = e2e(model, requestsTopic, n, "e2e-batched", Map.of());
@@ -162,6 +164,15 @@ final class Bench {
         }
         r.put("targets", targets(model, r));
         return r;
+    }
+
+    private int load(BenchModel model, String topic, int n, String what) {
+        LongAdder loaded = progress.stage(model.name() + " / loading " + n + " requests for " + what);
+        int acked = cluster.load(topic, model, n, model.name() + "-" + what, loaded);
+        if (acked < n) {
+            progress.note("only " + acked + " of " + n + " requests were acknowledged by the broker");
+        }
+        return acked;
     }
 
     // ---- 1. compute limit ---------------------------------------------------------------------------------------

@@ -84,6 +84,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Where the JSON report goes (default: ${DEFAULT-VALUE}).")
     Path out;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "A worker setting for every stage that runs worker code (as 'serve --set'), e.g. "
+                    + "--set batch.max.queue.delay.ms=5 or --set kafka.producer.linger.ms=0. Repeatable.")
+    Map<String, String> set = new LinkedHashMap<>();
+
     @Option(names = "--no-progress", description = "No progress line on stderr.")
     boolean noProgress;
 
@@ -118,6 +123,7 @@ public final class BenchCommand implements Callable<Integer> {
         settings.put("requests", requests);
         settings.put("partitions", partitions);
         settings.put("stages", List.copyOf(stages));
+        settings.put("worker_overrides", set);
         settings.put("cluster", bootstrap == null ? "embedded (one KRaft broker in this JVM)" : bootstrap);
         report.put("settings", settings);
         MemoryProbe memory = new MemoryProbe();
@@ -144,7 +150,7 @@ public final class BenchCommand implements Callable<Integer> {
                     cluster.external();
                 }
             }
-            Bench bench = new Bench(new Bench.Options(duration, requests, partitions, stages), cluster, progress,
+            Bench bench = new Bench(new Bench.Options(duration, requests, partitions, stages, Map.copyOf(set)), cluster, progress,
                     memory);
             for (String name : models) {
                 progress.note("model " + name + ": preparing the model and request images");

@@ -58,7 +58,7 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
         Files.write(file, onnx);
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < IMAGE_COUNT; i++) {
-            images.add(BenchImages.image(2000 + i, 512, "image/jpeg", 12));
+            images.add(BenchImages.image(2000 + i, 512, "image/jpeg", 26));
         }
         return new BenchModel("seed", onnx, contract, file.toString(), "image/jpeg", images, "JPEG 512x512");
     }

@@ -61,7 +61,7 @@ final class Progress implements AutoCloseable {
                 return;
             }
             long now = System.nanoTime();
-            if (!terminal && now - lastPrinted < 5_000_000_000L) {
+            if (label.isEmpty() || (!terminal && now - lastPrinted < 5_000_000_000L)) {
                 continue;
             }
             lastPrinted = now;
