@@ -6,7 +6,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -129,45 +128,41 @@ public final class BenchCommand implements Callable<Integer> {
         MemoryProbe memory = new MemoryProbe();
         Map<String, Object> results = new LinkedHashMap<>();
         boolean needsKafka = stages.contains("bus") || stages.contains("e2e") || stages.contains("latency");
-        Path tmp = Files.createTempDirectory("medfuse-bench-");
-        EmbeddedKafka kafka = null;
-        InProcessSchemaRegistry registryServer = null;
-        BenchCluster cluster = null;
+        Resources res = new Resources(Files.createTempDirectory("medfuse-bench-"));
+        // Ctrl-C: still delete the broker's data and the temporary model (finally blocks do not run on SIGINT)
+        Thread hook = new Thread(res::close, "medfuse-bench-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
         try (Progress progress = new Progress(System.err, !noProgress)) {
             if (needsKafka) {
                 String bootstrapServers = bootstrap;
                 URI registryUrl = registry;
                 if (bootstrapServers == null) {
                     progress.note("starting an embedded Kafka broker and the in-process schema registry");
-                    kafka = EmbeddedKafka.start();
-                    registryServer = InProcessSchemaRegistry.start(0);
-                    bootstrapServers = kafka.bootstrapServers();
-                    registryUrl = registryServer.url();
+                    res.kafka = EmbeddedKafka.start();
+                    res.registry = InProcessSchemaRegistry.start(0);
+                    bootstrapServers = res.kafka.bootstrapServers();
+                    registryUrl = res.registry.url();
                 }
-                cluster = new BenchCluster(bootstrapServers, registryUrl, Map.of(),
+                res.cluster = new BenchCluster(bootstrapServers, registryUrl, Map.of(),
                         "medfuse-bench-" + UUID.randomUUID().toString().substring(0, 8));
                 if (bootstrap != null) {
-                    cluster.external();
+                    res.cluster.external();
                 }
             }
-            Bench bench = new Bench(new Bench.Options(duration, requests, partitions, stages, Map.copyOf(set)), cluster, progress,
-                    memory);
+            Bench bench = new Bench(new Bench.Options(duration, requests, partitions, stages, Map.copyOf(set)),
+                    res.cluster, progress, memory);
             for (String name : models) {
                 progress.note("model " + name + ": preparing the model and request images");
-                BenchModel m = name.equals("seed") ? BenchModel.seed(tmp) : BenchModel.bundled();
+                BenchModel m = name.equals("seed") ? BenchModel.seed(res.tmp) : BenchModel.bundled();
                 results.put(name, bench.run(m));
             }
         } finally {
-            if (cluster != null) {
-                cluster.close();
+            res.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook runs res.close() again, which does nothing the second time
             }
-            if (registryServer != null) {
-                registryServer.close();
-            }
-            if (kafka != null) {
-                kafka.close();
-            }
-            Bench.deleteQuietly(tmp);
         }
         report.put("models", results);
         Map<String, Object> mem = new LinkedHashMap<>();
@@ -184,6 +179,38 @@ public final class BenchCommand implements Callable<Integer> {
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), report);
         stdout.println("wrote " + out);
         return 0;
+    }
+
+    /** What a run opened; closed once, by the run or by the shutdown hook, whichever comes first. */
+    private static final class Resources {
+        private final Path tmp;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        volatile EmbeddedKafka kafka;
+        volatile InProcessSchemaRegistry registry;
+        volatile BenchCluster cluster;
+
+        Resources(Path tmp) {
+            this.tmp = tmp;
+        }
+
+        void close() {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                if (cluster != null) {
+                    cluster.close();
+                }
+            } finally {
+                if (registry != null) {
+                    registry.close();
+                }
+                if (kafka != null) {
+                    kafka.close();
+                }
+                Bench.deleteQuietly(tmp);
+            }
+        }
     }
 
     private Set<String> stages() {
@@ -264,10 +291,9 @@ public final class BenchCommand implements Callable<Integer> {
             // a transactional producer's first append of each transaction is refused and retried (transactions
             // v2); the broker logs that as an error although the client recovers: not news for the bench's reader
             context.getLogger("kafka.server.ReplicaManager").setLevel(Level.OFF);
+            // deleting the run's consumer groups at the end also asks for share groups of those names
+            context.getLogger("org.apache.kafka.coordinator.group.GroupCoordinatorService").setLevel(Level.OFF);
         }
     }
 
-    static List<String> stageNames() {
-        return new ArrayList<>(Bench.STAGES);
-    }
 }
