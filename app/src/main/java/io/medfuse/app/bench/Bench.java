@@ -442,6 +442,7 @@ final class Bench {
                         WorkerConfig.TOPIC_DEAD_LETTERS, dead));
         Map<String, Latencies> committed = new LinkedHashMap<>();
         Map<String, Latencies> processed = new LinkedHashMap<>();
+        Map<String, Latencies> inWorker = new LinkedHashMap<>();
         Map<String, double[]> batchStats = new LinkedHashMap<>();
         List<String> prefixes = new ArrayList<>(List.of("warm"));
         for (double load : LOADS) {
@@ -450,6 +451,7 @@ final class Bench {
         for (String p : prefixes) {
             committed.put(p, new Latencies());
             processed.put(p, new Latencies());
+            inWorker.put(p, new Latencies());
             batchStats.put(p, new double[3]);
         }
         OutcomeConsumer.Listener listener = new OutcomeConsumer.Listener() {
@@ -460,6 +462,8 @@ final class Bench {
                 synchronized (committed) {
                     committed.get(prefix).add(receivedAtMillis - requestedAt);
                     processed.get(prefix).add(p.getPredictedAt().toEpochMilli() - requestedAt);
+                    // from the stream thread taking the request to the end of its batch's inference
+                    inWorker.get(prefix).add(p.getTimings().getQueueWaitMs() + p.getTimings().getInferenceMs());
                     double[] b = batchStats.get(prefix);
                     b[0] += p.getTimings().getBatchSize();
                     b[1] += p.getTimings().getInferenceMs();
@@ -498,6 +502,7 @@ final class Bench {
                     row.put("answered", committed.get(prefix).count());
                     row.put("read_committed", committed.get(prefix).summary());
                     row.put("to_predicted_at", processed.get(prefix).summary());
+                    row.put("in_worker", inWorker.get(prefix).summary());
                     double[] b = batchStats.get(prefix);
                     row.put("mean_batch", round(b[2] == 0 ? 0 : b[0] / b[2]));
                     row.put("mean_inference_ms_per_batch", round(b[2] == 0 ? 0 : b[1] / b[2]));
@@ -588,6 +593,10 @@ final class Bench {
                     m.put("met", p99 <= bound);
                     m.put("p99_to_predicted_at_ms", ((Map<String, Object>) row.get("to_predicted_at"))
                             .get("p99_ms"));
+                    // the part the bound describes: stream thread -> preprocess -> batch queue -> inference
+                    double inWorkerP99 = (double) ((Map<String, Object>) row.get("in_worker")).get("p99_ms");
+                    m.put("p99_in_worker_ms", inWorkerP99);
+                    m.put("in_worker_met", inWorkerP99 <= bound);
                     t.put("p99_at_50pct", m);
                 }
             }

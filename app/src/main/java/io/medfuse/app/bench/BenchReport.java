@@ -63,6 +63,10 @@ final class BenchReport {
                     put(rows, "6 latency " + row.get("load_pct") + " % load: p50/p95/p99/max ms", name,
                             fmt(c.get("p50_ms")) + "/" + fmt(c.get("p95_ms")) + "/" + fmt(c.get("p99_ms")) + "/"
                                     + fmt(c.get("max_ms")) + " @" + fmt(row.get("rate_per_s")) + "/s");
+                    Map<String, Object> w = (Map<String, Object>) row.get("in_worker");
+                    put(rows, "6 in-worker " + row.get("load_pct") + " %: p50/p99 ms (mean batch)", name,
+                            fmt(w.get("p50_ms")) + "/" + fmt(w.get("p99_ms")) + " (" + fmt(row.get("mean_batch"))
+                                    + ")");
                 }
             }
             Map<String, Object> targets = (Map<String, Object>) m.get("targets");

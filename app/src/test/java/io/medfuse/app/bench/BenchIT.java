@@ -48,6 +48,7 @@ class BenchIT {
         for (JsonNode row : latency) {
             assertPositive(row, "rate_per_s", "sent", "answered");
             assertPositive(row.path("read_committed"), "p50_ms", "p95_ms", "p99_ms", "max_ms");
+            assertPositive(row.path("in_worker"), "p50_ms", "p99_ms");
         }
         for (String target : List.of("e2e_over_inprocess", "batched_over_unbatched", "p99_at_50pct")) {
             assertThat(m.path("targets").path(target).path("met").isBoolean()).as(target).isTrue();
