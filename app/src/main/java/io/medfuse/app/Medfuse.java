@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 
 import org.apache.kafka.common.config.ConfigException;
 
+import io.medfuse.app.bench.BenchCommand;
 import io.medfuse.model.ModelException;
 import io.medfuse.trainer.TrainerException;
 import io.medfuse.trainer.data.DatasetException;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Command;
         },
         subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, WatchCommand.class,
             TrainCommand.class, CompareCommand.class, EvaluateCommand.class, ContractCommand.class,
-            SynthCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
+            SynthCommand.class, SoakCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
     @CommandLine.Spec

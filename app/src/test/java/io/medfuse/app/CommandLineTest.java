@@ -37,7 +37,7 @@ class CommandLineTest {
     void topLevelHelpListsEveryCommand() {
         Run r = run("--help");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("demo", "serve", "produce");
+        assertThat(r.out()).contains("demo", "serve", "produce", "bench");
     }
 
     @Test

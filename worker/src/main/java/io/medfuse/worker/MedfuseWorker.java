@@ -126,10 +126,7 @@ public final class MedfuseWorker implements AutoCloseable {
         telemetry.modelLoaded(classifier.identity());
         RequestPipeline pipeline = null;
         try {
-            pipeline = new RequestPipeline(classifier, new RequestPipeline.Settings(config.preprocessThreads(),
-                    config.maxInFlight(), config.batchMaxSize(), config.batchMaxQueueDelayMs(),
-                    new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()), config.referenceSchemes(),
-                    Duration.ofMillis(config.referenceTimeoutMs())), telemetry.metrics());
+            pipeline = new RequestPipeline(classifier, pipelineSettings(config), telemetry.metrics());
             SchemaRegistryClient registry = registry(config);
             ConfluentAvroCodec<ImagingRequest> requests = new ConfluentAvroCodec<>(registry, ImagingRequest.class,
                     false);
@@ -142,14 +139,7 @@ public final class MedfuseWorker implements AutoCloseable {
                             config.deadLetterMaxOriginalBytes()), requests, predictions.serializer(),
                     deadLetters.serializer(), pipeline);
             Path stateDir = null;
-            Properties props = new Properties();
-            // image-sized records: bigger requests and fetches, fewer buffered records (FACTS.md)
-            props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), 16 * 1024 * 1024);
-            props.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG),
-                    8 * 1024 * 1024);
-            props.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, Math.max(8, config.maxInFlight() / 2));
-            props.put(StreamsConfig.POLL_MS_CONFIG, 10L);
-            props.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+            Properties props = imageRecordStreamsDefaults(config);
             Properties own = config.streamsProperties();
             if (!own.containsKey(StreamsConfig.STATE_DIR_CONFIG)) {
                 stateDir = Files.createTempDirectory("medfuse-streams-");
@@ -177,6 +167,28 @@ public final class MedfuseWorker implements AutoCloseable {
             closeQuietly(pipeline, classifier);
             throw e;
         }
+    }
+
+    /** The pipeline limits from the configuration (public so the benchmark runs the pipeline exactly so). */
+    public static RequestPipeline.Settings pipelineSettings(WorkerConfig config) {
+        return new RequestPipeline.Settings(config.preprocessThreads(), config.maxInFlight(), config.batchMaxSize(),
+                config.batchMaxQueueDelayMs(), new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()),
+                config.referenceSchemes(), Duration.ofMillis(config.referenceTimeoutMs()));
+    }
+
+    /**
+     * Kafka Streams settings for image-sized records, before the configuration's own keys are applied: bigger
+     * requests and fetches, fewer buffered records (FACTS.md). Public so the benchmark's bus stage runs a
+     * pass-through topology with exactly the worker's client settings.
+     */
+    public static Properties imageRecordStreamsDefaults(WorkerConfig config) {
+        Properties props = new Properties();
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), 16 * 1024 * 1024);
+        props.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 8 * 1024 * 1024);
+        props.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, Math.max(8, config.maxInFlight() / 2));
+        props.put(StreamsConfig.POLL_MS_CONFIG, 10L);
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+        return props;
     }
 
     private static void closeQuietly(RequestPipeline pipeline, Classifier classifier) {

@@ -365,6 +365,11 @@ public final class OnnxClassifier implements AutoCloseable {
             // the arena keeps tensor memory between runs; with a few padded batch shapes it stops growing early
             so.setCPUArenaAllocator(true);
             so.setMemoryPatternOptimization(true);
+            // No spin-waiting between operators: the worker shares its cores with the decode pool, the stream
+            // thread and the Kafka clients, and spinning intra-op threads burn the CPU those need. Measured with
+            // 'medfuse bench --only compute' on 2 shared cores: seed-size model batch 1 went from 31-52 ms to 11 ms
+            // (docs/benchmarks.md); the same trap as libtorch's OpenMP spinning in FACTS.md.
+            so.addConfigEntry("session.intra_op.allow_spinning", "0");
             return so;
         } catch (OrtException | RuntimeException e) {
             so.close();

@@ -99,8 +99,12 @@ public final class WorkerConfig extends AbstractConfig {
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
                     "auto (CUDA if the GPU build and a GPU are there, else CPU), cpu, cuda or cuda:N.")
-            .define(MODEL_INTRA_OP_THREADS, Type.INT, 0, Range.atLeast(0), Importance.LOW,
-                    "ONNX Runtime intra-op threads; 0: the number of cores.")
+            // 1, not all cores: the preprocessing pool and the Kafka clients share the cores with inference, and
+            // intra-op threads that wait for a preempted sibling at every operator made batching slower than no
+            // batching (docs/benchmarks.md); batches supply the parallelism instead
+            .define(MODEL_INTRA_OP_THREADS, Type.INT, 1, Range.atLeast(0), Importance.LOW,
+                    "ONNX Runtime intra-op threads; 1 leaves the other cores to decoding and Kafka (batching supplies "
+                            + "the parallelism); 0: the number of cores.")
             .define(MODEL_OPTIMIZATION_LEVEL, Type.STRING, "all", ValidString.in("all", "extended", "basic", "none"),
                     Importance.LOW, "ONNX Runtime graph optimisation level.")
             .define(BATCH_MAX_SIZE, Type.INT, 32, Range.between(1, 1024), Importance.MEDIUM,

@@ -47,17 +47,7 @@ public final class TopologyFactory {
     public static Topology build(TopologySettings settings, ConfluentAvroCodec<ImagingRequest> requestCodec,
                                  Serializer<Prediction> predictionSerializer,
                                  Serializer<FailedRequest> deadLetterSerializer, RequestPipeline pipeline) {
-        StoreBuilder<KeyValueStore<Long, byte[]>> pendingStore = Stores
-                .keyValueStoreBuilder(Stores.inMemoryKeyValueStore(PENDING_STORE), Serdes.Long(),
-                        Serdes.ByteArray())
-                .withCachingDisabled()
-                // pending entries hold image bytes: compact eagerly so restores read little
-                .withLoggingEnabled(Map.of(
-                        "cleanup.policy", "compact",
-                        "segment.bytes", String.valueOf(64 * 1024 * 1024),
-                        "min.cleanable.dirty.ratio", "0.1",
-                        "delete.retention.ms", "60000",
-                        "max.message.bytes", String.valueOf(16 * 1024 * 1024)));
+        StoreBuilder<KeyValueStore<Long, byte[]>> pendingStore = pendingStore(PENDING_STORE);
         Topology topology = new Topology();
         topology.addSource(SOURCE, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 settings.requestsTopic());
@@ -68,6 +58,23 @@ public final class TopologyFactory {
         topology.addSink(DEAD_LETTERS_SINK, settings.deadLettersTopic(), Serdes.String().serializer(),
                 recordSerializer(deadLetterSerializer), PROCESSOR);
         return topology;
+    }
+
+    /**
+     * The pending-requests store: in memory, changelogged, compacted eagerly. Public so the benchmark can measure
+     * what its second write of the image bytes costs (ADR 0001) with exactly this store.
+     */
+    public static StoreBuilder<KeyValueStore<Long, byte[]>> pendingStore(String name) {
+        return Stores
+                .keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), Serdes.Long(), Serdes.ByteArray())
+                .withCachingDisabled()
+                // pending entries hold image bytes: compact eagerly so restores read little
+                .withLoggingEnabled(Map.of(
+                        "cleanup.policy", "compact",
+                        "segment.bytes", String.valueOf(64 * 1024 * 1024),
+                        "min.cleanable.dirty.ratio", "0.1",
+                        "delete.retention.ms", "60000",
+                        "max.message.bytes", String.valueOf(16 * 1024 * 1024)));
     }
 
     /** The processor forwards SpecificRecord; each sink only ever receives its own type. */

@@ -1,0 +1,66 @@
+package io.medfuse.app.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.medfuse.app.Medfuse;
+
+/**
+ * 'medfuse bench' end to end on a tiny setting (small model, about a second per measurement): every stage runs and
+ * reports positive numbers. No assertion on how fast anything is: timings on shared CI cores mean nothing.
+ */
+class BenchIT {
+
+    @Test
+    void benchRunsEveryStageAndWritesPositiveNumbers(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("bench.json");
+
+        int exit = Medfuse.run("bench", "--model", "bundled", "--duration", "1", "--requests", "120",
+                "--partitions", "2", "--no-progress", "--out", out.toString());
+
+        assertThat(exit).isZero();
+        JsonNode report = new ObjectMapper().readTree(out.toFile());
+        JsonNode m = report.path("models").path("bundled");
+        assertThat(m.isObject()).as("models.bundled in %s", report).isTrue();
+
+        JsonNode compute = m.path("compute");
+        assertThat(compute).hasSize(Bench.COMPUTE_BATCHES.length);
+        for (JsonNode row : compute) {
+            assertPositive(row, "images_per_s", "ms_per_batch");
+        }
+        assertPositive(m.path("preprocess"), "one_thread_images_per_s", "pool_images_per_s");
+        assertPositive(m.path("inprocess"), "images_per_s", "mean_batch");
+        assertPositive(m.path("bus"), "records_per_s", "with_pending_store_records_per_s");
+        assertPositive(m.path("e2e").path("batched"), "images_per_s", "mean_batch");
+        assertPositive(m.path("e2e").path("unbatched"), "images_per_s");
+        assertThat(m.path("e2e").path("unbatched").path("mean_batch").asDouble()).isEqualTo(1.0);
+
+        JsonNode latency = m.path("latency");
+        assertThat(latency).hasSize(Bench.LOADS.length);
+        for (JsonNode row : latency) {
+            assertPositive(row, "rate_per_s", "sent", "answered");
+            assertPositive(row.path("read_committed"), "p50_ms", "p95_ms", "p99_ms", "max_ms");
+            assertPositive(row.path("in_worker"), "p50_ms", "p99_ms");
+        }
+        for (String target : List.of("e2e_over_inprocess", "batched_over_unbatched", "p99_at_50pct")) {
+            assertThat(m.path("targets").path(target).path("met").isBoolean()).as(target).isTrue();
+        }
+        assertPositive(report.path("memory"), "max_rss_mib");
+        assertThat(report.path("memory").path("heap_after_gc_mib")).hasSize(Bench.STAGES.size());
+    }
+
+    private static void assertPositive(JsonNode node, String... fields) {
+        for (String f : fields) {
+            assertThat(node.path(f).isNumber()).as("%s is a number in %s", f, node).isTrue();
+            assertThat(node.path(f).asDouble()).as("%s in %s", f, node).isPositive();
+        }
+    }
+}
