@@ -22,6 +22,7 @@ import io.medfuse.events.SourceRef;
 import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code medfuse produce}: publish a folder of images plus a CSV of patient fields, as an imaging system would. */
@@ -34,14 +35,8 @@ import picocli.CommandLine.Option;
         })
 final class ProduceCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT", description = "Kafka bootstrap servers.")
-    String bootstrap;
-
-    @Option(names = "--registry", required = true, paramLabel = "URL", description = "Schema registry URL.")
-    String registryUrl;
-
-    @Option(names = "--registry-user-info", paramLabel = "USER:PASSWORD", description = "Registry basic auth.")
-    String registryUserInfo;
+    @Mixin
+    ClusterOptions cluster;
 
     @Option(names = "--topic", defaultValue = "medfuse.requests", description = "Requests topic (default: ${DEFAULT-VALUE}).")
     String topic;
@@ -78,9 +73,6 @@ final class ProduceCommand implements Callable<Integer> {
             description = "Images larger than this are sent as file: references (default: ${DEFAULT-VALUE}).")
     long inlineMaxBytes;
 
-    @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra producer setting, e.g. security.protocol=SASL_SSL (repeatable).")
-    Map<String, String> kafka = new LinkedHashMap<>();
-
     @Override
     public Integer call() throws Exception {
         if (!Files.isDirectory(images)) {
@@ -97,23 +89,12 @@ final class ProduceCommand implements Callable<Integer> {
         for (String c : clinicalColumns) {
             clinicalCols.put(c, table.column(c, "--clinical"));
         }
-        String user = null;
-        String password = null;
-        if (registryUserInfo != null) {
-            int colon = registryUserInfo.indexOf(':');
-            if (colon < 0) {
-                throw new UserInputException("--registry-user-info must be USER:PASSWORD");
-            }
-            user = registryUserInfo.substring(0, colon);
-            password = registryUserInfo.substring(colon + 1);
-        }
-        var registry = new RestSchemaRegistryClient(new RegistrySettings(java.net.URI.create(registryUrl), user,
-                password, Duration.ofSeconds(10)));
+        var registry = cluster.registry();
         int total = limit > 0 ? Math.min(limit, table.rows().size()) : table.rows().size();
         List<Future<?>> sent = new ArrayList<>();
         long t0 = System.nanoTime();
-        try (RequestPublisher publisher = new RequestPublisher(bootstrap, registry, topic, rate,
-                new HashMap<>(kafka))) {
+        try (RequestPublisher publisher = new RequestPublisher(cluster.bootstrap, registry, topic, rate,
+                cluster.clientOverrides())) {
             for (int i = 0; i < total; i++) {
                 List<String> row = table.rows().get(i);
                 int line = table.lines().get(i);

@@ -31,6 +31,7 @@ import io.medfuse.worker.client.OutcomeConsumer;
 import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code medfuse watch}: a live view of the predictions and dead letters the workers publish. */
@@ -44,14 +45,8 @@ import picocli.CommandLine.Option;
         })
 final class WatchCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT", description = "Kafka bootstrap servers.")
-    String bootstrap;
-
-    @Option(names = "--registry", required = true, paramLabel = "URL", description = "Schema registry URL.")
-    String registryUrl;
-
-    @Option(names = "--registry-user-info", paramLabel = "USER:PASSWORD", description = "Registry basic auth.")
-    String registryUserInfo;
+    @Mixin
+    ClusterOptions cluster;
 
     @Option(names = "--predictions-topic", defaultValue = "medfuse.predictions",
             description = "Predictions topic (default: ${DEFAULT-VALUE}).")
@@ -92,10 +87,6 @@ final class WatchCommand implements Callable<Integer> {
             description = "Stop after this long; 0 = until Ctrl-C (default: ${DEFAULT-VALUE}).")
     double durationSeconds;
 
-    @Option(names = "--kafka", paramLabel = "KEY=VALUE",
-            description = "Extra consumer setting, e.g. security.protocol=SASL_SSL (repeatable).")
-    Map<String, String> kafka = new LinkedHashMap<>();
-
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss")
             .withZone(ZoneId.systemDefault());
@@ -115,19 +106,8 @@ final class WatchCommand implements Callable<Integer> {
             }
             contract = OnnxModelFile.readContract(model);
         }
-        String user = null;
-        String password = null;
-        if (registryUserInfo != null) {
-            int colon = registryUserInfo.indexOf(':');
-            if (colon < 0) {
-                throw new UserInputException("--registry-user-info must be USER:PASSWORD");
-            }
-            user = registryUserInfo.substring(0, colon);
-            password = registryUserInfo.substring(colon + 1);
-        }
-        var registry = new RestSchemaRegistryClient(new RegistrySettings(URI.create(registryUrl), user, password,
-                Duration.ofSeconds(10)));
-        Map<String, Object> overrides = new HashMap<>(kafka);
+        var registry = cluster.registry();
+        Map<String, Object> overrides = cluster.clientOverrides();
         overrides.putIfAbsent(ConsumerConfig.GROUP_ID_CONFIG, "medfuse-watch-" + UUID.randomUUID());
         overrides.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, fromBeginning ? "earliest" : "latest");
 
@@ -139,7 +119,7 @@ final class WatchCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
         long intervalNanos = (long) (intervalSeconds * 1e9);
         long deadline = durationSeconds > 0 ? System.nanoTime() + (long) (durationSeconds * 1e9) : Long.MAX_VALUE;
-        try (OutcomeConsumer consumer = new OutcomeConsumer(bootstrap, registry, predictionsTopic,
+        try (OutcomeConsumer consumer = new OutcomeConsumer(cluster.bootstrap, registry, predictionsTopic,
                 deadLettersTopic, overrides, new OutcomeConsumer.Listener() {
                     @Override
                     public void prediction(Prediction prediction, long receivedAtMillis) {
@@ -153,7 +133,7 @@ final class WatchCommand implements Callable<Integer> {
                 })) {
             if (!json) {
                 out.printf("medfuse watch: %s + %s on %s (consumer group %s, from %s); %s%n", predictionsTopic,
-                        deadLettersTopic, bootstrap, overrides.get(ConsumerConfig.GROUP_ID_CONFIG),
+                        deadLettersTopic, cluster.bootstrap, overrides.get(ConsumerConfig.GROUP_ID_CONFIG),
                         fromBeginning ? "the beginning" : "now on",
                         durationSeconds > 0 ? "stopping after " + durationSeconds + " s" : "Ctrl-C to stop");
             }

@@ -2,9 +2,6 @@ package io.medfuse.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -14,28 +11,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** The command line's help and its answers to bad input: one clear line, a non-zero exit, no stack trace. */
 class CommandLineTest {
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            int exit = Medfuse.run(args);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void topLevelHelpListsEveryCommand() {
-        Run r = run("--help");
+        CliRun r = run("--help");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("demo", "serve", "produce", "bench");
     }
@@ -50,7 +32,7 @@ class CommandLineTest {
 
     @Test
     void serveWithoutRequiredSettingsNamesThemInOneLine() {
-        Run r = run("serve");
+        CliRun r = run("serve");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("bootstrap.servers").contains("schema.registry.url")
                 .doesNotContain("\tat ");
@@ -58,7 +40,7 @@ class CommandLineTest {
 
     @Test
     void serveRejectsAMissingConfigFile(@TempDir Path dir) {
-        Run r = run("serve", "--config", dir.resolve("nope.properties").toString());
+        CliRun r = run("serve", "--config", dir.resolve("nope.properties").toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("nope.properties").contains("no such file");
     }
@@ -68,7 +50,7 @@ class CommandLineTest {
         Files.createDirectories(dir.resolve("images"));
         Path csv = dir.resolve("meta.csv");
         Files.writeString(csv, "image,age,sex,localization\nmissing.png,40,male,back\n");
-        Run r = run("produce", "--bootstrap", "localhost:1", "--registry", "http://127.0.0.1:1", "--images",
+        CliRun r = run("produce", "--bootstrap", "localhost:1", "--registry", "http://127.0.0.1:1", "--images",
                 dir.resolve("images").toString(), "--metadata", csv.toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("meta.csv:2").contains("missing.png").doesNotContain("\tat ");
@@ -79,7 +61,7 @@ class CommandLineTest {
         Files.createDirectories(dir.resolve("images"));
         Path csv = dir.resolve("meta.csv");
         Files.writeString(csv, "file,age\na.png,40\n");
-        Run r = run("produce", "--bootstrap", "localhost:1", "--registry", "http://127.0.0.1:1", "--images",
+        CliRun r = run("produce", "--bootstrap", "localhost:1", "--registry", "http://127.0.0.1:1", "--images",
                 dir.resolve("images").toString(), "--metadata", csv.toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("no column 'image'").contains("[file, age]");
@@ -87,7 +69,7 @@ class CommandLineTest {
 
     @Test
     void configKeysCanBePrintedForTheDocs() {
-        Run r = run("serve", "--print-config-keys");
+        CliRun r = run("serve", "--print-config-keys");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("`batch.max.size`", "MEDFUSE_BATCH_MAX_SIZE");
     }

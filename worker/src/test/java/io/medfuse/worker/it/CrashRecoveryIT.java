@@ -2,15 +2,11 @@ package io.medfuse.worker.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -22,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import io.medfuse.events.Prediction;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.WorkerMain;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.sample.SampleRequests;
 
@@ -48,11 +43,7 @@ class CrashRecoveryIT {
         kafka.close();
     }
 
-    private static final Map<String, Object> FAST_FAILOVER = Map.of(
-            // a dead member's partitions move after this long (the broker's minimum)
-            "kafka.session.timeout.ms", "6000",
-            "kafka.heartbeat.interval.ms", "1000",
-            "kafka.transaction.timeout.ms", "10000");
+    private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
     @Test
     @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
@@ -60,18 +51,8 @@ class CrashRecoveryIT {
         int n = 400;
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
             Path dir = Files.createTempDirectory("medfuse-crash-it");
-            Path config = dir.resolve("worker.properties");
-            Properties props = new Properties();
-            f.workerSettings(FAST_FAILOVER).forEach((k, v) -> props.setProperty(k, String.valueOf(v)));
-            try (Writer w = Files.newBufferedWriter(config)) {
-                props.store(w, "crash test worker");
-            }
             Path log = dir.resolve("worker-a.log");
-            List<String> command = new ArrayList<>(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                    WorkerMain.class.getName(), config.toString()));
-            Process a = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Process a = f.startWorkerProcess(FAST_FAILOVER, dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();

@@ -2,15 +2,12 @@ package io.medfuse.worker.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -20,10 +17,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.ChildJvm;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.WorkerMain;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.sample.SampleRequests;
 
@@ -49,10 +44,7 @@ class GracefulShutdownIT {
         kafka.close();
     }
 
-    private static final Map<String, Object> FAST_FAILOVER = Map.of(
-            "kafka.session.timeout.ms", "6000",
-            "kafka.heartbeat.interval.ms", "1000",
-            "kafka.transaction.timeout.ms", "10000");
+    private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
     @Test
     @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
@@ -60,15 +52,8 @@ class GracefulShutdownIT {
         int n = 300;
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
             Path dir = Files.createTempDirectory("medfuse-sigterm-it");
-            Path config = dir.resolve("worker.properties");
-            Properties props = new Properties();
-            f.workerSettings(FAST_FAILOVER).forEach((k, v) -> props.setProperty(k, String.valueOf(v)));
-            try (Writer w = Files.newBufferedWriter(config)) {
-                props.store(w, "graceful shutdown test worker");
-            }
             Path log = dir.resolve("worker-a.log");
-            Process a = ChildJvm.start(WorkerMain.class.getName(), List.of(config.toString()), List.of("-Xmx512m"),
-                    Map.of(), log);
+            Process a = f.startWorkerProcess(FAST_FAILOVER, dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(23, 64, "image/png");
             Set<String> ids = new HashSet<>();

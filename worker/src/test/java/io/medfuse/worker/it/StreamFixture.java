@@ -85,6 +85,28 @@ final class StreamFixture implements AutoCloseable {
         return s;
     }
 
+    /** Settings that let a dead member's partitions move quickly (the broker's minimum session timeout). */
+    static final Map<String, Object> FAST_FAILOVER = Map.of(
+            "kafka.session.timeout.ms", "6000",
+            "kafka.heartbeat.interval.ms", "1000",
+            "kafka.transaction.timeout.ms", "10000");
+
+    /**
+     * Starts a worker as a separate JVM ({@code WorkerMain} with a properties file of this fixture's settings plus
+     * {@code extra}), its output in {@code <dir>/<name>.log}.
+     */
+    Process startWorkerProcess(Map<String, Object> extra, java.nio.file.Path dir, String name)
+            throws java.io.IOException {
+        java.nio.file.Path config = dir.resolve(name + ".properties");
+        Properties props = new Properties();
+        workerSettings(extra).forEach((k, v) -> props.setProperty(k, String.valueOf(v)));
+        try (java.io.Writer w = java.nio.file.Files.newBufferedWriter(config)) {
+            props.store(w, "worker " + name);
+        }
+        return io.medfuse.kafka.ChildJvm.start(io.medfuse.worker.WorkerMain.class.getName(),
+                List.of(config.toString()), List.of("-Xmx512m"), Map.of(), dir.resolve(name + ".log"));
+    }
+
     WorkerConfig workerConfig(Map<String, Object> extra) {
         return WorkerConfig.load(null, Map.of(), workerSettings(extra));
     }
