@@ -56,7 +56,9 @@ public final class OutcomeConsumer implements AutoCloseable {
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "medfuse-outcome-reader-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // committed positions: a broker restart (which resets the group's fetch state) does not replay everything
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, true);
+        p.put(ConsumerConfig.AUTO_COMMIT_INTERVAL_MS_CONFIG, 1000);
         p.putAll(clientOverrides);
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
         this.predictions = new ConfluentAvroCodec<>(registry, Prediction.class, false);
