@@ -33,8 +33,6 @@ import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.FailedRequest;
@@ -60,20 +58,9 @@ class BadInputCorpusIT {
 
     private static final int ROUNDS = 3;
 
-    static EmbeddedKafka kafka;
-    static InProcessSchemaRegistry registry;
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start();
-        registry = InProcessSchemaRegistry.start(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        kafka.close();
-    }
 
     record Case(String name, Path dir, Properties d) {
         String expect() {

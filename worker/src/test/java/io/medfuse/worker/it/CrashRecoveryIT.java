@@ -11,8 +11,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
@@ -28,20 +26,9 @@ import io.medfuse.worker.sample.SampleRequests;
  */
 class CrashRecoveryIT {
 
-    static EmbeddedKafka kafka;
-    static InProcessSchemaRegistry registry;
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start();
-        registry = InProcessSchemaRegistry.start(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        kafka.close();
-    }
 
     private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
@@ -56,22 +43,7 @@ class CrashRecoveryIT {
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();
-            Thread producer = new Thread(() -> {
-                for (int i = 0; i < n; i++) {
-                    var r = samples.next("crash");
-                    synchronized (ids) {
-                        ids.add(r.getRequestId());
-                    }
-                    f.send(r);
-                    try {
-                        Thread.sleep(15);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                f.flush();
-            });
-            producer.start();
+            Thread producer = f.sendPaced(samples, "crash", n, 15, ids);
             boolean answering = StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90));
             assertThat(answering).as("worker A answers (alive: %s, exit: %s); its log: %s", a.isAlive(),
                     a.isAlive() ? "-" : a.exitValue(), log).isTrue();

@@ -12,8 +12,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
@@ -29,20 +27,9 @@ import io.medfuse.worker.sample.SampleRequests;
  */
 class GracefulShutdownIT {
 
-    static EmbeddedKafka kafka;
-    static InProcessSchemaRegistry registry;
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start();
-        registry = InProcessSchemaRegistry.start(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        kafka.close();
-    }
 
     private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
@@ -57,22 +44,7 @@ class GracefulShutdownIT {
             f.startReading();
             SampleRequests samples = new SampleRequests(23, 64, "image/png");
             Set<String> ids = new HashSet<>();
-            Thread producer = new Thread(() -> {
-                for (int i = 0; i < n; i++) {
-                    var r = samples.next("sigterm");
-                    synchronized (ids) {
-                        ids.add(r.getRequestId());
-                    }
-                    f.send(r);
-                    try {
-                        Thread.sleep(15);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                f.flush();
-            });
-            producer.start();
+            Thread producer = f.sendPaced(samples, "sigterm", n, 15, ids);
             assertThat(StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90)))
                     .as("worker A answers; its log: %s", log).isTrue();
             long sigterm = System.nanoTime();

@@ -11,8 +11,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.FailedRequest;
@@ -29,20 +27,9 @@ import io.medfuse.worker.sample.SampleRequests;
 /** Valid requests mixed with malformed ones: each malformed one a dead letter with the right reason. */
 class MalformedInputIT {
 
-    static EmbeddedKafka kafka;
-    static InProcessSchemaRegistry registry;
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start();
-        registry = InProcessSchemaRegistry.start(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        kafka.close();
-    }
 
     private static ImagingRequest withPatient(ImagingRequest r, Double age, String sex) {
         return ImagingRequest.newBuilder(r).setPatient(Patient.newBuilder().setAgeYears(age).setSex(sex).build())

@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
@@ -21,20 +19,9 @@ import io.medfuse.worker.sample.SampleRequests;
 /** Two worker instances sharing one application id over six partitions, on a real broker. */
 class ScaleOutIT {
 
-    static EmbeddedKafka kafka;
-    static InProcessSchemaRegistry registry;
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start();
-        registry = InProcessSchemaRegistry.start(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        kafka.close();
-    }
 
     @Test
     void twoInstancesAnswerEveryOneOfAThousandRequestsExactlyOnceInBatches() throws Exception {

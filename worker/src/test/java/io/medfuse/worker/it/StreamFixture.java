@@ -124,6 +124,31 @@ final class StreamFixture implements AutoCloseable {
         return producer.send(new ProducerRecord<>(requests, key, value)).get(30, TimeUnit.SECONDS);
     }
 
+    /**
+     * Starts a thread that sends {@code n} sample requests, one every {@code pauseMillis}, adding each id to
+     * {@code ids} (synchronized on it) before sending, then flushes.
+     */
+    Thread sendPaced(io.medfuse.worker.sample.SampleRequests samples, String prefix, int n, long pauseMillis,
+                     java.util.Set<String> ids) {
+        Thread producer = new Thread(() -> {
+            for (int i = 0; i < n; i++) {
+                var r = samples.next(prefix);
+                synchronized (ids) {
+                    ids.add(r.getRequestId());
+                }
+                send(r);
+                try {
+                    Thread.sleep(pauseMillis);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            flush();
+        }, "paced-producer");
+        producer.start();
+        return producer;
+    }
+
     void flush() {
         producer.flush();
     }
