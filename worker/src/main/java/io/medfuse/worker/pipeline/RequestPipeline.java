@@ -185,9 +185,7 @@ public final class RequestPipeline implements AutoCloseable {
             if (payload.getReference() != null) {
                 bytes = fetcher.fetch(payload.getReference());
             } else {
-                java.nio.ByteBuffer data = payload.getData().duplicate();
-                bytes = new byte[data.remaining()];
-                data.get(bytes);
+                bytes = inlineBytes(payload.getData());
             }
             image = preprocessor.preprocess(bytes, payload.getMediaType());
         } catch (RequestRejectedException e) {
@@ -231,6 +229,18 @@ public final class RequestPipeline implements AutoCloseable {
         } catch (BatcherClosedException e) {
             inFlight.release();
         }
+    }
+
+    /** The image bytes without a copy when Avro's buffer is exactly them (the usual case after decoding). */
+    private static byte[] inlineBytes(java.nio.ByteBuffer data) {
+        if (data.hasArray() && data.arrayOffset() == 0 && data.position() == 0
+                && data.remaining() == data.array().length) {
+            return data.array();
+        }
+        java.nio.ByteBuffer copy = data.duplicate();
+        byte[] bytes = new byte[copy.remaining()];
+        copy.get(bytes);
+        return bytes;
     }
 
     private void finish(Consumer<Outcome> done, Outcome outcome) {

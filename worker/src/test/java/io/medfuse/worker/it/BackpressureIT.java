@@ -34,7 +34,6 @@ class BackpressureIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     @Test
     void boundsInFlightWorkAndKeepsCommittingUnderABacklogForASlowModel() throws Exception {
         int maxInFlight = 8;

@@ -61,7 +61,6 @@ class BadInputCorpusIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     record Case(String name, Path dir, Properties d) {
         String expect() {
             return d.getProperty("expect");

@@ -29,7 +29,6 @@ class CrashRecoveryIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
     @Test

@@ -30,7 +30,6 @@ class GracefulShutdownIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
     @Test

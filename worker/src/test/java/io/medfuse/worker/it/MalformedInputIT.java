@@ -30,7 +30,6 @@ class MalformedInputIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     private static ImagingRequest withPatient(ImagingRequest r, Double age, String sex) {
         return ImagingRequest.newBuilder(r).setPatient(Patient.newBuilder().setAgeYears(age).setSex(sex).build())
                 .build();

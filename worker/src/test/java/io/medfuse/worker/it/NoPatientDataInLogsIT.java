@@ -36,7 +36,6 @@ class NoPatientDataInLogsIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     /** Keeps every event's formatted message and stack trace text. */
     static final class Capture extends AppenderBase<ILoggingEvent> {
         final List<String> lines = Collections.synchronizedList(new ArrayList<>());

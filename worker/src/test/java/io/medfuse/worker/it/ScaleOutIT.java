@@ -22,7 +22,6 @@ class ScaleOutIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-
     @Test
     void twoInstancesAnswerEveryOneOfAThousandRequestsExactlyOnceInBatches() throws Exception {
         int n = 1000;
