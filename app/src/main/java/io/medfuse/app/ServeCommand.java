@@ -8,10 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.StopSignals;
+import io.medfuse.worker.WorkerMain;
 import io.medfuse.worker.config.WorkerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,20 +41,7 @@ final class ServeCommand implements Callable<Integer> {
             return 0;
         }
         WorkerConfig config = WorkerConfig.load(readProperties(configFile), System.getenv(), overrides);
-        MedfuseWorker worker = MedfuseWorker.start(config);
-        CountDownLatch stopped = new CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-        Runnable closeOnce = () -> {
-            if (closed.compareAndSet(false, true)) {
-                worker.close();
-                stopped.countDown();
-            }
-        };
-        // the signal first, so the worker stops before ONNX Runtime's own shutdown hook releases its environment
-        StopSignals.install(closeOnce);
-        Runtime.getRuntime().addShutdownHook(new Thread(closeOnce, "medfuse-shutdown"));
-        stopped.await();
-        return 0;
+        return WorkerMain.runUntilStopped(MedfuseWorker.start(config));
     }
 
     static Properties readProperties(Path file) {

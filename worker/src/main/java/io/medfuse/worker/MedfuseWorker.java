@@ -6,26 +6,36 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,21 +45,33 @@ import io.medfuse.events.Prediction;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.metrics.StallDetector;
 import io.medfuse.worker.metrics.WorkerTelemetry;
 import io.medfuse.worker.pipeline.Classifier;
+import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.OnnxModel;
 import io.medfuse.worker.pipeline.RequestPipeline;
+import io.medfuse.worker.registry.RegistryOutage;
 import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
 import io.medfuse.worker.registry.SchemaRegistryClient;
 import io.medfuse.worker.serde.AvroSerde;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.worker.topology.AnswerBacklog;
+import io.medfuse.worker.topology.Answers;
+import io.medfuse.worker.topology.DeadLetterOnProcessingError;
+import io.medfuse.worker.topology.DeadLetterOnProductionError;
 import io.medfuse.worker.topology.TopologyFactory;
 import io.medfuse.worker.topology.TopologySettings;
 
 /**
  * One worker instance: the model, the shared pipeline and a Kafka Streams application. Owns all of them and closes
  * them in reverse order. Instances with the same {@code application.id} share the partitions of the requests topic.
+ *
+ * <p>Start-up checks what can be checked before any record is read, cheapest and most local first, and stops at the
+ * first failure with one message naming it: the model (loaded and checked against its contract), the schema
+ * registry (the output schemas registered or found), the topics (they exist; their size limits are read), the
+ * state slot. Whatever a failed start created is released again.
  */
 public final class MedfuseWorker implements AutoCloseable {
 
@@ -58,144 +80,215 @@ public final class MedfuseWorker implements AutoCloseable {
     /** Classpath location of the bundled demo model. */
     public static final String BUNDLED_MODEL_RESOURCE = "/io/medfuse/worker/models/medfuse-demo.onnx";
 
+    /** Headroom under the output topics' message size for the key, headers and batch overhead. */
+    private static final int RECORD_OVERHEAD_BYTES = 16 * 1024;
+
     private final WorkerConfig config;
     private final Classifier classifier;
     private final RequestPipeline pipeline;
+    private final InFlightLimit limit;
     private final KafkaStreams streams;
-    private final Path stateDir;
+    private final InstanceSlot slot;
+    private final RegistryOutage outage;
     private final WorkerTelemetry telemetry;
+    private final CompletableFuture<String> stopped;
 
-    private MedfuseWorker(WorkerConfig config, Classifier classifier, RequestPipeline pipeline,
-                          KafkaStreams streams, Path stateDir, WorkerTelemetry telemetry) {
+    private MedfuseWorker(WorkerConfig config, Classifier classifier, RequestPipeline pipeline, InFlightLimit limit,
+                          KafkaStreams streams, InstanceSlot slot, RegistryOutage outage, WorkerTelemetry telemetry,
+                          CompletableFuture<String> stopped) {
         this.config = config;
         this.classifier = classifier;
         this.pipeline = pipeline;
+        this.limit = limit;
         this.streams = streams;
-        this.stateDir = stateDir;
+        this.slot = slot;
+        this.outage = outage;
         this.telemetry = telemetry;
+        this.stopped = stopped;
     }
 
     /**
-     * Loads the model, checks the topics and starts consuming.
+     * Loads the model, checks the registry and the topics and starts consuming.
      *
      * @throws io.medfuse.model.ModelException when the model cannot be loaded or fails its contract check
-     * @throws WorkerStartException when the cluster or topics are not usable
+     * @throws WorkerStartException when the registry, the cluster, the topics or the state folder are not usable
      */
     public static MedfuseWorker start(WorkerConfig config) {
-        LOG.info("starting medfuse worker with {}", config.describe());
-        // first, so that /health/live answers (and /health/ready says why not) while the model loads
-        WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsPort());
-        try {
-            return start(config, telemetry);
-        } catch (RuntimeException e) {
-            telemetry.close();
-            throw e;
-        }
-    }
-
-    private static MedfuseWorker start(WorkerConfig config, WorkerTelemetry telemetry) {
-        checkTopics(config);
-        return run(config, loadModel(config), telemetry);
+        return start(config, null);
     }
 
     /**
-     * Starts with a classifier built by the caller (tests wrap the model, e.g. to slow it down); the worker owns it
-     * from here on and closes it, also when the start fails.
-     *
-     * @throws WorkerStartException when the cluster or topics are not usable
+     * Starts with a classifier built by the caller (tests wrap the model, e.g. to slow it down), or loads the
+     * configured one when {@code given} is null. The worker owns the classifier from here on and closes it, also
+     * when the start fails.
      */
-    public static MedfuseWorker start(WorkerConfig config, Classifier classifier) {
+    public static MedfuseWorker start(WorkerConfig config, Classifier given) {
         LOG.info("starting medfuse worker with {}", config.describe());
-        WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsPort());
+        Deque<AutoCloseable> made = new ArrayDeque<>();
         try {
-            checkTopics(config);
-        } catch (RuntimeException e) {
-            classifier.close();
-            telemetry.close();
-            throw e;
-        }
-        try {
-            return run(config, classifier, telemetry);
-        } catch (RuntimeException e) {
-            telemetry.close();
-            throw e;
-        }
-    }
-
-    private static MedfuseWorker run(WorkerConfig config, Classifier classifier, WorkerTelemetry telemetry) {
-        telemetry.modelLoaded(classifier.identity());
-        RequestPipeline pipeline = null;
-        try {
-            pipeline = new RequestPipeline(classifier, pipelineSettings(config), telemetry.metrics());
+            if (given != null) {
+                made.push(given);
+            }
+            // first, so that /health/live answers (and /health/ready says why not) while the model loads
+            WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsBindAddress(), config.metricsPort());
+            made.push(telemetry);
+            Classifier classifier = given;
+            if (classifier == null) {
+                classifier = loadModel(config);
+                made.push(classifier);
+            }
+            telemetry.modelLoaded(classifier.identity());
             SchemaRegistryClient registry = registry(config);
             ConfluentAvroCodec<ImagingRequest> requests = new ConfluentAvroCodec<>(registry, ImagingRequest.class,
                     false);
-            AvroSerde<Prediction> predictions = new AvroSerde<>(
-                    new ConfluentAvroCodec<>(registry, Prediction.class, config.registryAutoRegister()));
-            AvroSerde<FailedRequest> deadLetters = new AvroSerde<>(
-                    new ConfluentAvroCodec<>(registry, FailedRequest.class, config.registryAutoRegister()));
-            Topology topology = TopologyFactory.build(new TopologySettings(config.requestsTopic(),
-                            config.predictionsTopic(), config.deadLettersTopic(), config.forwardIntervalMs(),
-                            config.deadLetterMaxOriginalBytes()), requests, predictions.serializer(),
-                    deadLetters.serializer(), pipeline);
-            Path stateDir = null;
-            Properties props = imageRecordStreamsDefaults(config);
-            Properties own = config.streamsProperties();
-            if (!own.containsKey(StreamsConfig.STATE_DIR_CONFIG)) {
-                stateDir = Files.createTempDirectory("medfuse-streams-");
-                props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-            }
-            props.putAll(own);
+            ConfluentAvroCodec<Prediction> predictions = new ConfluentAvroCodec<>(registry, Prediction.class,
+                    config.registryAutoRegister());
+            ConfluentAvroCodec<FailedRequest> deadLetters = new ConfluentAvroCodec<>(registry, FailedRequest.class,
+                    config.registryAutoRegister());
+            checkRegistry(config, predictions, deadLetters);
+            TopicLimits limits = checkTopics(config);
+            InstanceSlot slot = InstanceSlot.claim(config.stateDir(), config.instanceId(), config.applicationId());
+            made.push(slot);
+            RequestPipeline pipeline = new RequestPipeline(classifier, pipelineSettings(config), telemetry.metrics());
+            made.push(pipeline);
+            RegistryOutage outage = new RegistryOutage(registry, Duration.ofSeconds(5));
+            made.push(outage);
+            InFlightLimit limit = new InFlightLimit(config.maxInFlight());
+            AnswerBacklog backlog = new AnswerBacklog();
+            TopologySettings settings = topologySettings(config, limits);
+            Answers answers = new Answers(settings, new AvroSerde<>(predictions).serializer(),
+                    new AvroSerde<>(deadLetters).serializer(), pipeline::identity);
+            Topology topology = TopologyFactory.build(settings, new TopologyFactory.Parts(requests, answers,
+                    pipeline, limit, outage, backlog));
+            Properties props = streamsProperties(config, slot);
+            props.put(Answers.CONFIG_KEY, answers);
             LOG.info("topology:\n{}", topology.describe());
             KafkaStreams streams = new KafkaStreams(topology, props);
-            streams.setUncaughtExceptionHandler(e -> {
-                LOG.error("stream thread failed; replacing it (the failed records are read again): {}",
-                        e.toString(), e);
-                return StreamThreadExceptionResponse.REPLACE_THREAD;
+            made.push(() -> streams.close(Duration.ofSeconds(10)));
+            outage.attach(streams::pause, streams::resume);
+            CompletableFuture<String> stopped = new CompletableFuture<>();
+            streams.setUncaughtExceptionHandler(new StreamThreadFailures());
+            streams.setStateListener((now, before) -> {
+                LOG.info("Kafka Streams state {} -> {}", before, now);
+                if (now == KafkaStreams.State.ERROR) {
+                    stopped.complete("Kafka Streams stopped with an error (see the log above)");
+                }
             });
-            streams.setStateListener((now, before) -> LOG.info("Kafka Streams state {} -> {}", before, now));
-            telemetry.watch(streams, pipeline::inFlight);
+            telemetry.watch(streams, config.requestsTopic(), limit::inFlight,
+                    new StallDetector(signals(pipeline, backlog, outage), Duration.ofMillis(config.healthStallReadyMs()),
+                            Duration.ofMillis(config.healthStallLiveMs())));
             streams.start();
-            LOG.info("worker started: model {} {} sha256 {} on {}; reading {}", classifier.identity().getName(),
-                    classifier.identity().getVersion(), classifier.identity().getSha256(),
-                    classifier.identity().getExecutionProvider(), config.requestsTopic());
-            return new MedfuseWorker(config, classifier, pipeline, streams, stateDir, telemetry);
-        } catch (IOException e) {
-            closeQuietly(pipeline, classifier);
-            throw new WorkerStartException("cannot create a Kafka Streams state directory: " + e, e);
-        } catch (RuntimeException e) {
-            closeQuietly(pipeline, classifier);
+            LOG.info("worker {} started: model {} {} sha256 {} on {}; reading {}", slot.instanceId(),
+                    classifier.identity().getName(), classifier.identity().getVersion(),
+                    classifier.identity().getSha256(), classifier.identity().getExecutionProvider(),
+                    config.requestsTopic());
+            return new MedfuseWorker(config, classifier, pipeline, limit, streams, slot, outage, telemetry, stopped);
+        } catch (RuntimeException | Error e) {
+            closeAll(made, e);
             throw e;
         }
     }
 
-    /** The pipeline limits from the configuration (public so the benchmark runs the pipeline exactly so). */
+    private static void closeAll(Deque<AutoCloseable> made, Throwable primary) {
+        while (!made.isEmpty()) {
+            try {
+                made.pop().close();
+            } catch (Exception e) {
+                primary.addSuppressed(e);
+            }
+        }
+    }
+
+    private static StallDetector.Signals signals(RequestPipeline pipeline, AnswerBacklog backlog,
+                                                 RegistryOutage outage) {
+        return new StallDetector.Signals() {
+            @Override
+            public int outstanding() {
+                return pipeline.outstanding();
+            }
+
+            @Override
+            public long nanosSinceProgress() {
+                return pipeline.nanosSinceProgress();
+            }
+
+            @Override
+            public long modelRunningForNanos() {
+                return pipeline.modelRunningForNanos();
+            }
+
+            @Override
+            public int consecutiveFailedRuns() {
+                return pipeline.consecutiveFailedRuns();
+            }
+
+            @Override
+            public int answersWaiting() {
+                return backlog.waiting();
+            }
+
+            @Override
+            public long nanosWithoutForwarding() {
+                return backlog.nanosWithoutForwarding();
+            }
+
+            @Override
+            public Optional<String> pausedBecause() {
+                return outage.reason();
+            }
+        };
+    }
+
+    /** The pipeline settings from the configuration (public so the benchmark runs the pipeline exactly so). */
     public static RequestPipeline.Settings pipelineSettings(WorkerConfig config) {
-        return new RequestPipeline.Settings(config.preprocessThreads(), config.maxInFlight(), config.batchMaxSize(),
+        return new RequestPipeline.Settings(config.preprocessThreads(), config.batchMaxSize(),
                 config.batchMaxQueueDelayMs(), new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()),
-                config.referenceSchemes(), Duration.ofMillis(config.referenceTimeoutMs()));
+                config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
+                Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()));
+    }
+
+    /** What the output topics take, read at start-up. */
+    record TopicLimits(int predictionsMaxBytes, int deadLettersMaxBytes) {
+    }
+
+    private static TopologySettings topologySettings(WorkerConfig config, TopicLimits limits) {
+        return new TopologySettings(config.requestsTopic(), config.predictionsTopic(), config.deadLettersTopic(),
+                config.forwardIntervalMs(), config.deadLetterMaxOriginalBytes(), limits.predictionsMaxBytes(),
+                limits.deadLettersMaxBytes(), config.requestIdWindowMs());
     }
 
     /**
-     * Kafka Streams settings for image-sized records, before the configuration's own keys are applied: bigger
-     * requests and fetches, fewer buffered records (FACTS.md). Public so the benchmark's bus stage runs a
+     * Kafka Streams settings for image-sized records and fast recovery, before the configuration's own keys
+     * ({@code kafka.*} wins): bigger requests and fetches, fewer buffered records (FACTS.md); static membership,
+     * a short session and a short transaction timeout (ADR 0006). Public so the benchmark's bus stage runs a
      * pass-through topology with exactly the worker's client settings.
      */
     public static Properties imageRecordStreamsDefaults(WorkerConfig config) {
         Properties props = new Properties();
-        props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), 16 * 1024 * 1024);
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG),
+                TopologyFactory.PENDING_MAX_MESSAGE_BYTES + 1024 * 1024);
         props.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 8 * 1024 * 1024);
         props.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, Math.max(8, config.maxInFlight() / 2));
         props.put(StreamsConfig.POLL_MS_CONFIG, 10L);
         props.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+        // ADR 0006: a dead member's partitions move after 6 s (the broker's default minimum); the dead member's
+        // open transaction is aborted by the broker 4 s after it began (at its next check, every 10 s by default)
+        props.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 6_000);
+        props.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1_500);
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), 4_000);
         return props;
     }
 
-    private static void closeQuietly(RequestPipeline pipeline, Classifier classifier) {
-        if (pipeline != null) {
-            pipeline.close();
-        }
-        classifier.close();
+    /** Everything Kafka Streams is given: defaults, the configuration, this instance's identity and handlers. */
+    static Properties streamsProperties(WorkerConfig config, InstanceSlot slot) {
+        Properties props = imageRecordStreamsDefaults(config);
+        props.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), slot.instanceId());
+        props.put(StreamsConfig.STATE_DIR_CONFIG, slot.stateDir().toString());
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterOnProcessingError.class);
+        props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterOnProductionError.class);
+        props.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDb.class);
+        props.putAll(config.streamsProperties());
+        return props;
     }
 
     static SchemaRegistryClient registry(WorkerConfig config) {
@@ -212,6 +305,24 @@ public final class MedfuseWorker implements AutoCloseable {
         }
         return new RestSchemaRegistryClient(new RegistrySettings(URI.create(config.registryUrl()), user, password,
                 Duration.ofMillis(config.registryTimeoutMs())));
+    }
+
+    /**
+     * Registers (or finds) the output schemas, so that writing an answer never needs the registry later, and so an
+     * unreachable or refusing registry stops the start with one line.
+     */
+    static void checkRegistry(WorkerConfig config, ConfluentAvroCodec<Prediction> predictions,
+                              ConfluentAvroCodec<FailedRequest> deadLetters) {
+        try {
+            predictions.schemaIdFor(config.predictionsTopic());
+            deadLetters.schemaIdFor(config.deadLettersTopic());
+        } catch (SerializationException e) {
+            throw new WorkerStartException("schema registry " + RegistrySettings.redact(URI.create(
+                    config.registryUrl())) + " is not usable: " + e.getMessage() + " (check "
+                    + WorkerConfig.REGISTRY_URL + (config.registryAutoRegister() ? ""
+                    : "; with " + WorkerConfig.REGISTRY_AUTO_REGISTER + "=false the schemas must be registered")
+                    + ")", e);
+        }
     }
 
     /** Loads the configured model, or the bundled one when {@code model.path} is empty. */
@@ -242,9 +353,12 @@ public final class MedfuseWorker implements AutoCloseable {
         }
     }
 
-    /** Fails fast, naming each missing topic, instead of letting Kafka Streams stop later. */
-    static void checkTopics(WorkerConfig config) {
-        Map<String, Object> adminProps = new java.util.HashMap<>(config.kafkaClientOverrides());
+    /**
+     * Fails fast, naming each missing topic, instead of letting Kafka Streams stop later; reads how large a record
+     * the output topics take.
+     */
+    static TopicLimits checkTopics(WorkerConfig config) {
+        Map<String, Object> adminProps = new HashMap<>(config.kafkaClientOverrides());
         adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
         adminProps.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
         adminProps.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
@@ -259,23 +373,17 @@ public final class MedfuseWorker implements AutoCloseable {
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UnknownTopicOrPartitionException) {
                         missing.add(topic);
-                    } else if (e.getCause() instanceof AuthenticationException) {
-                        // not retriable: a wrong password must stop the start, not loop in the clients forever
-                        throw new WorkerStartException("Kafka at " + config.bootstrapServers()
-                                + " refused the worker's credentials (" + e.getCause().getMessage()
-                                + "); check kafka.security.protocol, kafka.sasl.mechanism and the user and password"
-                                + " in kafka.sasl.jaas.config", e.getCause());
-                    } else if (e.getCause() instanceof AuthorizationException) {
-                        throw new WorkerStartException("Kafka at " + config.bootstrapServers()
-                                + " does not allow the worker to describe topic " + topic + " ("
-                                + e.getCause().getMessage() + "); grant the worker's principal access to it",
-                                e.getCause());
                     } else {
-                        throw new WorkerStartException("cannot reach Kafka at " + config.bootstrapServers() + ": "
-                                + e.getCause().getMessage(), e.getCause());
+                        throw unusable(config, topic, e.getCause());
                     }
                 }
             }
+            if (!missing.isEmpty()) {
+                throw new WorkerStartException("topic(s) " + missing + " do not exist on " + config.bootstrapServers()
+                        + "; create them first (the requests topic's partition count caps the number of instances)");
+            }
+            return new TopicLimits(maxValueBytes(admin, config.predictionsTopic()),
+                    maxValueBytes(admin, config.deadLettersTopic()));
         } catch (TimeoutException e) {
             throw new WorkerStartException("Kafka at " + config.bootstrapServers()
                     + " did not answer within 30 s (check bootstrap.servers and the kafka.* security settings)", e);
@@ -283,10 +391,38 @@ public final class MedfuseWorker implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new WorkerStartException("interrupted while checking topics", e);
         }
-        if (!missing.isEmpty()) {
-            throw new WorkerStartException("topic(s) " + missing + " do not exist on " + config.bootstrapServers()
-                    + "; create them first (the requests topic's partition count caps the number of instances)");
+    }
+
+    private static WorkerStartException unusable(WorkerConfig config, String topic, Throwable cause) {
+        if (cause instanceof AuthenticationException) {
+            // not retriable: a wrong password must stop the start, not loop in the clients forever
+            return new WorkerStartException("Kafka at " + config.bootstrapServers() + " refused the worker's "
+                    + "credentials (" + cause.getMessage() + "); check kafka.security.protocol, kafka.sasl.mechanism "
+                    + "and the user and password in kafka.sasl.jaas.config", cause);
         }
+        if (cause instanceof AuthorizationException) {
+            return new WorkerStartException("Kafka at " + config.bootstrapServers() + " does not allow the worker to "
+                    + "describe topic " + topic + " (" + cause.getMessage() + "); grant the worker's principal "
+                    + "access to it", cause);
+        }
+        return new WorkerStartException("cannot reach Kafka at " + config.bootstrapServers() + ": "
+                + cause.getMessage(), cause);
+    }
+
+    /** The topic's max.message.bytes less record overhead; Kafka's default when it cannot be read. */
+    private static int maxValueBytes(Admin admin, String topic) throws InterruptedException, TimeoutException {
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try {
+            Config c = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource);
+            ConfigEntry e = c == null ? null : c.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+            if (e != null && e.value() != null) {
+                return Math.max(1024, Integer.parseInt(e.value()) - RECORD_OVERHEAD_BYTES);
+            }
+        } catch (ExecutionException | NumberFormatException e) {
+            LOG.info("cannot read {} of topic {} ({}); assuming Kafka's default", TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                    topic, e.getCause() == null ? e.toString() : e.getCause().toString());
+        }
+        return TopologySettings.DEFAULT_MAX_VALUE_BYTES;
     }
 
     /** Kafka Streams' state (RUNNING when consuming). */
@@ -299,9 +435,29 @@ public final class MedfuseWorker implements AutoCloseable {
         return classifier;
     }
 
-    /** The shared pipeline (for metrics: in-flight, queued). */
+    /** The shared pipeline (for metrics: outstanding, queued). */
     public RequestPipeline pipeline() {
         return pipeline;
+    }
+
+    /** Requests holding a permit of {@code max.in.flight} now. */
+    public int inFlight() {
+        return limit.inFlight();
+    }
+
+    /** This instance's identity in the group ({@code group.instance.id}). */
+    public String instanceId() {
+        return slot.instanceId();
+    }
+
+    /** The registry outage gate (consumption paused while it is down). */
+    public RegistryOutage registryOutage() {
+        return outage;
+    }
+
+    /** Completes with a reason when the worker stops by itself (Kafka Streams in ERROR); a main exits then. */
+    public CompletableFuture<String> stoppedByItself() {
+        return stopped;
     }
 
     /** Waits until the instance is RUNNING. */
@@ -330,8 +486,9 @@ public final class MedfuseWorker implements AutoCloseable {
     }
 
     /**
-     * Stops consuming, commits what was answered, then stops the pipeline and releases the model. Requests still in
-     * flight stay in the pending store and are answered by whoever owns their partition next.
+     * Stops consuming, commits what was answered and leaves the group (its partitions move at once), then stops the
+     * pipeline (waiting for a running model batch, however long it takes) and only then releases the model.
+     * Requests still in flight stay in the pending store and are answered by whoever owns their partition next.
      */
     @Override
     public void close() {
@@ -339,21 +496,13 @@ public final class MedfuseWorker implements AutoCloseable {
     }
 
     public void close(Duration timeout) {
-        streams.close(timeout);
+        streams.close(CloseOptions.timeout(timeout)
+                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         pipeline.close();
         classifier.close();
+        outage.close();
         telemetry.close();
-        if (stateDir != null) {
-            deleteQuietly(stateDir);
-        }
+        slot.close();
         LOG.info("worker stopped");
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            LOG.debug("could not delete {}: {}", dir, e.toString());
-        }
     }
 }

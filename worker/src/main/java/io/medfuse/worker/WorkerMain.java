@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.common.config.ConfigException;
 
+import org.slf4j.LoggerFactory;
+
 import io.medfuse.model.ModelException;
 import io.medfuse.worker.config.WorkerConfig;
 
@@ -43,11 +45,22 @@ public final class WorkerMain {
             System.exit(2);
             return;
         } catch (RuntimeException | Error e) {
+            LoggerFactory.getLogger(WorkerMain.class).error("unexpected error at start-up", e);
             System.err.println("medfuse worker: unexpected error at start-up: " + e);
-            e.printStackTrace();
             System.exit(1);
             return;
         }
+        int status = runUntilStopped(worker);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /**
+     * Runs until SIGTERM/SIGINT (a clean stop, exit status 128 + signal from {@link StopSignals}) or until the worker
+     * stops by itself (Kafka Streams in ERROR: returns 1 after closing, for a supervisor to restart it).
+     */
+    public static int runUntilStopped(MedfuseWorker worker) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         AtomicBoolean closed = new AtomicBoolean();
         Runnable closeOnce = () -> {
@@ -59,6 +72,13 @@ public final class WorkerMain {
         // the signal first, so the worker stops before ONNX Runtime's own shutdown hook releases its environment
         StopSignals.install(closeOnce);
         Runtime.getRuntime().addShutdownHook(new Thread(closeOnce, "medfuse-shutdown"));
+        AtomicBoolean failed = new AtomicBoolean();
+        worker.stoppedByItself().thenAccept(reason -> {
+            System.err.println("medfuse worker: " + reason + "; exiting");
+            failed.set(true);
+            new Thread(closeOnce, "medfuse-stop-after-error").start();
+        });
         stopped.await();
+        return failed.get() ? 1 : 0;
     }
 }

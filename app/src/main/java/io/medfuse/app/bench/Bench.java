@@ -38,7 +38,7 @@ import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.client.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.pipeline.Classifier;
-import io.medfuse.worker.pipeline.Outcome;
+import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
 
@@ -93,6 +93,7 @@ final class Bench {
         s.put(WorkerConfig.MODEL_PATH, model.modelPath());
         if (cluster != null) {
             cluster.clientOverrides().forEach((k, v) -> s.put(WorkerConfig.KAFKA_PREFIX + k, v));
+            s.put(WorkerConfig.STATE_DIR, cluster.stateRoot().toString());
         }
         s.putAll(options.workerOverrides());
         s.putAll(overrides);
@@ -284,6 +285,7 @@ final class Bench {
         long warmup = Math.max(1_000_000_000L, durationNanos() / 5);
         try (Classifier classifier = MedfuseWorker.loadModel(config);
              RequestPipeline pipeline = new RequestPipeline(classifier, MedfuseWorker.pipelineSettings(config))) {
+            InFlightLimit limit = new InFlightLimit(config.maxInFlight());
             progress.stage(model.name() + " / in-process pipeline", answered::sum);
             long start = System.nanoTime();
             long measureFrom = start + warmup;
@@ -301,19 +303,21 @@ final class Bench {
                 if (now >= end) {
                     break;
                 }
-                // exactly what the stream thread does for each request: validate, wait for a permit, submit
+                // exactly what the stream thread does for each request: validate, take a permit, submit, give the
+                // permit back when the request's future completes
                 ImagingRequest request = model.request("inproc-" + i, i, System.currentTimeMillis());
                 i++;
                 RequestPipeline.Validated validated = pipeline.validate(request);
                 boolean acquired = false;
                 while (!acquired && System.nanoTime() < end) {
-                    acquired = pipeline.tryAcquire(20);
+                    acquired = limit.tryAcquire(20);
                 }
                 if (!acquired) {
                     break;
                 }
-                pipeline.submit(request, validated, System.nanoTime(), outcome -> {
-                    if (outcome instanceof Outcome.Predicted p) {
+                pipeline.submit(request, validated, System.nanoTime()).whenComplete((p, error) -> {
+                    limit.release();
+                    if (p != null) {
                         batchSum.addAndGet(p.stats().batchSize());
                         answered.increment();
                     } else {

@@ -44,6 +44,7 @@ final class BenchCluster implements AutoCloseable {
     private final Admin admin;
     private final SchemaRegistryClient registry;
     private final List<String> groups = new ArrayList<>();
+    private final java.nio.file.Path stateRoot;
     private boolean deleteGroupsLoudly;
 
     BenchCluster(String bootstrap, URI registryUrl, Map<String, Object> clientOverrides, String prefix) {
@@ -57,6 +58,16 @@ final class BenchCluster implements AutoCloseable {
         this.admin = Admin.create(props);
         this.registry = new RestSchemaRegistryClient(new RegistrySettings(registryUrl, null, null,
                 Duration.ofSeconds(10)));
+        try {
+            this.stateRoot = java.nio.file.Files.createTempDirectory("medfuse-bench-state-");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot create a state folder for the run's workers", e);
+        }
+    }
+
+    /** The run's workers keep their Kafka Streams state here; deleted with the run. */
+    java.nio.file.Path stateRoot() {
+        return stateRoot;
     }
 
     /** An external cluster outlives the run: say which groups could not be deleted. */
@@ -205,6 +216,7 @@ final class BenchCluster implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             admin.close(Duration.ofSeconds(10));
+            Bench.deleteQuietly(stateRoot);
         }
     }
 }

@@ -50,6 +50,9 @@ public final class OnnxClassifier implements AutoCloseable {
     private final int[] paddedSizes;
     private final Set<String> requestedOutputs;
     private volatile boolean closed;
+    /** Runs hold it shared; {@link #close} takes it exclusively, so the session is never freed under a run. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock runs =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     private OnnxClassifier(OrtEnvironment env, OrtSession session, ModelContract contract, String sourceName,
                            String sha256, String executionProvider, int[] paddedSizes) {
@@ -223,24 +226,38 @@ public final class OnnxClassifier implements AutoCloseable {
         }
         float[][] out = new float[n][];
         int chunk = maxBatchSize();
-        for (int start = 0; start < n; start += chunk) {
-            runBatch(images, tabular, start, Math.min(chunk, n - start), out);
+        runs.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
+            }
+            for (int start = 0; start < n; start += chunk) {
+                runBatch(images, tabular, start, Math.min(chunk, n - start), out);
+            }
+        } finally {
+            runs.readLock().unlock();
         }
         return out;
     }
 
-    /** Closes the ONNX Runtime session; later calls do nothing. */
+    /**
+     * Closes the ONNX Runtime session once every run in progress has returned, however long that takes (freeing it
+     * under a running batch would crash the JVM in native code); later calls do nothing, later runs fail.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
-        closed = true;
+        runs.writeLock().lock();
         try {
+            closed = true;
             session.close();
         } catch (OrtException e) {
             throw new ModelInferenceException("closing the session of model '" + contract.name() + "' failed: "
                     + e.getMessage(), e);
+        } finally {
+            runs.writeLock().unlock();
         }
     }
 

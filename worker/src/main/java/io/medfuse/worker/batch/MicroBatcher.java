@@ -2,6 +2,7 @@ package io.medfuse.worker.batch;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -16,39 +17,73 @@ import org.slf4j.LoggerFactory;
  * model is the bottleneck. A failing batch is split in halves until the failing request is isolated, so the
  * others still get predictions.
  *
- * <p>The queue itself is unbounded: callers bound the number of requests in flight (see the worker's
- * {@code max.in.flight}). One daemon thread runs the model; it owns nothing native — the model's owner closes it
- * after closing this batcher.
+ * <p>Each request gets a future. The batcher completes it and nothing else: whatever a caller attached to it runs
+ * inside the future's own machinery, so one caller's failure can never affect another request of the batch. A
+ * future that is already done when its batch forms (cancelled, or failed at its deadline) is left out of the
+ * batch. The batcher reports every model run to its {@link Listener} itself, once per run.
+ *
+ * <p>The queue is unbounded: callers bound the number of requests in flight (the worker's {@code max.in.flight}).
+ * One thread runs the model; it owns nothing native. {@link #close()} returns only when the batch running at that
+ * moment has finished, however long that takes, so the model's owner can close the session afterwards without
+ * freeing it under a running batch.
  */
 public final class MicroBatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
 
-    private record Pending(float[] image, float[] tabular, long enqueuedNanos, BatchCallback callback) {
+    /** One request's answer: its class probabilities and how its batch went. */
+    public record Result(float[] probabilities, BatchStats stats) {
+    }
+
+    /** Told about every model run, on the batcher thread; must not block or throw. */
+    public interface Listener {
+        /** Does nothing. */
+        Listener NONE = new Listener() {
+        };
+
+        /** A run succeeded for {@code stats.batchSize()} requests. */
+        default void batchCompleted(BatchStats stats) {
+        }
+
+        /** A run failed (and is split, or its single request fails). */
+        default void batchFailed(BatchStats stats, RuntimeException error) {
+        }
+    }
+
+    private record Pending(float[] image, float[] tabular, long enqueuedNanos, CompletableFuture<Result> future) {
     }
 
     private final BatchModel model;
     private final int maxBatchSize;
     private final long maxQueueDelayNanos;
+    private final Listener listener;
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean running = true;
+    /** {@link System#nanoTime()} when the current model run began; 0 while no run is in progress. */
+    private volatile long runStartedNanos;
     private final AtomicLong batches = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
+
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis) {
+        this(model, maxBatchSize, maxQueueDelayMillis, Listener.NONE);
+    }
 
     /**
      * Starts the batching thread.
      *
      * @param maxBatchSize largest batch, &gt;= 1
      * @param maxQueueDelayMillis longest wait of the oldest request for its batch to fill, &gt;= 0
+     * @param listener told about every run
      */
-    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis) {
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener) {
         if (maxBatchSize < 1) {
             throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + maxBatchSize);
         }
         this.model = model;
         this.maxBatchSize = maxBatchSize;
         this.maxQueueDelayNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxQueueDelayMillis));
+        this.listener = listener;
         // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
         this.thread = new Thread(null, this::loop, "medfuse-batcher", 64L * 1024 * 1024);
         this.thread.setDaemon(true);
@@ -60,18 +95,25 @@ public final class MicroBatcher implements AutoCloseable {
      *
      * @param image {@link BatchModel#imageSize()} floats
      * @param tabular {@link BatchModel#tabularWidth()} floats
-     * @param callback told the outcome on the batcher thread
-     * @throws IllegalStateException after {@link #close()}
+     * @return completes with the probabilities; fails with {@link ModelRunException} when the model failed on this
+     *     request alone, or {@link BatcherClosedException} when the batcher closed before it ran
      */
-    public void submit(float[] image, float[] tabular, BatchCallback callback) {
-        if (!running) {
-            throw new BatcherClosedException();
-        }
+    public CompletableFuture<Result> submit(float[] image, float[] tabular) {
         if (image.length != model.imageSize() || tabular.length != model.tabularWidth()) {
             throw new IllegalArgumentException("input sizes " + image.length + "/" + tabular.length
                     + " do not match the model's " + model.imageSize() + "/" + model.tabularWidth());
         }
-        queue.add(new Pending(image, tabular, System.nanoTime(), callback));
+        CompletableFuture<Result> future = new CompletableFuture<>();
+        if (!running) {
+            future.completeExceptionally(new BatcherClosedException());
+            return future;
+        }
+        queue.add(new Pending(image, tabular, System.nanoTime(), future));
+        if (!running) {
+            // closed while we queued: the closing thread may already have drained the queue
+            failRemaining();
+        }
+        return future;
     }
 
     /** Requests waiting for a batch. */
@@ -89,35 +131,46 @@ public final class MicroBatcher implements AutoCloseable {
         return requests.get();
     }
 
+    /** How long the model run in progress has taken so far, in ns; 0 when none runs. */
+    public long runningForNanos() {
+        long started = runStartedNanos;
+        return started == 0 ? 0 : System.nanoTime() - started;
+    }
+
     private void loop() {
         List<Pending> batch = new ArrayList<>(maxBatchSize);
         while (running) {
             try {
                 Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (first == null) {
+                if (first == null || first.future.isDone()) {
                     continue;
                 }
                 batch.add(first);
                 long deadline = first.enqueuedNanos + maxQueueDelayNanos;
                 while (batch.size() < maxBatchSize) {
                     long remaining = deadline - System.nanoTime();
-                    if (remaining <= 0) {
-                        queue.drainTo(batch, maxBatchSize - batch.size());
-                        break;
-                    }
-                    Pending next = queue.poll(remaining, TimeUnit.NANOSECONDS);
+                    Pending next = remaining <= 0 ? queue.poll() : queue.poll(remaining, TimeUnit.NANOSECONDS);
                     if (next == null) {
                         break;
                     }
-                    batch.add(next);
+                    if (!next.future.isDone()) {
+                        batch.add(next);
+                    }
                 }
-                run(batch);
+                // a request may have been cancelled (its deadline passed) while the batch filled
+                batch.removeIf(p -> p.future.isDone());
+                if (!batch.isEmpty()) {
+                    run(batch);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             } catch (RuntimeException | Error e) {
-                // a callback threw: never let the only inference thread die
+                // a bug here must not kill the only inference thread; the batch's futures fail, no one is stranded
                 LOG.error("batch handling failed: {}", e.toString(), e);
+                for (Pending p : batch) {
+                    p.future.completeExceptionally(new ModelRunException("the batcher failed: " + e, e));
+                }
             } finally {
                 batch.clear();
             }
@@ -138,6 +191,7 @@ public final class MicroBatcher implements AutoCloseable {
         }
         long start = System.nanoTime();
         float[][] out;
+        runStartedNanos = start;
         try {
             out = model.predict(images, tabular, n);
             if (out == null || out.length < n) {
@@ -145,24 +199,29 @@ public final class MicroBatcher implements AutoCloseable {
                         + " rows") + " for a batch of " + n);
             }
         } catch (RuntimeException e) {
-            long took = System.nanoTime() - start;
+            runStartedNanos = 0;
+            BatchStats stats = new BatchStats(n, model.paddedSize(n), start, System.nanoTime() - start);
             batches.incrementAndGet();
+            listener.batchFailed(stats, e);
             if (n == 1) {
                 requests.incrementAndGet();
-                batch.get(0).callback.failed(e, new BatchStats(1, model.paddedSize(1), start, took));
+                batch.get(0).future.completeExceptionally(new ModelRunException(e));
                 return;
             }
             LOG.warn("a batch of {} failed ({}); splitting it to isolate the failing request", n, e.toString());
             run(new ArrayList<>(batch.subList(0, n / 2)));
             run(new ArrayList<>(batch.subList(n / 2, n)));
             return;
+        } finally {
+            runStartedNanos = 0;
         }
-        long took = System.nanoTime() - start;
+        BatchStats stats = new BatchStats(n, model.paddedSize(n), start, System.nanoTime() - start);
         batches.incrementAndGet();
         requests.addAndGet(n);
-        BatchStats stats = new BatchStats(n, model.paddedSize(n), start, took);
+        listener.batchCompleted(stats);
         for (int i = 0; i < n; i++) {
-            batch.get(i).callback.completed(out[i], stats);
+            // complete() runs what callers attached inside the future: an exception there stays there
+            batch.get(i).future.complete(new Result(out[i], stats));
         }
     }
 
@@ -170,18 +229,32 @@ public final class MicroBatcher implements AutoCloseable {
         List<Pending> left = new ArrayList<>();
         queue.drainTo(left);
         for (Pending p : left) {
-            p.callback.failed(new BatcherClosedException(),
-                    new BatchStats(0, 0, System.nanoTime(), 0));
+            p.future.completeExceptionally(new BatcherClosedException());
         }
     }
 
-    /** Stops taking batches; the batch running now finishes; queued requests are failed. */
+    /**
+     * Stops taking batches and fails the queued requests with {@link BatcherClosedException}; returns when the batch
+     * running now has finished, however long it takes (logging while it waits), so the model can be closed safely.
+     */
     @Override
     public void close() {
         running = false;
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-        } catch (InterruptedException e) {
+        long waitingSince = System.nanoTime();
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join(TimeUnit.SECONDS.toMillis(10));
+            } catch (InterruptedException e) {
+                interrupted = true; // keep waiting: the model must not be freed under a running batch
+            }
+            if (thread.isAlive()) {
+                LOG.warn("waiting for the running batch to finish before the model is closed ({} s so far)",
+                        TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - waitingSince));
+            }
+        }
+        failRemaining();
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }

@@ -17,6 +17,8 @@ import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.types.Password;
 
+import io.medfuse.worker.pipeline.ReferencePolicy;
+
 /**
  * The worker's typed configuration: every key has a type, default, validator and doc string (Kafka's
  * {@link ConfigDef}); all bad keys are reported together; {@code docs/configuration.md} is generated from these
@@ -56,11 +58,26 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String MAX_IN_FLIGHT = "max.in.flight";
     public static final String IMAGE_MAX_BYTES = "image.max.bytes";
     public static final String IMAGE_MAX_PIXELS = "image.max.pixels";
-    public static final String REFERENCE_SCHEMES = "image.reference.schemes";
+    public static final String REFERENCE_FILE_ROOTS = "image.reference.file.roots";
+    public static final String REFERENCE_HTTP_ALLOW = "image.reference.http.allow";
+    public static final String REFERENCE_HTTP_CREDENTIALS = "image.reference.http.credentials";
     public static final String REFERENCE_TIMEOUT_MS = "image.reference.timeout.ms";
+    public static final String REQUEST_DEADLINE_MS = "request.deadline.ms";
+    public static final String REQUEST_ID_WINDOW_MS = "request.id.window.ms";
+    public static final String REQUESTED_AT_MAX_SKEW_MS = "requested.at.max.skew.ms";
+    public static final String REQUESTED_AT_MAX_AGE_MS = "requested.at.max.age.ms";
     public static final String DLQ_MAX_ORIGINAL_BYTES = "dead.letter.max.original.bytes";
     public static final String FORWARD_INTERVAL_MS = "forward.interval.ms";
+    public static final String INSTANCE_ID = "instance.id";
     public static final String METRICS_PORT = "metrics.port";
+    public static final String METRICS_BIND_ADDRESS = "metrics.bind.address";
+    public static final String HEALTH_STALL_READY_MS = "health.stall.ready.ms";
+    public static final String HEALTH_STALL_LIVE_MS = "health.stall.live.ms";
+
+    /** Keys earlier versions had, with what replaces them (named in the error instead of "unknown key"). */
+    private static final Map<String, String> REMOVED = Map.of(
+            "image.reference.schemes", "references are now allowed by place, not by scheme: set "
+                    + "image.reference.file.roots and/or image.reference.http.allow");
 
     /** The built-in demo model: served when {@value #MODEL_PATH} is empty. */
     public static final String BUNDLED_MODEL = "";
@@ -88,7 +105,14 @@ public final class WorkerConfig extends AbstractConfig {
             .define(COMMIT_INTERVAL_MS, Type.LONG, 100L, Range.atLeast(1), Importance.LOW,
                     "How often Kafka Streams commits (and, with exactly_once_v2, ends a transaction), in ms.")
             .define(STATE_DIR, Type.STRING, "", Importance.LOW,
-                    "Kafka Streams state directory; empty: a per-process directory under java.io.tmpdir.")
+                    "Folder under which each instance on this host keeps its Kafka Streams state in a slot of its "
+                            + "own (locked while it runs, found again after a restart, so a restarted instance "
+                            + "keeps its identity); empty: medfuse-state under java.io.tmpdir. Use a volume that "
+                            + "survives a container restart.")
+            .define(INSTANCE_ID, Type.STRING, "", Importance.MEDIUM,
+                    "This instance's stable identity in the group (Kafka static membership, and the slot of its "
+                            + "state): a restart with the same id takes its partitions back at once. Unique per "
+                            + "instance (e.g. a StatefulSet pod name); empty: <host name>-<first free slot>.")
             .define(TOPIC_REQUESTS, Type.STRING, "medfuse.requests", new ConfigDef.NonEmptyString(),
                     Importance.HIGH, "Topic the ImagingRequest events are read from.")
             .define(TOPIC_PREDICTIONS, Type.STRING, "medfuse.predictions", new ConfigDef.NonEmptyString(),
@@ -123,17 +147,53 @@ public final class WorkerConfig extends AbstractConfig {
                     "Largest encoded image accepted, in bytes (inline or fetched); larger: IMAGE_TOO_LARGE.")
             .define(IMAGE_MAX_PIXELS, Type.LONG, 40_000_000L, Range.atLeast(1), Importance.MEDIUM,
                     "Largest width x height accepted, checked from the image header before decoding.")
-            .define(REFERENCE_SCHEMES, Type.LIST, "file,http,https", Importance.MEDIUM,
-                    "URI schemes allowed for image references; empty: references are refused.")
+            .define(REFERENCE_FILE_ROOTS, Type.LIST, "", Importance.HIGH,
+                    "Folders under which file: image references may be read (after resolving .. and symbolic "
+                            + "links; regular files only, never /proc, /sys or /dev); empty: file: references "
+                            + "are refused.")
+            .define(REFERENCE_HTTP_ALLOW, Type.LIST, "", Importance.HIGH,
+                    "Servers http(s): image references may be fetched from: URL prefixes "
+                            + "(https://pacs.example.org/dicomweb/) or host[:port]; every redirect is checked "
+                            + "again. Loopback, link-local and cloud metadata addresses are refused unless an "
+                            + "entry names them literally (http://127.0.0.1:8042/). Empty: refused.")
+            .define(REFERENCE_HTTP_CREDENTIALS, Type.PASSWORD, null, Importance.MEDIUM,
+                    "Credentials sent only to references under an allowed prefix, as "
+                            + "PREFIX=bearer:TOKEN or PREFIX=basic:USER:PASSWORD, entries separated by ';'. "
+                            + "Never logged.")
             .define(REFERENCE_TIMEOUT_MS, Type.INT, 10_000, Range.atLeast(1), Importance.LOW,
-                    "Timeout for fetching one referenced image, in ms.")
-            .define(DLQ_MAX_ORIGINAL_BYTES, Type.INT, 1024 * 1024, Range.atLeast(0), Importance.LOW,
-                    "Dead letters carry the original record value when it is at most this many bytes.")
+                    "Deadline for fetching one referenced image, connect to last byte, in ms; past it: "
+                            + "REFERENCE_UNREACHABLE.")
+            .define(REQUEST_DEADLINE_MS, Type.INT, 30_000, Range.atLeast(100), Importance.MEDIUM,
+                    "Deadline for one request from entering the pipeline to its answer, in ms (fetch, decode, "
+                            + "batch, model); past it the request is answered TIMED_OUT and its work is "
+                            + "cancelled.")
+            .define(REQUEST_ID_WINDOW_MS, Type.LONG, 3_600_000L, Range.between(1_000L, 7L * 24 * 3_600_000L),
+                    Importance.MEDIUM, "How long a request id is remembered, in ms: within it the same request "
+                            + "again is answered once, another request with the same id is a "
+                            + "DUPLICATE_REQUEST_ID dead letter. Longer windows cost disk and restore time.")
+            .define(REQUESTED_AT_MAX_SKEW_MS, Type.LONG, 300_000L, Range.atLeast(0L), Importance.LOW,
+                    "A requestedAt further in the future than this (clock skew), in ms, is flagged "
+                            + "requestedAt:implausible and left out of latency figures.")
+            .define(REQUESTED_AT_MAX_AGE_MS, Type.LONG, 7L * 24 * 3_600_000L, Range.atLeast(1L), Importance.LOW,
+                    "A requestedAt older than this, in ms, is flagged requestedAt:implausible and left out of "
+                            + "latency figures.")
+            .define(DLQ_MAX_ORIGINAL_BYTES, Type.INT, 0, Range.atLeast(0), Importance.MEDIUM,
+                    "Dead letters carry the original record value when it is at most this many bytes; 0: never. "
+                            + "The original is patient data (image and patient fields): give the dead-letter "
+                            + "topic the same read ACL as the requests topic before turning this on.")
             .define(FORWARD_INTERVAL_MS, Type.LONG, 5L, Range.between(1, 1000), Importance.LOW,
                     "How often each task forwards finished results, in ms (bounds the added latency).")
             .define(METRICS_PORT, Type.INT, 9464, Range.between(-1, 65_535), Importance.MEDIUM,
                     "HTTP port of /metrics (Prometheus), /health/live and /health/ready; 0: any free port; "
-                            + "-1: no HTTP server.");
+                            + "-1: no HTTP server.")
+            .define(METRICS_BIND_ADDRESS, Type.STRING, "0.0.0.0", new ConfigDef.NonEmptyString(), Importance.LOW,
+                    "Address the metrics and health server listens on; 127.0.0.1 keeps it to this host.")
+            .define(HEALTH_STALL_READY_MS, Type.LONG, 30_000L, Range.atLeast(100L), Importance.LOW,
+                    "/health/ready turns DOWN when the pipeline has made no progress for this long while work "
+                            + "waits, in ms.")
+            .define(HEALTH_STALL_LIVE_MS, Type.LONG, 120_000L, Range.atLeast(100L), Importance.LOW,
+                    "/health/live fails (so the orchestrator restarts the instance) when the stall lasts this "
+                            + "long, in ms. A schema registry outage is not a stall: restarting would not help.");
 
     private WorkerConfig(Map<String, ?> originals) {
         super(DEF, originals, false);
@@ -165,26 +225,59 @@ public final class WorkerConfig extends AbstractConfig {
         }
         List<String> problems = new ArrayList<>();
         for (String key : merged.keySet()) {
-            if (!DEF.names().contains(key) && !key.startsWith(KAFKA_PREFIX)) {
+            if (REMOVED.containsKey(key)) {
+                problems.add("key '" + key + "' was removed: " + REMOVED.get(key));
+            } else if (!DEF.names().contains(key) && !key.startsWith(KAFKA_PREFIX)) {
                 problems.add("unknown key '" + key + "'");
             }
         }
+        // each key on its own, so that every bad value is named, not only the first one AbstractConfig meets
+        Map<String, Object> parsed = new java.util.HashMap<>();
         for (String key : DEF.names()) {
             ConfigDef.ConfigKey k = DEF.configKeys().get(key);
-            if (!k.hasDefault() && merged.get(key) == null) {
-                problems.add("missing required key '" + key + "' (" + k.documentation + ")");
+            Object raw = merged.get(key);
+            if (raw == null) {
+                if (!k.hasDefault()) {
+                    problems.add("missing required key '" + key + "' (" + k.documentation + ")");
+                } else {
+                    parsed.put(key, k.defaultValue);
+                }
+                continue;
             }
-        }
-        if (problems.isEmpty()) {
             try {
-                WorkerConfig config = new WorkerConfig(merged);
-                config.checkCrossKeys();
-                return config;
+                Object value = ConfigDef.parseType(key, raw, k.type);
+                if (k.validator != null) {
+                    k.validator.ensureValid(key, value);
+                }
+                parsed.put(key, value);
             } catch (ConfigException e) {
                 problems.add(e.getMessage());
             }
         }
-        throw new ConfigException("invalid worker configuration: " + String.join("; ", problems));
+        // the reference policy's entries name folders and servers: checked here too, whatever else is wrong
+        if (parsed.containsKey(REFERENCE_FILE_ROOTS) && parsed.containsKey(REFERENCE_HTTP_ALLOW)
+                && parsed.containsKey(REFERENCE_HTTP_CREDENTIALS) && parsed.containsKey(REFERENCE_TIMEOUT_MS)) {
+            Password credentials = (Password) parsed.get(REFERENCE_HTTP_CREDENTIALS);
+            @SuppressWarnings("unchecked")
+            List<String> roots = (List<String>) parsed.get(REFERENCE_FILE_ROOTS);
+            @SuppressWarnings("unchecked")
+            List<String> allow = (List<String>) parsed.get(REFERENCE_HTTP_ALLOW);
+            try {
+                ReferencePolicy.parse(roots, allow, credentials == null ? "" : credentials.value(),
+                        (Integer) parsed.get(REFERENCE_TIMEOUT_MS));
+            } catch (IllegalArgumentException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        if (problems.isEmpty()) {
+            WorkerConfig config = new WorkerConfig(merged);
+            problems.addAll(config.crossKeyProblems());
+            if (problems.isEmpty()) {
+                return config;
+            }
+        }
+        throw new ConfigException("invalid worker configuration (" + problems.size() + " problem"
+                + (problems.size() == 1 ? "" : "s") + "): " + String.join("; ", problems));
     }
 
     /** MEDFUSE_BATCH_MAX_SIZE → batch.max.size; MEDFUSE_KAFKA_X_Y → kafka.x.y. */
@@ -218,11 +311,41 @@ public final class WorkerConfig extends AbstractConfig {
         return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
     }
 
-    private void checkCrossKeys() {
-        List<Integer> padded = paddedBatchSizes();
-        if (padded.isEmpty() || padded.get(padded.size() - 1) < batchMaxSize()) {
-            throw new ConfigException(BATCH_PADDED_SIZES, getList(BATCH_PADDED_SIZES),
-                    "the largest padded size must be at least " + BATCH_MAX_SIZE + " (" + batchMaxSize() + ")");
+    /** Problems that involve more than one key, or a value's meaning (folders that must exist, URL forms). */
+    private List<String> crossKeyProblems() {
+        List<String> problems = new ArrayList<>();
+        try {
+            List<Integer> padded = paddedBatchSizes();
+            if (padded.isEmpty() || padded.get(padded.size() - 1) < batchMaxSize()) {
+                problems.add(BATCH_PADDED_SIZES + " = " + getList(BATCH_PADDED_SIZES) + ": the largest padded size "
+                        + "must be at least " + BATCH_MAX_SIZE + " (" + batchMaxSize() + ")");
+            }
+        } catch (ConfigException e) {
+            problems.add(e.getMessage());
+        }
+        if (healthStallLiveMs() < healthStallReadyMs()) {
+            problems.add(HEALTH_STALL_LIVE_MS + " (" + healthStallLiveMs() + ") must be at least "
+                    + HEALTH_STALL_READY_MS + " (" + healthStallReadyMs() + ")");
+        }
+        if (!instanceId().isEmpty() && !instanceId().matches("[A-Za-z0-9._-]{1,100}")) {
+            problems.add(INSTANCE_ID + " = '" + instanceId() + "': use 1-100 letters, digits, '.', '_' or '-'");
+        }
+        return problems;
+    }
+
+    /**
+     * Where image references may be read from, checked: every file root exists and is a folder, every allow-list
+     * entry and credential parses, every credential's prefix is allowed.
+     *
+     * @throws ConfigException naming every bad entry
+     */
+    public ReferencePolicy referencePolicy() {
+        Password credentials = getPassword(REFERENCE_HTTP_CREDENTIALS);
+        try {
+            return ReferencePolicy.parse(getList(REFERENCE_FILE_ROOTS), getList(REFERENCE_HTTP_ALLOW),
+                    credentials == null ? "" : credentials.value(), getInt(REFERENCE_TIMEOUT_MS));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
         }
     }
 
@@ -322,13 +445,46 @@ public final class WorkerConfig extends AbstractConfig {
         return getLong(IMAGE_MAX_PIXELS);
     }
 
-    public List<String> referenceSchemes() {
-        return getList(REFERENCE_SCHEMES).stream().map(s -> s.trim().toLowerCase(Locale.ROOT))
-                .filter(s -> !s.isEmpty()).toList();
-    }
-
     public int referenceTimeoutMs() {
         return getInt(REFERENCE_TIMEOUT_MS);
+    }
+
+    public int requestDeadlineMs() {
+        return getInt(REQUEST_DEADLINE_MS);
+    }
+
+    public long requestIdWindowMs() {
+        return getLong(REQUEST_ID_WINDOW_MS);
+    }
+
+    public long requestedAtMaxSkewMs() {
+        return getLong(REQUESTED_AT_MAX_SKEW_MS);
+    }
+
+    public long requestedAtMaxAgeMs() {
+        return getLong(REQUESTED_AT_MAX_AGE_MS);
+    }
+
+    /** The configured instance id, or "" when the instance takes host name + slot. */
+    public String instanceId() {
+        return getString(INSTANCE_ID).trim();
+    }
+
+    /** The configured state root, or "" for the default under java.io.tmpdir. */
+    public String stateDir() {
+        return getString(STATE_DIR).trim();
+    }
+
+    public String metricsBindAddress() {
+        return getString(METRICS_BIND_ADDRESS);
+    }
+
+    public long healthStallReadyMs() {
+        return getLong(HEALTH_STALL_READY_MS);
+    }
+
+    public long healthStallLiveMs() {
+        return getLong(HEALTH_STALL_LIVE_MS);
     }
 
     public int deadLetterMaxOriginalBytes() {
@@ -354,10 +510,6 @@ public final class WorkerConfig extends AbstractConfig {
         p.put("processing.guarantee", getString(PROCESSING_GUARANTEE));
         p.put("num.stream.threads", getInt(NUM_STREAM_THREADS));
         p.put("commit.interval.ms", getLong(COMMIT_INTERVAL_MS));
-        String stateDir = getString(STATE_DIR);
-        if (!stateDir.isBlank()) {
-            p.put("state.dir", stateDir);
-        }
         p.putAll(kafkaClientOverrides());
         return p;
     }

@@ -20,7 +20,8 @@ import io.medfuse.worker.WorkerStartException;
 /**
  * A small HTTP server (the JDK's) for Prometheus and Kubernetes: {@code GET /metrics} (Prometheus text format),
  * {@code GET /health/live} and {@code GET /health/ready} (200 or 503 with {@code {"status","reason"}} as JSON).
- * Listens on every interface; one daemon thread answers, so a slow scrape cannot take threads from the worker.
+ * Listens on the configured address ({@code metrics.bind.address}); one daemon thread answers, so a slow scrape
+ * cannot take threads from the worker.
  */
 public final class MetricsServer implements AutoCloseable {
 
@@ -37,17 +38,27 @@ public final class MetricsServer implements AutoCloseable {
         this.executor = executor;
     }
 
+    /** Starts listening on every interface. */
+    public static MetricsServer start(int port, Supplier<String> scrape, HealthCheck health) {
+        return start("0.0.0.0", port, scrape, health);
+    }
+
     /**
      * Starts listening.
      *
+     * @param bindAddress address to listen on (0.0.0.0: every interface)
      * @param port TCP port, 0 for any free one
      * @param scrape the metrics text, produced per request
-     * @throws WorkerStartException when the port cannot be bound
+     * @throws WorkerStartException when the address or port cannot be bound
      */
-    public static MetricsServer start(int port, Supplier<String> scrape, HealthCheck health) {
+    public static MetricsServer start(String bindAddress, int port, Supplier<String> scrape, HealthCheck health) {
         HttpServer server;
+        InetSocketAddress address = new InetSocketAddress(bindAddress, port);
+        if (address.isUnresolved()) {
+            throw new WorkerStartException("metrics.bind.address " + bindAddress + " is not an address of this host");
+        }
         try {
-            server = HttpServer.create(new InetSocketAddress(port), 16);
+            server = HttpServer.create(address, 16);
         } catch (BindException e) {
             throw new WorkerStartException("metrics.port " + port + " is in use (" + e.getMessage()
                     + "); choose another port, 0 for any free one, or -1 to turn the endpoint off", e);
@@ -83,7 +94,8 @@ public final class MetricsServer implements AutoCloseable {
         });
         server.start();
         MetricsServer started = new MetricsServer(server, executor);
-        LOG.info("metrics and health on http://0.0.0.0:{}/metrics, /health/live, /health/ready", started.port());
+        LOG.info("metrics and health on http://{}:{}/metrics, /health/live, /health/ready", bindAddress,
+                started.port());
         return started;
     }
 

@@ -40,11 +40,17 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  * <tr><td>{@code medfuse_dead_letters_total{reason}}</td><td>dead letters forwarded, by reason (every reason is
  * present from the start, at 0)</td></tr>
  * <tr><td>{@code medfuse_batch_size}</td><td>histogram of the requests per model run</td></tr>
+ * <tr><td>{@code medfuse_batch_failures_total}</td><td>model runs that failed (split or answered MODEL_ERROR)</td></tr>
+ * <tr><td>{@code medfuse_duplicates_ignored_total}</td><td>requests that repeated an earlier one (same id, same
+ * content) and were not answered again</td></tr>
+ * <tr><td>{@code medfuse_pending_resubmitted_total}</td><td>pending requests taken again after a crash or
+ * rebalance</td></tr>
  * <tr><td>{@code medfuse_queue_wait_seconds}, {@code medfuse_preprocess_seconds},
  * {@code medfuse_inference_seconds}</td><td>histograms per prediction</td></tr>
  * <tr><td>{@code medfuse_in_flight_requests}</td><td>requests between consumption and answer</td></tr>
  * <tr><td>{@code medfuse_consumer_lag_records{topic,partition}}</td><td>records behind the end of each owned
- * partition, from the Kafka Streams consumer's {@code records-lag}</td></tr>
+ * partition of the requests topic, from the Kafka Streams consumer's {@code records-lag} (the consumer reports each
+ * partition twice, with the topic's name and with dots replaced by underscores; it is exported once)</td></tr>
  * <tr><td>{@code medfuse_model_info{name,version,sha256,provider}}</td><td>1 for the model being served</td></tr>
  * </table>
  *
@@ -64,11 +70,13 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     private final Timer queueWait;
     private final Timer preprocess;
     private final Timer inference;
+    private final Counter batchFailures;
+    private final Counter duplicates;
+    private final Counter resubmitted;
     private final MultiGauge consumerLag;
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private volatile KafkaStreams streams;
-    /** The last batch counted; only the batcher thread touches it. */
-    private BatchStats lastBatch;
+    private volatile String requestsTopic;
 
     public MicrometerWorkerMetrics() {
         requests = Counter.builder("medfuse.requests")
@@ -83,6 +91,13 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
                 .description("Requests per model run (after any split of a failing batch)")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
                 .register(registry);
+        batchFailures = Counter.builder("medfuse.batch.failures")
+                .description("Model runs that failed (split, or answered MODEL_ERROR)").register(registry);
+        duplicates = Counter.builder("medfuse.duplicates.ignored")
+                .description("Requests that repeated an earlier one (same id and content), not answered again")
+                .register(registry);
+        resubmitted = Counter.builder("medfuse.pending.resubmitted")
+                .description("Pending requests taken again after a crash or a rebalance").register(registry);
         queueWait = timer("medfuse.queue.wait", "From the stream thread taking a request to its model run");
         preprocess = timer("medfuse.preprocess", "Image fetch, decode, resize and normalise, per request");
         inference = timer("medfuse.inference", "Model run of the request's batch");
@@ -122,9 +137,10 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
                 .description("Requests between consumption and answer").register(registry);
     }
 
-    /** Reads the consumer lag from these Kafka Streams' client metrics at every scrape. */
-    public void bindStreams(KafkaStreams kafkaStreams) {
+    /** Reads the consumer lag of {@code topic} from these Kafka Streams' client metrics at every scrape. */
+    public void bindStreams(KafkaStreams kafkaStreams, String topic) {
         this.streams = kafkaStreams;
+        this.requestsTopic = topic;
     }
 
     @Override
@@ -147,11 +163,22 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
 
     @Override
     public void batchCompleted(BatchStats stats) {
-        // the requests of one batch share one BatchStats and are reported in a row: count the batch once
-        if (stats != lastBatch) {
-            lastBatch = stats;
-            batchSize.record(stats.batchSize());
-        }
+        batchSize.record(stats.batchSize());
+    }
+
+    @Override
+    public void batchFailed(BatchStats stats) {
+        batchFailures.increment();
+    }
+
+    @Override
+    public void duplicateIgnored() {
+        duplicates.increment();
+    }
+
+    @Override
+    public void pendingResubmitted(int n) {
+        resubmitted.increment(n);
     }
 
     /** The Prometheus text exposition of every metric, with the consumer lag read now. */
@@ -170,7 +197,7 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
         if (s == null) {
             return;
         }
-        Map<List<String>, Double> lag = consumerLag(s.metrics());
+        Map<List<String>, Double> lag = consumerLag(s.metrics(), requestsTopic);
         List<MultiGauge.Row<?>> rows = new ArrayList<>(lag.size());
         lag.forEach((tp, value) -> rows.add(MultiGauge.Row.of(Tags.of("topic", tp.get(0), "partition", tp.get(1)),
                 value)));
@@ -178,10 +205,12 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     }
 
     /**
-     * The main consumers' {@code records-lag} per [topic, partition] (the restore consumer's lag is about changelog
-     * topics and is left out); a partition whose lag is not known yet (NaN) is left out.
+     * The main consumers' {@code records-lag} per [topic, partition] of {@code topic} only: the restore consumer's
+     * lag is about changelog topics, and the consumer's second copy of each partition's metric, tagged with the
+     * topic name's dots replaced by underscores, would double a summed lag (what an autoscaler reads). A partition
+     * whose lag is not known yet (NaN) is left out.
      */
-    static Map<List<String>, Double> consumerLag(Map<MetricName, ? extends Metric> metrics) {
+    static Map<List<String>, Double> consumerLag(Map<MetricName, ? extends Metric> metrics, String topicName) {
         Map<List<String>, Double> lag = new TreeMap<>((a, b) -> {
             int c = a.get(0).compareTo(b.get(0));
             return c != 0 ? c : Integer.compare(Integer.parseInt(a.get(1)), Integer.parseInt(b.get(1)));
@@ -195,7 +224,8 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
             String topic = tags.get("topic");
             String partition = tags.get("partition");
             String clientId = tags.getOrDefault("client-id", "");
-            if (topic == null || partition == null || clientId.contains(RESTORE_CONSUMER)) {
+            if (topic == null || partition == null || clientId.contains(RESTORE_CONSUMER)
+                    || topicName != null && !topic.equals(topicName)) {
                 continue;
             }
             if (e.getValue().metricValue() instanceof Number n && !Double.isNaN(n.doubleValue())) {

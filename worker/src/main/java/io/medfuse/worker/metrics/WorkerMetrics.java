@@ -32,10 +32,19 @@ public interface WorkerMetrics {
     default void deadLetter(FailureReason reason) {
     }
 
-    /**
-     * A request's batch ran; on the batcher thread, once per request of the batch, in a row. Every request of one
-     * batch carries the same {@link BatchStats} instance, so an implementation can count batches, not requests.
-     */
+    /** A model run succeeded; on the batcher thread, once per run. */
     default void batchCompleted(BatchStats stats) {
+    }
+
+    /** A model run failed (it is split, or its one request becomes a MODEL_ERROR); on the batcher thread. */
+    default void batchFailed(BatchStats stats) {
+    }
+
+    /** A request repeated an earlier one (same id, same content) and was not answered again; on a stream thread. */
+    default void duplicateIgnored() {
+    }
+
+    /** A task took {@code n} pending requests again after a crash or a rebalance; on a stream thread. */
+    default void pendingResubmitted(int n) {
     }
 }

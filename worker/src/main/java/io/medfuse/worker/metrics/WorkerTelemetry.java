@@ -20,18 +20,27 @@ public final class WorkerTelemetry implements AutoCloseable {
     private final WorkerHealth health = new WorkerHealth();
     private final MetricsServer server;
 
-    private WorkerTelemetry(int port) {
-        this.server = port == OFF ? null : MetricsServer.start(port, metrics::scrape, health);
+    private WorkerTelemetry(String bindAddress, int port) {
+        this.server = port == OFF ? null : MetricsServer.start(bindAddress, port, metrics::scrape, health);
     }
 
     /**
-     * Creates the registry and starts the HTTP server.
+     * Creates the registry and starts the HTTP server on all interfaces.
      *
      * @param port TCP port; 0 for any free one; {@value #OFF} for no server (metrics are still collected)
      * @throws io.medfuse.worker.WorkerStartException when the port cannot be bound
      */
     public static WorkerTelemetry start(int port) {
-        return new WorkerTelemetry(port);
+        return new WorkerTelemetry("0.0.0.0", port);
+    }
+
+    /**
+     * Creates the registry and starts the HTTP server on {@code bindAddress} ({@code metrics.bind.address}).
+     *
+     * @throws io.medfuse.worker.WorkerStartException when the address or port cannot be bound
+     */
+    public static WorkerTelemetry start(String bindAddress, int port) {
+        return new WorkerTelemetry(bindAddress, port);
     }
 
     /** What the pipeline and the topology report to. */
@@ -50,11 +59,12 @@ public final class WorkerTelemetry implements AutoCloseable {
         health.modelLoaded(identity);
     }
 
-    /** Kafka Streams and the pipeline exist: state for health, lag and in-flight for metrics. */
-    public void watch(KafkaStreams streams, IntSupplier inFlight) {
-        metrics.bindStreams(streams);
+    /** Kafka Streams and the pipeline exist: state and stalls for health, lag and in-flight for metrics. */
+    public void watch(KafkaStreams streams, String requestsTopic, IntSupplier inFlight, StallDetector stalls) {
+        metrics.bindStreams(streams, requestsTopic);
         metrics.bindInFlight(inFlight);
         health.streams(streams::state);
+        health.stallDetector(stalls);
     }
 
     /** The HTTP port, or {@value #OFF} when the server is off. */

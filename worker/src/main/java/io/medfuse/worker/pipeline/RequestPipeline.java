@@ -1,24 +1,33 @@
 package io.medfuse.worker.pipeline;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.ImagePayload;
+import io.medfuse.events.ImageReference;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Patient;
+import io.medfuse.events.SourceRef;
 import io.medfuse.model.contract.FeatureSpec;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.image.ImageDecodeException;
@@ -29,40 +38,70 @@ import io.medfuse.model.image.UnsupportedMediaTypeException;
 import io.medfuse.model.tabular.EncodedRow;
 import io.medfuse.model.tabular.InvalidFeatureException;
 import io.medfuse.model.tabular.TabularEncoder;
-import io.medfuse.worker.batch.BatchCallback;
 import io.medfuse.worker.batch.BatchStats;
-import io.medfuse.worker.batch.BatcherClosedException;
 import io.medfuse.worker.batch.MicroBatcher;
 import io.medfuse.worker.metrics.WorkerMetrics;
 
 /**
  * Everything between a decoded request and its outcome, shared by all stream tasks of an instance: cheap checks
- * and tabular encoding on the calling (stream) thread; image fetch, decode, resize and normalise on a pool sized to
- * the cores; then the {@link MicroBatcher} and the model. In-flight requests are bounded by a semaphore the caller
- * acquires before {@link #submit}; the permit is released when the outcome is known.
+ * and tabular encoding on the calling (stream) thread ({@link #validate}); then, per request, one future
+ * ({@link #submit}): the image fetched on the I/O pool (references) or taken inline, decoded, resized and
+ * normalised on the preprocessing pool, queued in the {@link MicroBatcher} and run by the model.
  *
- * <p>Owns the pool and the batcher; the classifier is owned by whoever built it (closed after this pipeline).
+ * <p>Every future completes, exactly once: with a prediction, with the exception that says why not
+ * ({@link Failures#classify} turns it into a dead-letter reason), at the latest when the request's deadline
+ * ({@code request.deadline.ms}) passes ({@link RequestTimedOutException}; the work still running for it is
+ * cancelled), or, when the pipeline closes first, with {@link PipelineClosedException} (no answer: the request stays
+ * pending upstream). Callers attach what they need to the future; nothing here calls back into them.
+ *
+ * <p>Owns its pools, its timer and the batcher; the classifier is owned by whoever built it (closed after this
+ * pipeline).
  */
 public final class RequestPipeline implements AutoCloseable {
+
+    /** Longest request id, clinical key, string value, sex, media type or source field accepted, in characters. */
+    public static final int MAX_ID_LENGTH = 256;
+    static final int MAX_CLINICAL_ENTRIES = 64;
+    static final int MAX_TEXT_LENGTH = 1024;
 
     /** Prepared tabular input and its flags, from {@link #validate}. */
     public record Validated(float[] tabular, List<String> flags) {
     }
 
-    /** Pipeline limits. */
-    public record Settings(int preprocessThreads, int maxInFlight, int maxBatchSize, long maxQueueDelayMs,
-                           ImageLimits imageLimits, List<String> referenceSchemes, Duration referenceTimeout) {
+    /**
+     * Pipeline settings.
+     *
+     * @param preprocessThreads decode/resize threads
+     * @param maxBatchSize largest model batch
+     * @param maxQueueDelayMs longest wait of a request for its batch to fill
+     * @param imageLimits encoded size and pixel limits
+     * @param references where image references may be fetched from
+     * @param requestDeadline longest time from {@link #submit} to the outcome
+     * @param requestedAtMaxSkew a requestedAt further in the future is flagged
+     * @param requestedAtMaxAge a requestedAt older than this is flagged
+     */
+    public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
+                           ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
+                           Duration requestedAtMaxAge) {
     }
 
+    /** Flag on a prediction whose requestedAt is implausible; latency figures leave it out. */
+    public static final String REQUESTED_AT_IMPLAUSIBLE = "requestedAt:implausible";
+
     private final Classifier classifier;
+    private final Settings settings;
     private final ImagePreprocessor preprocessor;
     private final TabularEncoder tabularEncoder;
     private final ImageFetcher fetcher;
-    private final ExecutorService pool;
+    private final ExecutorService cpu;
+    private final ExecutorService io;
+    private final ScheduledThreadPoolExecutor timer;
     private final MicroBatcher batcher;
-    private final Semaphore inFlight;
-    private final int maxInFlight;
     private final WorkerMetrics metrics;
+    private final Set<CompletableFuture<Outcome.Predicted>> outstanding = ConcurrentHashMap.newKeySet();
+    private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
+    private final AtomicInteger consecutiveFailedRuns = new AtomicInteger();
+    private volatile boolean closed;
 
     public RequestPipeline(Classifier classifier, Settings settings) {
         this(classifier, settings, WorkerMetrics.NONE);
@@ -71,16 +110,34 @@ public final class RequestPipeline implements AutoCloseable {
     /** @param metrics told about every batch here, and about requests and outcomes by the topology */
     public RequestPipeline(Classifier classifier, Settings settings, WorkerMetrics metrics) {
         this.classifier = classifier;
+        this.settings = settings;
         this.metrics = metrics;
         ModelContract contract = classifier.contract();
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
-        this.fetcher = new ImageFetcher(settings.referenceSchemes(), settings.imageLimits().maxBytes(),
-                settings.referenceTimeout());
-        this.pool = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
-        this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs());
-        this.maxInFlight = settings.maxInFlight();
-        this.inFlight = new Semaphore(maxInFlight);
+        this.cpu = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
+        // I/O waits (file reads, name lookups, HTTP callbacks) never take a decoding thread
+        this.io = Executors.newFixedThreadPool(Math.max(4, 2 * settings.preprocessThreads()),
+                daemonThreads("medfuse-fetch"));
+        this.timer = new ScheduledThreadPoolExecutor(1, daemonThreads("medfuse-deadlines"));
+        this.timer.setRemoveOnCancelPolicy(true);
+        this.fetcher = new ImageFetcher(settings.references(), settings.imageLimits().maxBytes(), io, timer);
+        this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(),
+                new MicroBatcher.Listener() {
+                    @Override
+                    public void batchCompleted(BatchStats stats) {
+                        consecutiveFailedRuns.set(0);
+                        lastProgressNanos.set(System.nanoTime());
+                        metrics.batchCompleted(stats);
+                    }
+
+                    @Override
+                    public void batchFailed(BatchStats stats, RuntimeException error) {
+                        consecutiveFailedRuns.incrementAndGet();
+                        lastProgressNanos.set(System.nanoTime());
+                        metrics.batchFailed(stats);
+                    }
+                });
     }
 
     public ModelIdentity identity() {
@@ -97,13 +154,42 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     /**
-     * Cheap checks and tabular encoding, on the stream thread.
+     * Cheap checks and tabular encoding, on the stream thread: every field a producer controls is bounded here,
+     * before anything is fetched or decoded.
      *
      * @throws RequestRejectedException with the dead-letter reason
      */
     public Validated validate(ImagingRequest request) {
-        if (request.getRequestId() == null || request.getRequestId().isBlank()) {
+        String id = request.getRequestId();
+        if (id == null || id.isBlank()) {
             throw new RequestRejectedException(FailureReason.INVALID_FIELD, "requestId is empty");
+        }
+        if (id.length() > MAX_ID_LENGTH || id.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            throw new RequestRejectedException(FailureReason.INVALID_FIELD, "requestId must be 1 to "
+                    + MAX_ID_LENGTH + " characters without control characters");
+        }
+        checkText("image.mediaType", request.getImage().getMediaType(), MAX_ID_LENGTH);
+        checkSource(request.getSource());
+        Patient patient = request.getPatient();
+        if (patient != null) {
+            checkText("patient.sex", patient.getSex(), MAX_ID_LENGTH);
+        }
+        Map<String, Object> clinical = request.getClinical();
+        if (clinical != null) {
+            if (clinical.size() > MAX_CLINICAL_ENTRIES) {
+                throw new RequestRejectedException(FailureReason.INVALID_FIELD, "clinical has " + clinical.size()
+                        + " entries; at most " + MAX_CLINICAL_ENTRIES + " are accepted");
+            }
+            for (Map.Entry<String, Object> e : clinical.entrySet()) {
+                if (e.getKey().isEmpty() || e.getKey().length() > MAX_ID_LENGTH) {
+                    throw new RequestRejectedException(FailureReason.INVALID_FIELD, "a clinical key must be 1 to "
+                            + MAX_ID_LENGTH + " characters");
+                }
+                if (e.getValue() instanceof CharSequence s && s.length() > MAX_TEXT_LENGTH) {
+                    throw new RequestRejectedException(FailureReason.INVALID_FIELD, "clinical value '"
+                            + abbreviate(e.getKey()) + "' is longer than " + MAX_TEXT_LENGTH + " characters");
+                }
+            }
         }
         ImagePayload image = request.getImage();
         boolean hasData = image.getData() != null && image.getData().hasRemaining();
@@ -116,6 +202,11 @@ public final class RequestPipeline implements AutoCloseable {
             throw new RequestRejectedException(FailureReason.IMAGE_MISSING,
                     "image has neither inline data nor a reference");
         }
+        if (hasData && image.getData().remaining() > settings.imageLimits().maxBytes()) {
+            throw new RequestRejectedException(FailureReason.IMAGE_TOO_LARGE, "the inline image has "
+                    + image.getData().remaining() + " bytes, more than image.max.bytes = "
+                    + settings.imageLimits().maxBytes());
+        }
         String mediaType = normalisedMediaType(image.getMediaType());
         if (!mediaType.equals("image/png") && !mediaType.equals("image/jpeg") && !mediaType.equals("image/jpg")) {
             throw new RequestRejectedException(FailureReason.UNSUPPORTED_MEDIA_TYPE, "image.mediaType '"
@@ -124,11 +215,44 @@ public final class RequestPipeline implements AutoCloseable {
         if (hasRef) {
             fetcher.check(image.getReference());
         }
+        EncodedRow row;
         try {
-            EncodedRow row = tabularEncoder.encode(features(request));
-            return new Validated(row.values(), row.flags());
+            row = tabularEncoder.encode(features(request));
         } catch (InvalidFeatureException e) {
             throw new RequestRejectedException(FailureReason.INVALID_FIELD, e.getMessage(), e);
+        }
+        List<String> flags = row.flags();
+        if (implausible(request.getRequestedAt())) {
+            flags = new ArrayList<>(flags);
+            flags.add(REQUESTED_AT_IMPLAUSIBLE);
+            flags = List.copyOf(flags);
+        }
+        return new Validated(row.values(), flags);
+    }
+
+    private boolean implausible(Instant requestedAt) {
+        if (requestedAt == null) {
+            return true;
+        }
+        long now = System.currentTimeMillis();
+        long at = requestedAt.toEpochMilli();
+        return at > now + settings.requestedAtMaxSkew().toMillis() || at < now - settings.requestedAtMaxAge().toMillis();
+    }
+
+    private static void checkSource(SourceRef source) {
+        if (source == null) {
+            return;
+        }
+        checkText("source.system", source.getSystem(), MAX_ID_LENGTH);
+        checkText("source.studyInstanceUid", source.getStudyInstanceUid(), MAX_ID_LENGTH);
+        checkText("source.seriesInstanceUid", source.getSeriesInstanceUid(), MAX_ID_LENGTH);
+        checkText("source.sopInstanceUid", source.getSopInstanceUid(), MAX_ID_LENGTH);
+    }
+
+    private static void checkText(String field, String value, int max) {
+        if (value != null && value.length() > max) {
+            throw new RequestRejectedException(FailureReason.INVALID_FIELD, field + " is longer than " + max
+                    + " characters");
         }
     }
 
@@ -149,103 +273,126 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     /**
-     * Waits for room in the in-flight bound.
+     * Fetches (or takes inline) and preprocesses the image, then queues the request for a batch. Never blocks and
+     * never throws; the future says what became of the request (see the class comment).
      *
-     * @return false when none came within the timeout
+     * @param arrivalNanos when the stream thread took the request ({@link System#nanoTime()})
      */
-    public boolean tryAcquire(long timeoutMillis) throws InterruptedException {
-        return inFlight.tryAcquire(timeoutMillis, TimeUnit.MILLISECONDS);
-    }
+    public CompletableFuture<Outcome.Predicted> submit(ImagingRequest request, Validated validated,
+                                                       long arrivalNanos) {
+        CompletableFuture<Outcome.Predicted> answer = new CompletableFuture<>();
+        if (closed) {
+            answer.completeExceptionally(new PipelineClosedException());
+            return answer;
+        }
+        outstanding.add(answer);
+        AtomicReference<String> stage = new AtomicReference<>("waiting to be fetched");
+        long deadlineMs = settings.requestDeadline().toMillis();
+        ScheduledFuture<?> deadline = timer.schedule(
+                () -> answer.completeExceptionally(new RequestTimedOutException(deadlineMs, stage.get())),
+                deadlineMs, TimeUnit.MILLISECONDS);
 
-    /** Requests between {@link #tryAcquire} and their outcome. */
-    public int inFlight() {
-        return maxInFlight - inFlight.availablePermits();
+        ImagePayload payload = request.getImage();
+        ImageReference ref = payload.getReference();
+        CompletableFuture<byte[]> bytes;
+        if (ref != null) {
+            stage.set("fetching its image");
+            bytes = fetcher.fetch(ref);
+        } else {
+            bytes = CompletableFuture.completedFuture(inlineBytes(payload.getData()));
+        }
+        long[] preprocessNanos = new long[1];
+        CompletableFuture<float[]> image = bytes.thenApplyAsync(b -> {
+            stage.set("decoding its image");
+            long start = System.nanoTime();
+            float[] pixels = decode(b, payload.getMediaType(), ref);
+            preprocessNanos[0] = System.nanoTime() - start;
+            return pixels;
+        }, cpu);
+        AtomicReference<CompletableFuture<MicroBatcher.Result>> queued = new AtomicReference<>();
+        image.thenCompose(pixels -> {
+            stage.set("waiting for its batch or in the model");
+            CompletableFuture<MicroBatcher.Result> f = batcher.submit(pixels, validated.tabular());
+            queued.set(f);
+            return f;
+        }).whenComplete((result, error) -> {
+            if (error != null) {
+                answer.completeExceptionally(Failures.unwrap(error));
+            } else {
+                answer.complete(new Outcome.Predicted(result.probabilities(), validated.flags(), result.stats(),
+                        arrivalNanos, preprocessNanos[0]));
+            }
+        });
+        answer.whenComplete((p, error) -> {
+            outstanding.remove(answer);
+            deadline.cancel(false);
+            if (error != null) {
+                // whatever still runs for this request stops: the fetch closes its connection or file, a queued
+                // request leaves the batcher's queue when its batch forms
+                bytes.cancel(true);
+                CompletableFuture<MicroBatcher.Result> q = queued.get();
+                if (q != null) {
+                    q.cancel(false);
+                }
+                if (!(error instanceof RequestTimedOutException) && !(error instanceof PipelineClosedException)) {
+                    lastProgressNanos.set(System.nanoTime());
+                }
+            }
+        });
+        return answer;
     }
 
     /**
-     * Preprocesses the image on the pool and queues the request for a batch. The caller holds one permit from
-     * {@link #tryAcquire}; it is released before {@code done} is called. {@code done} runs on a pool or batcher
-     * thread and must not block. When the pipeline closes first, {@code done} is never called.
+     * Decodes on the preprocessing pool; a decoder bug on odd input is the image's failure, not the worker's. For a
+     * fetched image the detail names the reference only: what the decoder saw (its first bytes) is content the
+     * worker read on the producer's behalf and is never echoed.
      */
-    public void submit(ImagingRequest request, Validated validated, long arrivalNanos, Consumer<Outcome> done) {
+    private float[] decode(byte[] bytes, String mediaType, ImageReference ref) {
         try {
-            pool.execute(() -> preprocess(request, validated, arrivalNanos, done));
-        } catch (RejectedExecutionException e) {
-            inFlight.release();
-        }
-    }
-
-    private void preprocess(ImagingRequest request, Validated validated, long arrivalNanos,
-                            Consumer<Outcome> done) {
-        long start = System.nanoTime();
-        float[] image;
-        try {
-            ImagePayload payload = request.getImage();
-            byte[] bytes;
-            if (payload.getReference() != null) {
-                bytes = fetcher.fetch(payload.getReference());
-            } else {
-                bytes = inlineBytes(payload.getData());
-            }
-            image = preprocessor.preprocess(bytes, payload.getMediaType());
-        } catch (RequestRejectedException e) {
-            finish(done, new Outcome.Failed(e.reason(), e.getMessage()));
-            return;
-        } catch (ImageTooLargeException e) {
-            finish(done, new Outcome.Failed(FailureReason.IMAGE_TOO_LARGE, e.getMessage()));
-            return;
-        } catch (UnsupportedMediaTypeException e) {
-            finish(done, new Outcome.Failed(FailureReason.UNSUPPORTED_MEDIA_TYPE, e.getMessage()));
-            return;
+            return preprocessor.preprocess(bytes, mediaType);
+        } catch (ImageTooLargeException | UnsupportedMediaTypeException e) {
+            throw e;
         } catch (ImageDecodeException e) {
-            finish(done, new Outcome.Failed(FailureReason.IMAGE_UNDECODABLE, e.getMessage()));
-            return;
+            if (ref == null) {
+                throw e;
+            }
+            throw new ImageDecodeException("the image at " + ImageFetcher.describe(java.net.URI.create(ref.getUri()))
+                    + " is not a decodable " + normalisedMediaType(mediaType));
         } catch (RuntimeException e) {
-            // a decoder bug on odd input must not cost the request its answer
-            finish(done, new Outcome.Failed(FailureReason.IMAGE_UNDECODABLE,
-                    "the image could not be decoded: " + e));
-            return;
-        }
-        long preprocessNanos = System.nanoTime() - start;
-        try {
-            batcher.submit(image, validated.tabular(), new BatchCallback() {
-                @Override
-                public void completed(float[] probabilities, BatchStats stats) {
-                    metrics.batchCompleted(stats);
-                    finish(done, new Outcome.Predicted(probabilities, validated.flags(), stats, arrivalNanos,
-                            preprocessNanos));
-                }
-
-                @Override
-                public void failed(RuntimeException error, BatchStats stats) {
-                    if (error instanceof BatcherClosedException) {
-                        inFlight.release();
-                        return;
-                    }
-                    finish(done, new Outcome.Failed(FailureReason.MODEL_ERROR, "the model failed on this request: "
-                            + error.getMessage()));
-                }
-            });
-        } catch (BatcherClosedException e) {
-            inFlight.release();
+            throw new ImageDecodeException("the image could not be decoded (" + e.getClass().getSimpleName() + ")");
         }
     }
 
     /** The image bytes without a copy when Avro's buffer is exactly them (the usual case after decoding). */
-    private static byte[] inlineBytes(java.nio.ByteBuffer data) {
+    private static byte[] inlineBytes(ByteBuffer data) {
         if (data.hasArray() && data.arrayOffset() == 0 && data.position() == 0
                 && data.remaining() == data.array().length) {
             return data.array();
         }
-        java.nio.ByteBuffer copy = data.duplicate();
+        ByteBuffer copy = data.duplicate();
         byte[] bytes = new byte[copy.remaining()];
         copy.get(bytes);
         return bytes;
     }
 
-    private void finish(Consumer<Outcome> done, Outcome outcome) {
-        inFlight.release();
-        done.accept(outcome);
+    /** Requests submitted and not yet complete. */
+    public int outstanding() {
+        return outstanding.size();
+    }
+
+    /** Nanoseconds since the pipeline last made progress: a model run, or a request failing for its own reason. */
+    public long nanosSinceProgress() {
+        return System.nanoTime() - lastProgressNanos.get();
+    }
+
+    /** How long the model run in progress has taken so far, in ns; 0 when none runs. */
+    public long modelRunningForNanos() {
+        return batcher.runningForNanos();
+    }
+
+    /** Model runs that failed in a row (0 after any success). */
+    public int consecutiveFailedRuns() {
+        return consecutiveFailedRuns.get();
     }
 
     /** Requests this instance has run through the model so far. */
@@ -258,16 +405,30 @@ public final class RequestPipeline implements AutoCloseable {
         return batcher.queued();
     }
 
-    /** Stops the pool and the batcher; requests still inside get no outcome (they stay pending upstream). */
+    /** The fetcher's policy (what references are allowed). */
+    public ReferencePolicy references() {
+        return fetcher.policy();
+    }
+
+    /**
+     * Stops the pools, then the batcher (returning only when a running batch has finished), then completes every
+     * request still inside with {@link PipelineClosedException}: no answer, they stay pending upstream.
+     */
     @Override
     public void close() {
-        pool.shutdownNow();
+        closed = true;
+        io.shutdownNow(); // interrupts file reads; HTTP fetches are cancelled with their requests below
+        cpu.shutdownNow();
         try {
-            pool.awaitTermination(10, TimeUnit.SECONDS);
+            cpu.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         batcher.close();
+        for (CompletableFuture<Outcome.Predicted> f : List.copyOf(outstanding)) {
+            f.completeExceptionally(new PipelineClosedException());
+        }
+        timer.shutdownNow();
     }
 
     static String normalisedMediaType(String mediaType) {

@@ -57,7 +57,9 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String CONTENT_TYPE = "application/vnd.schemaregistry.v1+json";
 
-    private final HttpServer server;
+    /** Replaced by {@link #restart()}; the port stays. */
+    private volatile HttpServer server;
+    private final int port;
     private final ExecutorService executor;
     private final String pathPrefix;
     private final byte[] expectedAuthorization;
@@ -78,16 +80,39 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         this.pathPrefix = normalizePrefix(pathPrefix);
         this.expectedAuthorization = user == null ? null : ("Basic " + Base64.getEncoder().encodeToString(
                 (user + ":" + password).getBytes(StandardCharsets.UTF_8))).getBytes(StandardCharsets.UTF_8);
-        this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "in-process-schema-registry-" + threads.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
+        this.server = listen(port);
+        this.port = server.getAddress().getPort();
+    }
+
+    private HttpServer listen(int onPort) throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), onPort), 0);
+        s.setExecutor(executor);
+        s.createContext("/", this::handle);
+        s.start();
+        return s;
+    }
+
+    /**
+     * Stops answering, as a registry that went down: connections to its port are refused until {@link #restart()}.
+     * What it stores is kept (tests and the soak use this as a registry outage).
+     */
+    public void stop() {
+        server.stop(0);
+    }
+
+    /** Listens again on the same port, with everything it stored before {@link #stop()}. */
+    public void restart() {
+        try {
+            server = listen(port);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on port " + port + " again", e);
+        }
     }
 
     /** Starts a registry on 127.0.0.1:{@code port} (0 = an ephemeral port), no path prefix, no authentication. */
@@ -143,7 +168,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
 
     /** Base URL of the API, including the path prefix, e.g. {@code http://127.0.0.1:41234/apis/ccompat/v7}. */
     public URI url() {
-        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + pathPrefix);
+        return URI.create("http://127.0.0.1:" + port + pathPrefix);
     }
 
     /** Number of HTTP requests served so far, including refused ones. */

@@ -46,7 +46,7 @@ public record RegistrySettings(URI url, String basicAuthUser, String basicAuthPa
     }
 
     /** The URL without any user-info part ({@code user:password@}), for messages and logs. */
-    static String redact(URI uri) {
+    public static String redact(URI uri) {
         if (uri.getRawUserInfo() == null) {
             return uri.toString();
         }

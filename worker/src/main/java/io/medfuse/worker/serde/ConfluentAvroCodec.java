@@ -115,7 +115,14 @@ public final class ConfluentAvroCodec<T extends SpecificRecord> {
         return out.toByteArray();
     }
 
-    private int schemaIdFor(String topic) {
+    /**
+     * The schema id records for {@code topic} are written with, registering the schema first when this codec
+     * auto-registers; cached, so a worker that asked once at start-up never needs the registry to write again.
+     *
+     * @throws SerializationException when the registry cannot be reached or refuses (cause: a
+     *     {@link SchemaRegistryException})
+     */
+    public int schemaIdFor(String topic) {
         String subject = valueSubject(topic);
         Integer cached = idBySubject.get(subject);
         if (cached != null) {

@@ -1,193 +1,364 @@
 package io.medfuse.worker.topology;
 
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.WindowStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import io.medfuse.events.FailedRequest;
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.LabelProbability;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Prediction;
 import io.medfuse.events.Timings;
+import io.medfuse.worker.pipeline.Failures;
+import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.Outcome;
 import io.medfuse.worker.pipeline.RequestPipeline;
-import io.medfuse.worker.pipeline.RequestRejectedException;
+import io.medfuse.worker.registry.RegistryOutage;
 import io.medfuse.worker.serde.AvroDecodeException;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
 import io.medfuse.worker.serde.DecodeFailure;
 
 /**
- * One stream task's view of the worker: decodes and checks each request on the stream thread, hands it to the
- * shared {@link RequestPipeline} (decode on the pool, batch across tasks, infer), and forwards each outcome as a
- * {@link Prediction} or a {@link FailedRequest} from the stream thread (in {@code process} and in a wall-clock
- * punctuator every {@code forward.interval.ms}).
+ * One stream task's view of the worker. For each record, on the stream thread: decode it, keep it in the
+ * changelogged {@code pending-requests} store, check its request id ({@link RequestIds}), validate it, and take a
+ * permit of the instance's {@link InFlightLimit} to hand it to the shared {@link RequestPipeline}; the permit is
+ * given back here when the request's future completes. Outcomes are forwarded from the stream thread (in
+ * {@code process} and in a wall-clock punctuator every {@code forward.interval.ms}) as serialized Prediction or
+ * FailedRequest values ({@link Answers}); the pending entry is deleted in the same transaction.
  *
- * <p>No request is lost when an instance dies after a commit: before a request leaves the stream thread it is
- * written to the changelogged {@code pending-requests} store, and it is deleted in the same transaction that
- * forwards its answer. A commit therefore covers, for every consumed request, either its answer or its pending
- * entry; after a crash or a rebalance the new owner restores the store and re-submits every pending entry in
- * {@link #init}. See docs/architecture.md.
+ * <p>No request is lost when an instance dies after a commit: a commit covers, for every consumed request, either
+ * its answer or its pending entry; the next owner restores the store and takes every pending entry again in
+ * {@link #init}. Nothing taken can strand: a request that finds no permit waits in this task's queue (the stream
+ * thread waits at most {@value #ADMIT_WAIT_MS} ms for room, then returns so Kafka Streams can commit), a request
+ * whose writer schema cannot be fetched waits until the registry answers ({@link RegistryOutage}), and one that
+ * the current worker rejects when taken again (a narrower model, a tighter reference policy) is answered with a
+ * dead letter like any other. See docs/architecture.md.
  */
-final class InferenceProcessor implements Processor<byte[], byte[], String, SpecificRecord> {
+final class InferenceProcessor implements Processor<byte[], byte[], String, byte[]> {
 
     private static final Logger LOG = LoggerFactory.getLogger(InferenceProcessor.class);
 
-    private record Done(long offset, String requestId, Instant requestedAt, Outcome outcome) {
+    /**
+     * Longest the stream thread waits inside one {@code process} call for room in {@code max.in.flight}: short
+     * enough that the transaction Kafka Streams holds open meanwhile stays far from {@code transaction.timeout.ms}.
+     */
+    static final long ADMIT_WAIT_MS = 200;
+
+    /** A request taken, waiting for a permit. */
+    private record Taken(long offset, ImagingRequest request, byte[] digest, RequestPipeline.Validated validated,
+                         long arrivalNanos) {
+    }
+
+    /** A request's outcome, waiting to be forwarded by the stream thread. */
+    private record Done(long offset, String requestId, byte[] digest, Instant requestedAt, Outcome outcome) {
     }
 
     private final TopologySettings settings;
     private final ConfluentAvroCodec<ImagingRequest> requestCodec;
     private final RequestPipeline pipeline;
+    private final InFlightLimit limit;
+    private final Answers answers;
+    private final RegistryOutage outage;
+    private final AnswerBacklog backlog;
     private final Queue<Done> done = new ConcurrentLinkedQueue<>();
-    private ProcessorContext<String, SpecificRecord> context;
+    /** Stream thread only. */
+    private final Deque<Taken> waiting = new ArrayDeque<>();
+    /** Offsets of pending records not decoded yet (the registry was unreachable); stream thread only. */
+    private final Deque<Long> undecoded = new ArrayDeque<>();
+    private ProcessorContext<String, byte[]> context;
     private KeyValueStore<Long, byte[]> pending;
+    private RequestIds ids;
+    private int partition;
     private volatile boolean closed;
-    /** Kafka Streams allows no forwarding during init: re-submission then only waits for permits. */
+    /** Kafka Streams allows no forwarding during init: taking pending requests then never waits. */
     private boolean initializing;
 
     InferenceProcessor(TopologySettings settings, ConfluentAvroCodec<ImagingRequest> requestCodec,
-                       RequestPipeline pipeline) {
+                       RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
+                       AnswerBacklog backlog) {
         this.settings = settings;
         this.requestCodec = requestCodec;
         this.pipeline = pipeline;
+        this.limit = limit;
+        this.answers = answers;
+        this.outage = outage;
+        this.backlog = backlog;
     }
 
     @Override
-    public void init(ProcessorContext<String, SpecificRecord> context) {
+    public void init(ProcessorContext<String, byte[]> context) {
         this.context = context;
         this.pending = context.getStateStore(TopologyFactory.PENDING_STORE);
+        WindowStore<String, byte[]> idStore = context.getStateStore(TopologyFactory.REQUEST_IDS_STORE);
+        this.ids = new RequestIds(idStore, settings.requestIdWindowMs());
+        this.partition = context.taskId().partition();
         context.schedule(Duration.ofMillis(settings.forwardIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
-                now -> forwardDone());
+                now -> tick());
         initializing = true;
         try {
-            resubmitPending();
+            takePendingAgain();
         } finally {
             initializing = false;
         }
     }
 
     /** Requests consumed before a crash or rebalance whose answers were never committed. */
-    private void resubmitPending() {
-        List<Long> offsets = new ArrayList<>();
-        List<PendingRequest> requests = new ArrayList<>();
+    private void takePendingAgain() {
         try (KeyValueIterator<Long, byte[]> it = pending.all()) {
-            it.forEachRemaining(kv -> {
-                offsets.add(kv.key);
-                requests.add(PendingRequest.fromBytes(kv.value));
-            });
+            it.forEachRemaining(kv -> undecoded.add(kv.key));
         }
-        if (offsets.isEmpty()) {
+        if (undecoded.isEmpty()) {
             return;
         }
-        LOG.info("task {}: re-submitting {} request(s) consumed before the last commit but not yet answered",
-                context.taskId(), offsets.size());
-        for (int i = 0; i < offsets.size(); i++) {
-            long offset = offsets.get(i);
-            PendingRequest p = requests.get(i);
-            ImagingRequest request = requestCodec.decode(p.value());
-            RequestPipeline.Validated validated = pipeline.validate(request);
-            acquire();
-            submit(offset, request, validated, System.nanoTime());
-        }
+        LOG.info("task {}: taking {} request(s) again that were consumed before the last commit but not answered",
+                context.taskId(), undecoded.size());
+        pipeline.metrics().pendingResubmitted(undecoded.size());
+        takeUndecoded();
     }
 
     @Override
     public void process(Record<byte[], byte[]> record) {
         long arrival = System.nanoTime();
         pipeline.metrics().requestReceived();
+        takeUndecoded();
+        drainWaiting();
         forwardDone();
-        RecordMetadata meta = context.recordMetadata().orElseThrow();
-        long offset = meta.offset();
+        long offset = context.recordMetadata().orElseThrow().offset();
         ImagingRequest request;
         try {
             request = requestCodec.decode(record.value());
         } catch (AvroDecodeException e) {
             if (e.failure() == DecodeFailure.REGISTRY_UNAVAILABLE) {
-                // not the record's fault: fail the thread, Kafka Streams replaces it and the record is read again
-                throw new StreamsException("schema registry unavailable while reading " + meta.topic() + "-"
-                        + meta.partition() + "@" + offset + ": " + e.getMessage(), e);
+                // not the record's fault: keep it, pause, read it again when the registry answers
+                pending.put(offset, new PendingRequest(record.timestamp(), record.key(), record.value()).toBytes());
+                undecoded.add(offset);
+                outage.unavailable(e.schemaId() == null ? -1 : e.schemaId(), e.getMessage());
+                return;
             }
-            FailureReason reason = e.failure() == DecodeFailure.UNKNOWN_SCHEMA_ID
-                    || e.failure() == DecodeFailure.INCOMPATIBLE_SCHEMA
-                    ? FailureReason.UNKNOWN_SCHEMA : FailureReason.UNDESERIALIZABLE;
-            forwardFailure(null, meta, offset, reason, e.getMessage(), record.value());
+            Outcome.Failed f = Failures.classify(e).orElseThrow();
+            forward(answers.deadLetter(null, settings.requestsTopic(), partition, offset, f.reason(), f.detail(),
+                    record.value()), null, offset);
             return;
+        } catch (RuntimeException e) {
+            // a decoder bug: Kafka Streams' processing exception handler answers it (DeadLetterOnProcessingError)
+            throw new RequestProcessingException(null, e);
         }
-        RequestPipeline.Validated validated;
-        try {
-            validated = pipeline.validate(request);
-        } catch (RequestRejectedException e) {
-            forwardFailure(request.getRequestId(), meta, offset, e.reason(), e.getMessage(), record.value());
-            return;
-        }
-        acquire();
         pending.put(offset, new PendingRequest(record.timestamp(), record.key(), record.value()).toBytes());
-        submit(offset, request, validated, arrival);
+        take(offset, request, arrival);
+        forwardDone();
     }
 
-    /** Waits for room in the in-flight bound, forwarding this task's finished work meanwhile. */
-    private void acquire() {
+    /**
+     * A pending request, decoded: its id checked, validated and admitted, or its dead letter queued. Every way out
+     * leaves the request either admitted, answered (queued in {@link #done}) or, for a repeated identical request,
+     * removed from the pending store: nothing is left without an owner.
+     */
+    private void take(long offset, ImagingRequest request, long arrivalNanos) {
+        String id = request.getRequestId();
+        byte[] digest = null;
         try {
-            while (!pipeline.tryAcquire(20)) {
-                if (!initializing) {
-                    forwardDone();
+            digest = RequestDigest.of(request);
+            if (id != null && !id.isBlank() && id.length() <= RequestPipeline.MAX_ID_LENGTH) {
+                long now = context.currentSystemTimeMs();
+                RequestIds.Check check = ids.check(id, digest, partition, offset, now);
+                switch (check.verdict()) {
+                    case SAME_AGAIN -> {
+                        // a producer retry: its first copy is answered (or will be), once
+                        pending.delete(offset);
+                        pipeline.metrics().duplicateIgnored();
+                        LOG.debug("request at {}-{}@{} repeats the one at offset {}: not answered again",
+                                settings.requestsTopic(), partition, offset, check.firstOffset());
+                        return;
+                    }
+                    case CONFLICT -> {
+                        answerLater(offset, id, digest, request.getRequestedAt(), new Outcome.Failed(
+                                FailureReason.DUPLICATE_REQUEST_ID, "requestId is already used by another request "
+                                + "(read at " + settings.requestsTopic() + "-" + check.firstPartition() + "@"
+                                + check.firstOffset() + ") within request.id.window.ms = "
+                                + settings.requestIdWindowMs() + " ms; give every request its own id"));
+                        return;
+                    }
+                    case NEW -> ids.remember(id, digest, partition, offset, now);
+                    case REREAD -> {
+                        // the same record again (a replay): it is still this one request
+                    }
                 }
             }
+            admit(new Taken(offset, request, digest, pipeline.validate(request), arrivalNanos));
+        } catch (StreamsException e) {
+            throw e; // a store failed: Kafka Streams' own business
+        } catch (RuntimeException e) {
+            Outcome.Failed f = Failures.classify(e).orElseThrow();
+            if (f.reason() == FailureReason.INTERNAL_ERROR) {
+                LOG.warn("request at {}-{}@{} failed in the worker", settings.requestsTopic(), partition, offset, e);
+            }
+            answerLater(offset, id, digest, request.getRequestedAt(), f);
+        }
+    }
+
+    /** Takes a permit (waiting a little) and submits, or queues the request behind the others waiting. */
+    private void admit(Taken t) {
+        if (waiting.isEmpty() && tryAcquire(0)) {
+            submit(t);
+            return;
+        }
+        waiting.add(t);
+        if (initializing) {
+            return;
+        }
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIT_WAIT_MS);
+        // past the queue's bound the thread waits for room however long it takes (that is the backpressure that
+        // keeps memory flat; every request's deadline bounds the wait)
+        while (!waiting.isEmpty() && (waiting.size() > limit.capacity() || System.nanoTime() < until)) {
+            if (tryAcquire(10)) {
+                submit(waiting.poll());
+            } else {
+                forwardDone();
+            }
+        }
+    }
+
+    private void drainWaiting() {
+        while (!waiting.isEmpty() && tryAcquire(0)) {
+            submit(waiting.poll());
+        }
+    }
+
+    private boolean tryAcquire(long millis) {
+        try {
+            return limit.tryAcquire(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StreamsException("interrupted while waiting for room in max.in.flight", e);
         }
     }
 
-    private void submit(long offset, ImagingRequest request, RequestPipeline.Validated validated, long arrival) {
-        String requestId = request.getRequestId();
-        Instant requestedAt = request.getRequestedAt();
-        pipeline.submit(request, validated, arrival, outcome -> {
-            if (!closed) {
-                done.add(new Done(offset, requestId, requestedAt, outcome));
+    /** Hands a request holding a permit to the pipeline; the permit comes back here when its future completes. */
+    private void submit(Taken t) {
+        CompletableFuture<Outcome.Predicted> future;
+        try {
+            future = pipeline.submit(t.request(), t.validated(), t.arrivalNanos());
+        } catch (RuntimeException e) {
+            future = CompletableFuture.failedFuture(e);
+        }
+        String requestId = t.request().getRequestId();
+        Instant requestedAt = t.request().getRequestedAt();
+        future.whenComplete((predicted, error) -> {
+            limit.release();
+            Optional<? extends Outcome> outcome = error == null ? Optional.of(predicted) : Failures.classify(error);
+            if (outcome.isEmpty()) {
+                return; // the worker is stopping: no answer, the request stays pending for the next owner
             }
+            if (outcome.get() instanceof Outcome.Failed f && f.reason() == FailureReason.INTERNAL_ERROR) {
+                LOG.warn("request at {}-{}@{} failed in the worker", settings.requestsTopic(), partition,
+                        t.offset(), Failures.unwrap(error));
+            }
+            answerLater(t.offset(), requestId, t.digest(), requestedAt, outcome.get());
         });
     }
 
-    /** Forwards every finished outcome of this task; on the stream thread only. */
+    private void answerLater(long offset, String requestId, byte[] digest, Instant requestedAt, Outcome outcome) {
+        if (!closed) {
+            done.add(new Done(offset, requestId, digest, requestedAt, outcome));
+            backlog.added();
+        }
+    }
+
+    /** Pending records not decoded yet: read them again unless the registry is still known to be down. */
+    private void takeUndecoded() {
+        while (!undecoded.isEmpty() && !outage.isDown()) {
+            long offset = undecoded.peek();
+            byte[] stored = pending.get(offset);
+            if (stored == null) {
+                undecoded.poll();
+                continue;
+            }
+            PendingRequest p = PendingRequest.fromBytes(stored);
+            ImagingRequest request;
+            try {
+                request = requestCodec.decode(p.value());
+            } catch (AvroDecodeException e) {
+                if (e.failure() == DecodeFailure.REGISTRY_UNAVAILABLE) {
+                    outage.unavailable(e.schemaId() == null ? -1 : e.schemaId(), e.getMessage());
+                    return;
+                }
+                undecoded.poll();
+                answerLater(offset, null, null, null, Failures.classify(e).orElseThrow());
+                continue;
+            } catch (RuntimeException e) {
+                undecoded.poll();
+                LOG.warn("pending request at {}-{}@{} failed in the worker", settings.requestsTopic(), partition,
+                        offset, e);
+                answerLater(offset, null, null, null, Failures.classify(e).orElseThrow());
+                continue;
+            }
+            undecoded.poll();
+            take(offset, request, System.nanoTime());
+        }
+    }
+
+    private void tick() {
+        takeUndecoded();
+        drainWaiting();
+        forwardDone();
+    }
+
+    /** Forwards every finished outcome of this task and deletes its pending entry; on the stream thread only. */
     private void forwardDone() {
+        if (initializing) {
+            return;
+        }
         Done d;
         while ((d = done.poll()) != null) {
-            RecordMetadata meta = null;
+            backlog.forwarded();
+            Answers.Serialized answer;
             if (d.outcome() instanceof Outcome.Predicted p) {
-                context.forward(new Record<String, SpecificRecord>(d.requestId(), prediction(d, p),
-                        System.currentTimeMillis()), TopologyFactory.PREDICTIONS_SINK);
-                pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
-                        p.preprocessNanos(), p.stats().inferenceNanos());
-            } else if (d.outcome() instanceof Outcome.Failed f) {
-                byte[] original = null;
-                byte[] stored = pending.get(d.offset());
-                if (stored != null) {
-                    original = PendingRequest.fromBytes(stored).value();
+                answer = answers.prediction(prediction(d, p), settings.requestsTopic(), partition, d.offset());
+                if (answer.isPrediction()) {
+                    pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
+                            p.preprocessNanos(), p.stats().inferenceNanos());
                 }
-                forwardFailure(d.requestId(), meta, d.offset(), f.reason(), f.detail(), original);
+            } else {
+                Outcome.Failed f = (Outcome.Failed) d.outcome();
+                byte[] stored = pending.get(d.offset());
+                byte[] original = stored == null ? null : PendingRequest.fromBytes(stored).value();
+                answer = answers.deadLetter(d.requestId(), settings.requestsTopic(), partition, d.offset(),
+                        f.reason(), f.detail(), original);
             }
+            forward(answer, d.requestId(), d.offset());
             pending.delete(d.offset());
+        }
+    }
+
+    private void forward(Answers.Serialized answer, String requestId, long offset) {
+        context.forward(new Record<>(requestId, answer.value(), System.currentTimeMillis(),
+                        Answers.sourceHeaders(settings.requestsTopic(), partition, offset)),
+                answer.isPrediction() ? TopologyFactory.PREDICTIONS_SINK : TopologyFactory.DEAD_LETTERS_SINK);
+        if (!answer.isPrediction()) {
+            pipeline.metrics().deadLetter(answer.reason());
+            LOG.debug("dead letter {} for the request at {}-{}@{}", answer.reason(), settings.requestsTopic(),
+                    partition, offset);
         }
     }
 
@@ -211,7 +382,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
                 .setPaddedBatchSize(p.stats().paddedSize())
                 .build();
         return Prediction.newBuilder()
-                .setPredictionId(predictionId(d.requestId(), model))
+                .setPredictionId(predictionId(d.requestId(), d.digest(), model))
                 .setRequestId(d.requestId())
                 .setModel(model)
                 .setLabel(labels.get(best))
@@ -224,32 +395,14 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
                 .build();
     }
 
-    /** Same request, same model version: same id, so a replay is recognisable downstream. */
-    static String predictionId(String requestId, ModelIdentity model) {
-        String name = requestId + "\u0000" + model.getName() + "\u0000" + model.getVersion();
+    /**
+     * Same request (id and content), same model version: same id, so a replay is recognisable downstream; a reused
+     * id with other content gets another id.
+     */
+    static String predictionId(String requestId, byte[] digest, ModelIdentity model) {
+        String name = requestId + "\u0000" + (digest == null ? "" : RequestDigest.hex(digest)) + "\u0000"
+                + model.getName() + "\u0000" + model.getVersion();
         return UUID.nameUUIDFromBytes(name.getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString();
-    }
-
-    private void forwardFailure(String requestId, RecordMetadata meta, long offset, FailureReason reason,
-                                String detail, byte[] original) {
-        String topic = meta != null ? meta.topic() : settings.requestsTopic();
-        int partition = meta != null ? meta.partition() : context.taskId().partition();
-        FailedRequest dead = FailedRequest.newBuilder()
-                .setRequestId(requestId)
-                .setReason(reason)
-                .setDetail(detail == null ? reason.name() : detail)
-                .setSourceTopic(topic)
-                .setSourcePartition(partition)
-                .setSourceOffset(offset)
-                .setFailedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
-                .setModel(pipeline.identity())
-                .setOriginalBytes(original != null && original.length <= settings.deadLetterMaxOriginalBytes()
-                        ? ByteBuffer.wrap(original) : null)
-                .build();
-        LOG.debug("dead letter {} for request {} at {}-{}@{}", reason, requestId, topic, partition, offset);
-        context.forward(new Record<String, SpecificRecord>(requestId, dead, System.currentTimeMillis()),
-                TopologyFactory.DEAD_LETTERS_SINK);
-        pipeline.metrics().deadLetter(reason);
     }
 
     private static double millis(long nanos) {
@@ -259,6 +412,13 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, Spec
     @Override
     public void close() {
         closed = true;
-        done.clear();
+        int dropped = 0;
+        while (done.poll() != null) {
+            dropped++;
+        }
+        backlog.dropped(dropped);
+        // requests still waiting for a permit hold none: they stay pending for the next owner
+        waiting.clear();
+        undecoded.clear();
     }
 }

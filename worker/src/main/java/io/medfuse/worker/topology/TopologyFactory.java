@@ -1,30 +1,31 @@
 package io.medfuse.worker.topology;
 
+import java.time.Duration;
 import java.util.Map;
 
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.WindowStore;
 
-import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.events.Prediction;
+import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.RequestPipeline;
+import io.medfuse.worker.registry.RegistryOutage;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
 
 /**
  * Builds the worker's topology. Pure: it opens no files, sockets or sessions, so {@code TopologyTestDriver} drives
- * exactly the production topology. Every node and the store are named; {@code topology.describe()} is compared with
- * a checked-in snapshot so a rename that would orphan the changelog topic cannot slip in.
+ * exactly the production topology. Every node and store is named; {@code topology.describe()} is compared with a
+ * checked-in snapshot so a rename that would orphan a changelog topic cannot slip in.
  *
  * <pre>
- * requests (bytes) ─▶ infer ─▶ predictions-sink  (Prediction, Avro)
- *                       │  └─▶ dead-letters-sink (FailedRequest, Avro)
- *                       └── pending-requests (in-memory, changelogged)
+ * requests (bytes) ─▶ infer ─▶ predictions-sink  (Prediction, serialized by the processor)
+ *                       │  └─▶ dead-letters-sink (FailedRequest, serialized by the processor)
+ *                       ├── pending-requests (in memory, changelogged)
+ *                       └── request-ids      (RocksDB window store, changelogged)
  * </pre>
  */
 public final class TopologyFactory {
@@ -34,29 +35,37 @@ public final class TopologyFactory {
     public static final String PREDICTIONS_SINK = "predictions-sink";
     public static final String DEAD_LETTERS_SINK = "dead-letters-sink";
     public static final String PENDING_STORE = "pending-requests";
+    public static final String REQUEST_IDS_STORE = "request-ids";
 
     private TopologyFactory() {
     }
 
     /**
+     * What the processors share with the rest of the instance; none of it is opened or closed here.
+     *
      * @param requestCodec decodes request values (Confluent wire format)
-     * @param predictionSerializer writes Prediction values
-     * @param deadLetterSerializer writes FailedRequest values
-     * @param pipeline the instance's shared pipeline (not opened or closed here)
+     * @param answers serializes predictions and dead letters
+     * @param pipeline the instance's shared pipeline
+     * @param limit the instance's in-flight bound
+     * @param outage pauses consumption while the registry is unreachable
+     * @param backlog outcomes not yet forwarded (for the stall detector)
      */
-    public static Topology build(TopologySettings settings, ConfluentAvroCodec<ImagingRequest> requestCodec,
-                                 Serializer<Prediction> predictionSerializer,
-                                 Serializer<FailedRequest> deadLetterSerializer, RequestPipeline pipeline) {
-        StoreBuilder<KeyValueStore<Long, byte[]>> pendingStore = pendingStore(PENDING_STORE);
+    public record Parts(ConfluentAvroCodec<ImagingRequest> requestCodec, Answers answers, RequestPipeline pipeline,
+                        InFlightLimit limit, RegistryOutage outage, AnswerBacklog backlog) {
+    }
+
+    public static Topology build(TopologySettings settings, Parts parts) {
         Topology topology = new Topology();
         topology.addSource(SOURCE, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 settings.requestsTopic());
-        topology.addProcessor(PROCESSOR, () -> new InferenceProcessor(settings, requestCodec, pipeline), SOURCE);
-        topology.addStateStore(pendingStore, PROCESSOR);
+        topology.addProcessor(PROCESSOR, () -> new InferenceProcessor(settings, parts.requestCodec(),
+                parts.pipeline(), parts.limit(), parts.answers(), parts.outage(), parts.backlog()), SOURCE);
+        topology.addStateStore(pendingStore(PENDING_STORE), PROCESSOR);
+        topology.addStateStore(requestIdStore(settings.requestIdWindowMs()), PROCESSOR);
         topology.addSink(PREDICTIONS_SINK, settings.predictionsTopic(), Serdes.String().serializer(),
-                recordSerializer(predictionSerializer), PROCESSOR);
+                Serdes.ByteArray().serializer(), PROCESSOR);
         topology.addSink(DEAD_LETTERS_SINK, settings.deadLettersTopic(), Serdes.String().serializer(),
-                recordSerializer(deadLetterSerializer), PROCESSOR);
+                Serdes.ByteArray().serializer(), PROCESSOR);
         return topology;
     }
 
@@ -74,12 +83,23 @@ public final class TopologyFactory {
                         "segment.bytes", String.valueOf(64 * 1024 * 1024),
                         "min.cleanable.dirty.ratio", "0.1",
                         "delete.retention.ms", "60000",
-                        "max.message.bytes", String.valueOf(16 * 1024 * 1024)));
+                        "max.message.bytes", String.valueOf(PENDING_MAX_MESSAGE_BYTES)));
     }
 
-    /** The processor forwards SpecificRecord; each sink only ever receives its own type. */
-    @SuppressWarnings("unchecked")
-    private static <T extends SpecificRecord> Serializer<SpecificRecord> recordSerializer(Serializer<T> s) {
-        return (Serializer<SpecificRecord>) (Serializer<?>) s;
+    /** Largest pending entry the changelog takes (an inline image plus the record around it). */
+    public static final int PENDING_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+    /**
+     * The request-ids store: request id → digest, partition and offset of its first request, kept for the window
+     * on disk (RocksDB), so memory stays bounded whatever the window; its changelog keeps one window plus a minute
+     * (not Kafka Streams' default extra day), which bounds what a restore reads.
+     */
+    static StoreBuilder<WindowStore<String, byte[]>> requestIdStore(long windowMs) {
+        Duration window = Duration.ofMillis(windowMs);
+        return Stores.windowStoreBuilder(
+                        Stores.persistentWindowStore(REQUEST_IDS_STORE, window, Duration.ofMillis(1), false),
+                        Serdes.String(), Serdes.ByteArray())
+                .withCachingDisabled()
+                .withLoggingEnabled(Map.of("retention.ms", String.valueOf(windowMs + 60_000)));
     }
 }

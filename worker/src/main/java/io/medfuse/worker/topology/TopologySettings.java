@@ -7,8 +7,33 @@ package io.medfuse.worker.topology;
  * @param predictionsTopic where Prediction events go
  * @param deadLettersTopic where FailedRequest events go
  * @param forwardIntervalMs how often each task forwards finished results
- * @param deadLetterMaxOriginalBytes dead letters carry the original value up to this size
+ * @param deadLetterMaxOriginalBytes dead letters carry the original value up to this size; 0: never
+ * @param predictionsMaxBytes largest Prediction value the predictions topic takes (larger: ANSWER_TOO_LARGE)
+ * @param deadLettersMaxBytes largest FailedRequest value the dead-letter topic takes (larger: sent without the
+ *     original)
+ * @param requestIdWindowMs how long a request id is remembered
  */
 public record TopologySettings(String requestsTopic, String predictionsTopic, String deadLettersTopic,
-                               long forwardIntervalMs, int deadLetterMaxOriginalBytes) {
+                               long forwardIntervalMs, int deadLetterMaxOriginalBytes, int predictionsMaxBytes,
+                               int deadLettersMaxBytes, long requestIdWindowMs) {
+
+    /** Kafka's default message size limit less room for the key, headers and batch overhead. */
+    public static final int DEFAULT_MAX_VALUE_BYTES = 1_048_588 - 16 * 1024;
+
+    /** Settings with the default size limits and a one-hour request id window (tests, benchmarks). */
+    public static TopologySettings of(String requestsTopic, String predictionsTopic, String deadLettersTopic,
+                                      long forwardIntervalMs, int deadLetterMaxOriginalBytes) {
+        return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
+                deadLetterMaxOriginalBytes, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES, 3_600_000L);
+    }
+
+    public TopologySettings withRequestIdWindowMs(long ms) {
+        return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, ms);
+    }
+
+    public TopologySettings withMaxValueBytes(int predictions, int deadLetters) {
+        return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
+                deadLetterMaxOriginalBytes, predictions, deadLetters, requestIdWindowMs);
+    }
 }

@@ -1,20 +1,22 @@
 package io.medfuse.worker.batch;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 
 class MicroBatcherTest {
 
     /** A model that echoes the first image value as class 0's "probability" and records batch sizes. */
-    static final class EchoModel implements BatchModel {
+    static class EchoModel implements BatchModel {
         final List<Integer> batchSizes = Collections.synchronizedList(new ArrayList<>());
         volatile float poison = Float.NaN;
         volatile long delayMillis;
@@ -55,40 +57,28 @@ class MicroBatcherTest {
         }
     }
 
-    record Result(float[] probabilities, RuntimeException error, BatchStats stats) {
+    record Outcome(float[] probabilities, Throwable error, BatchStats stats) {
     }
 
-    private static BatchCallback into(ConcurrentHashMap<Integer, Result> results, int id, CountDownLatch latch) {
-        return new BatchCallback() {
-            @Override
-            public void completed(float[] probabilities, BatchStats stats) {
-                results.put(id, new Result(probabilities, null, stats));
-                latch.countDown();
-            }
-
-            @Override
-            public void failed(RuntimeException error, BatchStats stats) {
-                results.put(id, new Result(null, error, stats));
-                latch.countDown();
-            }
-        };
+    private static CompletableFuture<Outcome> outcome(CompletableFuture<MicroBatcher.Result> f) {
+        return f.handle((r, e) -> r != null ? new Outcome(r.probabilities(), null, r.stats())
+                : new Outcome(null, e, null));
     }
 
     @Test
     void fillsBatchesUpToMaxSizeAndRoutesEachResultToItsRequest() throws Exception {
         EchoModel model = new EchoModel();
         model.delayMillis = 30;
-        ConcurrentHashMap<Integer, Result> results = new ConcurrentHashMap<>();
-        CountDownLatch latch = new CountDownLatch(40);
+        List<CompletableFuture<Outcome>> results = new ArrayList<>();
         try (MicroBatcher batcher = new MicroBatcher(model, 8, 1000)) {
             for (int i = 0; i < 40; i++) {
-                batcher.submit(new float[] {i, 0}, new float[] {-i}, into(results, i, latch));
+                results.add(outcome(batcher.submit(new float[] {i, 0}, new float[] {-i})));
             }
-            assertThat(latch.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
             assertThat(batcher.requestCount()).isEqualTo(40);
         }
         for (int i = 0; i < 40; i++) {
-            assertThat(results.get(i).probabilities()).containsExactly(i, -i);
+            assertThat(results.get(i).get().probabilities()).containsExactly(i, -i);
         }
         assertThat(model.batchSizes).allMatch(n -> n <= 8);
         assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
@@ -99,58 +89,137 @@ class MicroBatcherTest {
     @Test
     void flushesAPartialBatchWhenTheOldestRequestHasWaitedTheMaxQueueDelay() throws Exception {
         EchoModel model = new EchoModel();
-        ConcurrentHashMap<Integer, Result> results = new ConcurrentHashMap<>();
-        CountDownLatch latch = new CountDownLatch(3);
+        List<CompletableFuture<Outcome>> results = new ArrayList<>();
         long start = System.nanoTime();
         try (MicroBatcher batcher = new MicroBatcher(model, 32, 50)) {
             for (int i = 0; i < 3; i++) {
-                batcher.submit(new float[] {i, 0}, new float[] {0}, into(results, i, latch));
+                results.add(outcome(batcher.submit(new float[] {i, 0}, new float[] {0})));
             }
-            assertThat(latch.await(5, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
         }
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(model.batchSizes).containsExactly(3);
         assertThat(tookMillis).isGreaterThanOrEqualTo(45);
-        assertThat(results.get(0).stats().batchSize()).isEqualTo(3);
-        assertThat(results.get(0).stats().paddedSize()).isEqualTo(4);
+        assertThat(results.get(0).get().stats().batchSize()).isEqualTo(3);
+        assertThat(results.get(0).get().stats().paddedSize()).isEqualTo(4);
     }
 
     @Test
-    void splitsAFailingBatchSoOnlyTheCulpritFails() throws Exception {
+    void splitsAFailingBatchSoOnlyTheCulpritFailsAndReportsEveryRunOnce() throws Exception {
         EchoModel model = new EchoModel();
         model.poison = 5;
         model.delayMillis = 20;
-        ConcurrentHashMap<Integer, Result> results = new ConcurrentHashMap<>();
-        CountDownLatch latch = new CountDownLatch(8);
-        try (MicroBatcher batcher = new MicroBatcher(model, 8, 1000)) {
-            for (int i = 0; i < 8; i++) {
-                batcher.submit(new float[] {i, 0}, new float[] {0}, into(results, i, latch));
+        List<BatchStats> completed = Collections.synchronizedList(new ArrayList<>());
+        List<BatchStats> failed = Collections.synchronizedList(new ArrayList<>());
+        MicroBatcher.Listener listener = new MicroBatcher.Listener() {
+            @Override
+            public void batchCompleted(BatchStats stats) {
+                completed.add(stats);
             }
-            assertThat(latch.await(5, TimeUnit.SECONDS)).isTrue();
+
+            @Override
+            public void batchFailed(BatchStats stats, RuntimeException error) {
+                failed.add(stats);
+            }
+        };
+        List<CompletableFuture<Outcome>> results = new ArrayList<>();
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 1000, listener)) {
+            for (int i = 0; i < 8; i++) {
+                results.add(outcome(batcher.submit(new float[] {i, 0}, new float[] {0})));
+            }
+            CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
         }
-        assertThat(results.get(5).error()).hasMessageContaining("poisoned");
-        assertThat(results.get(5).stats().batchSize()).isEqualTo(1);
+        assertThat(results.get(5).get().error()).isInstanceOf(ModelRunException.class).hasMessageContaining("poisoned");
         for (int i = 0; i < 8; i++) {
             if (i != 5) {
-                assertThat(results.get(i).probabilities()).as("request %d", i).containsExactly(i, 0);
+                assertThat(results.get(i).get().probabilities()).as("request %d", i).containsExactly(i, 0);
             }
         }
+        // one report per model run: as many as the model saw, split into successes and failures
+        assertThat(completed.size() + failed.size()).isEqualTo(model.batchSizes.size());
+        assertThat(completed.stream().mapToInt(BatchStats::batchSize).sum()).isEqualTo(7);
+        assertThat(failed).extracting(BatchStats::batchSize).contains(8, 1);
     }
 
     @Test
-    void failsQueuedRequestsAsClosedNotAsModelErrorsOnClose() throws Exception {
+    void aThrowingCallerOfOneRequestLeavesTheOthersOfItsBatchUntouched() throws Exception {
         EchoModel model = new EchoModel();
-        model.delayMillis = 300;
-        ConcurrentHashMap<Integer, Result> results = new ConcurrentHashMap<>();
-        CountDownLatch latch = new CountDownLatch(3);
-        MicroBatcher batcher = new MicroBatcher(model, 1, 0);
-        for (int i = 0; i < 3; i++) {
-            batcher.submit(new float[] {i, 0}, new float[] {0}, into(results, i, latch));
+        model.delayMillis = 20;
+        List<CompletableFuture<MicroBatcher.Result>> futures = new ArrayList<>();
+        List<CompletableFuture<Float>> seen = new ArrayList<>();
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 1000)) {
+            for (int i = 0; i < 8; i++) {
+                CompletableFuture<MicroBatcher.Result> f = batcher.submit(new float[] {i, 0}, new float[] {0});
+                int id = i;
+                seen.add(f.thenApply(r -> {
+                    if (id == 3) {
+                        throw new IllegalStateException("a caller's bug");
+                    }
+                    return r.probabilities()[0];
+                }));
+                futures.add(f);
+            }
+            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
         }
-        Thread.sleep(50);
-        batcher.close();
-        assertThat(latch.await(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(results.values()).anyMatch(r -> r.error() instanceof BatcherClosedException);
-        assertThat(results.values()).noneMatch(r -> r.error() != null && !(r.error() instanceof BatcherClosedException));
+        for (int i = 0; i < 8; i++) {
+            if (i == 3) {
+                assertThat(seen.get(i)).isCompletedExceptionally();
+            } else {
+                assertThat(seen.get(i).get()).isEqualTo((float) i);
+            }
+        }
+        assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(8);
+    }
+
+    @Test
+    void leavesRequestsThatAreAlreadyDoneOutOfTheirBatch() throws Exception {
+        EchoModel model = new EchoModel();
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 200)) {
+            CompletableFuture<MicroBatcher.Result> cancelled = batcher.submit(new float[] {1, 0}, new float[] {0});
+            cancelled.cancel(false); // e.g. its deadline passed while it waited for the batch to fill
+            CompletableFuture<MicroBatcher.Result> kept = batcher.submit(new float[] {2, 0}, new float[] {0});
+            assertThat(kept.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(2, 0);
+        }
+        assertThat(model.batchSizes).containsExactly(1);
+    }
+
+    @Test
+    void closeReturnsOnlyAfterTheRunningBatchFinishedAndFailsTheQueuedOnesAsClosed() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger runsFinished = new AtomicInteger();
+        BatchModel blocking = new EchoModel() {
+            @Override
+            public float[][] predict(float[] images, float[] tabular, int n) {
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                float[][] out = super.predict(images, tabular, n);
+                runsFinished.incrementAndGet();
+                return out;
+            }
+        };
+        MicroBatcher batcher = new MicroBatcher(blocking, 1, 0);
+        CompletableFuture<MicroBatcher.Result> running = batcher.submit(new float[] {1, 0}, new float[] {0});
+        assertThat(entered.await(5, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<MicroBatcher.Result> queued = batcher.submit(new float[] {2, 0}, new float[] {0});
+        AtomicInteger finishedWhenClosed = new AtomicInteger(-1);
+        Thread closer = new Thread(() -> {
+            batcher.close();
+            finishedWhenClosed.set(runsFinished.get());
+        });
+        closer.start();
+        closer.join(300);
+        assertThat(closer.isAlive()).as("close() waits for the running batch").isTrue();
+        release.countDown();
+        closer.join(5000);
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(finishedWhenClosed.get()).isEqualTo(1);
+        assertThat(running.get(1, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+        assertThatThrownBy(() -> queued.get(1, TimeUnit.SECONDS)).hasCauseInstanceOf(BatcherClosedException.class);
+        assertThat(batcher.submit(new float[] {3, 0}, new float[] {0})).isCompletedExceptionally();
     }
 }

@@ -53,6 +53,29 @@ class WorkerConfigTest {
     }
 
     @Test
+    void reportsEveryBadValueTogetherWithUnknownAndRemovedKeys() {
+        assertThatThrownBy(() -> WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
+                "image.reference.schemes", "file", "batch.max.sise", "8"), Map.of(),
+                Map.of("batch.max.size", "abc", "image.max.pixels", "-5",
+                        "image.reference.file.roots", "/no/such/folder")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("5 problems")
+                .hasMessageContaining("batch.max.size")
+                .hasMessageContaining("image.max.pixels")
+                .hasMessageContaining("unknown key 'batch.max.sise'")
+                .hasMessageContaining("image.reference.schemes' was removed")
+                .hasMessageContaining("/no/such/folder is not an existing folder");
+    }
+
+    @Test
+    void refusesEveryImageReferenceUnlessAPlaceIsAllowed() {
+        WorkerConfig c = WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r"),
+                Map.of(), Map.of());
+        assertThat(c.referencePolicy().refusesEverything()).isTrue();
+        assertThat(c.deadLetterMaxOriginalBytes()).as("dead letters carry no patient data by default").isZero();
+    }
+
+    @Test
     void rejectsInvalidValuesWithTheKeyName() {
         assertThatThrownBy(() -> WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
                 "model.device", "tpu"), Map.of(), Map.of()))

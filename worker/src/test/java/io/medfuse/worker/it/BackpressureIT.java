@@ -62,7 +62,7 @@ class BackpressureIT {
                 f.startReading();
                 Thread sampler = new Thread(() -> {
                     while (!Thread.currentThread().isInterrupted()) {
-                        maxSeen.accumulateAndGet(worker.pipeline().inFlight(), Math::max);
+                        maxSeen.accumulateAndGet(worker.inFlight(), Math::max);
                         try {
                             Thread.sleep(5);
                         } catch (InterruptedException e) {

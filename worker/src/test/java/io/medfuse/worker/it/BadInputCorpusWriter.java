@@ -145,8 +145,8 @@ public final class BadInputCorpusWriter {
                 "dead-letter", "REFERENCE_UNREACHABLE", null);
         Map<String, String> refHttp = fields("47", "female", "back");
         refHttp.put("reference", "http://127.0.0.1:{closedPort}/image.png");
-        referenced("reference-unreachable-url", "an http: reference to a closed port on 127.0.0.1", null, refHttp,
-                "dead-letter", "REFERENCE_UNREACHABLE", null);
+        referenced("reference-unreachable-url", "an http: reference to an allowed server whose port is closed", null,
+                refHttp, "dead-letter", "REFERENCE_UNREACHABLE", null);
         Map<String, String> refSha = fields("47", "female", "back");
         refSha.put("reference", "file:{case}/image.bin");
         refSha.put("referenceSha256", "0".repeat(64));
@@ -155,12 +155,14 @@ public final class BadInputCorpusWriter {
         Map<String, String> refFtp = fields("47", "female", "back");
         refFtp.put("reference", "ftp://example.org/image.png");
         referenced("reference-scheme-ftp", "an ftp: reference (scheme not allowed)", null, refFtp, "dead-letter",
-                "INVALID_FIELD", null);
+                "REFERENCE_REFUSED", null);
         Map<String, String> refBadSha = fields("47", "female", "back");
         refBadSha.put("reference", "file:{case}/image.bin");
         refBadSha.put("referenceSha256", "not-hex");
         referenced("reference-sha256-malformed", "a reference whose sha256 is not 64 hex digits", okPng, refBadSha,
                 "dead-letter", "INVALID_FIELD", null);
+
+        writeHostileReferences(okPng);
 
         raw("record-not-avro-json", "a JSON document instead of Avro", "{\"requestId\":\"json-1\",\"age\":47}"
                 .getBytes(StandardCharsets.UTF_8), "UNDESERIALIZABLE");
@@ -183,6 +185,67 @@ public final class BadInputCorpusWriter {
                 "{\"type\":\"record\",\"name\":\"ImagingRequest\",\"namespace\":\"io.medfuse.events\",\"fields\":["
                         + "{\"name\":\"requestId\",\"type\":\"string\"}]}",
                 "{\"requestId\":\"avro-missing-required-fields\"}", "UNKNOWN_SCHEMA");
+    }
+
+    /**
+     * References a hostile producer would send (issue: trust at the edges). Placeholders the IT fills in:
+     * {@code {case}} the case folder, {@code {runtime}} a folder the IT makes with a FIFO and symbolic links to
+     * /dev/zero and /proc/self/environ, {@code {hostile}} the port of the IT's misbehaving HTTP server (allowed),
+     * {@code {closedPort}} an allowed port nothing listens on, {@code {metricsPort}} the worker's own metrics port.
+     */
+    private void writeHostileReferences(byte[] okPng) throws IOException {
+        hostile("reference-traversal", "file: reference climbing out of its folder with ..",
+                "file:{case}/../../../../../../../../etc/passwd", "REFERENCE_REFUSED");
+        hostile("reference-outside-roots", "file: reference to /etc/passwd", "file:///etc/passwd",
+                "REFERENCE_REFUSED");
+        hostile("reference-proc-environ", "file: reference to /proc/self/environ", "file:///proc/self/environ",
+                "REFERENCE_REFUSED");
+        hostile("reference-fifo", "file: reference to a FIFO inside an allowed folder (would block a reader)",
+                "file:{runtime}/pipe.png", "REFERENCE_REFUSED");
+        hostile("reference-device-symlink", "symbolic link inside an allowed folder to /dev/zero",
+                "file:{runtime}/zero.png", "REFERENCE_REFUSED");
+        hostile("reference-proc-symlink", "symbolic link inside an allowed folder to /proc/self/environ",
+                "file:{runtime}/environ.png", "REFERENCE_REFUSED");
+        hostile("reference-directory", "file: reference to a folder", "file:{case}", "REFERENCE_REFUSED");
+        hostile("reference-http-loopback", "http: reference to the worker's own metrics port on 127.0.0.1 "
+                + "(not allowed)", "http://127.0.0.1:{metricsPort}/metrics", "REFERENCE_REFUSED");
+        hostile("reference-http-ipv6-loopback", "http: reference to [::1] (not allowed)",
+                "http://[::1]:{hostile}/ok.png", "REFERENCE_REFUSED");
+        hostile("reference-http-metadata", "http: reference to the cloud metadata address 169.254.169.254",
+                "http://169.254.169.254/latest/meta-data/", "REFERENCE_REFUSED");
+        hostile("reference-redirect-internal", "allowed server redirecting to the worker's metrics port",
+                "http://127.0.0.1:{hostile}/redirect-internal", "REFERENCE_REFUSED");
+        hostile("reference-redirect-file", "allowed server redirecting to file:///etc/passwd",
+                "http://127.0.0.1:{hostile}/redirect-file", "REFERENCE_REFUSED");
+        hostile("reference-stalled-body", "allowed server sending 200 and headers, then stalling the body",
+                "http://127.0.0.1:{hostile}/stall", "REFERENCE_UNREACHABLE");
+        hostile("reference-slow-drip", "allowed server sending the body one byte every 100 ms",
+                "http://127.0.0.1:{hostile}/drip", "REFERENCE_UNREACHABLE");
+        hostile("reference-endless-body", "allowed server sending an endless chunked body",
+                "http://127.0.0.1:{hostile}/endless", "IMAGE_TOO_LARGE");
+        hostile("reference-http-404-query", "allowed server answering 404; the query string carries a token",
+                "http://127.0.0.1:{hostile}/missing.png?token=SECRET-TOKEN-42", "REFERENCE_UNREACHABLE");
+        hostile("reference-http-user-info", "http: reference carrying user:password", 
+                "http://alice:SECRET-PASSWORD@127.0.0.1:{hostile}/ok.png", "INVALID_FIELD");
+        Map<String, String> httpOk = fields("47", "female", "back");
+        httpOk.put("reference", "http://127.0.0.1:{hostile}/ok.png");
+        httpOk.put("referenceSha256", sha256(okPng));
+        referenced("reference-http-ok", "an http: reference to an allowed server, right sha256", okPng, httpOk,
+                "prediction", null, "");
+        Map<String, String> same = fields("47", "female", "back");
+        same.put("repeat", "same");
+        request("duplicate-id-same-content", "the same request sent twice (a producer retry)", okPng, "image/png",
+                same, "prediction", null, "");
+        Map<String, String> other = fields("47", "female", "back");
+        other.put("repeat", "other");
+        request("duplicate-id-other-content", "a second request reusing the first one's id with another age",
+                okPng, "image/png", other, "prediction", null, "");
+    }
+
+    private void hostile(String name, String description, String reference, String reason) throws IOException {
+        Map<String, String> f = fields("47", "female", "back");
+        f.put("reference", reference);
+        referenced(name, description, null, f, "dead-letter", reason, null);
     }
 
     private static Map<String, String> fields(String age, String sex, String site) {

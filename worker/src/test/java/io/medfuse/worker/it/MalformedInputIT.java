@@ -21,6 +21,7 @@ import io.medfuse.events.Patient;
 import io.medfuse.events.Prediction;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.sample.SampleRequests;
 
@@ -46,8 +47,12 @@ class MalformedInputIT {
 
     @Test
     void routesEachMalformedRequestToDeadLettersWithItsReasonAndAnswersEveryValidOne() throws Exception {
+        java.nio.file.Path images = java.nio.file.Files.createTempDirectory("medfuse-ref-root");
         try (StreamFixture f = new StreamFixture(kafka, registry, 3);
-             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.REFERENCE_FILE_ROOTS, images.toString(),
+                     // dead letters carry the original record here (off by default: it is patient data)
+                     WorkerConfig.DLQ_MAX_ORIGINAL_BYTES, String.valueOf(1024 * 1024))))) {
             assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
             f.startReading();
             SampleRequests samples = new SampleRequests(3, 80, "image/png");
@@ -106,7 +111,7 @@ class MalformedInputIT {
                     case 26 -> {
                         // image references: a good file, a missing file, a sha256 mismatch
                         byte[] png = samples.image(99);
-                        java.nio.file.Path file = java.nio.file.Files.createTempFile("medfuse-ref", ".png");
+                        java.nio.file.Path file = java.nio.file.Files.createTempFile(images, "medfuse-ref", ".png");
                         java.nio.file.Files.write(file, png);
                         String sha = java.util.HexFormat.of().formatHex(
                                 java.security.MessageDigest.getInstance("SHA-256").digest(png));

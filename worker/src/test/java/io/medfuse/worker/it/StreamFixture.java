@@ -46,6 +46,7 @@ final class StreamFixture implements AutoCloseable {
     final ConfluentAvroCodec<ImagingRequest> codec;
     final List<Prediction> predicted = Collections.synchronizedList(new ArrayList<>());
     final List<FailedRequest> failed = Collections.synchronizedList(new ArrayList<>());
+    final java.nio.file.Path stateRoot;
     private final KafkaProducer<String, byte[]> producer;
     private OutcomeConsumer reader;
 
@@ -62,6 +63,11 @@ final class StreamFixture implements AutoCloseable {
         kafka.createTopics(partitions, requests);
         kafka.createTopics(2, predictions, deadLetters);
         this.codec = new ConfluentAvroCodec<>(registry, ImagingRequest.class, true);
+        try {
+            this.stateRoot = java.nio.file.Files.createTempDirectory("medfuse-it-state-");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         Properties p = kafka.clientProperties();
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 * 1024 * 1024);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
@@ -81,6 +87,8 @@ final class StreamFixture implements AutoCloseable {
         s.put(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
         s.put(WorkerConfig.MODEL_DEVICE, "cpu");
         s.put(WorkerConfig.METRICS_PORT, "0");
+        s.put(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
+        s.put(WorkerConfig.STATE_DIR, stateRoot.toString());
         s.putAll(extra);
         return s;
     }
@@ -180,5 +188,10 @@ final class StreamFixture implements AutoCloseable {
             reader.close();
         }
         producer.close();
+        try (var walk = java.nio.file.Files.walk(stateRoot)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // a leftover temp folder is harmless
+        }
     }
 }

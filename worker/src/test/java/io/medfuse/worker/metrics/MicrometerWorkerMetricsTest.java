@@ -43,17 +43,16 @@ class MicrometerWorkerMetricsTest {
     }
 
     @Test
-    void countsEachBatchOnceInTheBatchSizeHistogram() {
-        BatchStats eight = new BatchStats(8, 8, 0, 1);
-        for (int i = 0; i < 8; i++) {
-            metrics.batchCompleted(eight);
-        }
+    void countsEveryModelRunInTheBatchSizeHistogramAndFailedRunsApart() {
+        metrics.batchCompleted(new BatchStats(8, 8, 0, 1));
         metrics.batchCompleted(new BatchStats(3, 4, 5, 1));
+        metrics.batchFailed(new BatchStats(2, 2, 6, 1));
 
         String scrape = metrics.scrape();
 
         assertThat(scrape).contains("medfuse_batch_size_count 2", "medfuse_batch_size_sum 11.0",
-                "medfuse_batch_size_bucket{le=\"4.0\"} 1", "medfuse_batch_size_bucket{le=\"8.0\"} 2");
+                "medfuse_batch_size_bucket{le=\"4.0\"} 1", "medfuse_batch_size_bucket{le=\"8.0\"} 2",
+                "medfuse_batch_failures_total 1.0");
     }
 
     @Test
@@ -70,18 +69,22 @@ class MicrometerWorkerMetricsTest {
     }
 
     @Test
-    void readsTheMainConsumersRecordsLagPerPartitionAndSkipsTheRestoreConsumer() {
+    void readsTheMainConsumersRecordsLagPerPartitionOnceAndSkipsTheRestoreConsumer() {
         Map<MetricName, Metric> kafka = new LinkedHashMap<>();
-        put(kafka, "records-lag", "app-StreamThread-1-consumer", "requests", "0", 5.0);
-        put(kafka, "records-lag", "app-StreamThread-1-consumer", "requests", "1", Double.NaN);
+        put(kafka, "records-lag", "app-StreamThread-1-consumer", "medfuse.requests", "0", 5.0);
+        // the consumer's second copy of the same partition's lag, topic dots as underscores
+        put(kafka, "records-lag", "app-StreamThread-1-consumer", "medfuse_requests", "0", 5.0);
+        put(kafka, "records-lag", "app-StreamThread-1-consumer", "medfuse.requests", "1", Double.NaN);
         put(kafka, "records-lag", "app-StreamThread-1-restore-consumer", "app-pending-changelog", "0", 99.0);
-        put(kafka, "records-lag-max", "app-StreamThread-1-consumer", "requests", "0", 50.0);
-        put(kafka, "records-lag", "app-StreamThread-2-consumer", "requests", "2", 12.0);
+        put(kafka, "records-lag-max", "app-StreamThread-1-consumer", "medfuse.requests", "0", 50.0);
+        put(kafka, "records-lag", "app-StreamThread-2-consumer", "medfuse.requests", "2", 12.0);
 
-        Map<List<String>, Double> lag = MicrometerWorkerMetrics.consumerLag(kafka);
+        Map<List<String>, Double> lag = MicrometerWorkerMetrics.consumerLag(kafka, "medfuse.requests");
 
-        assertThat(lag).containsExactly(Map.entry(List.of("requests", "0"), 5.0),
-                Map.entry(List.of("requests", "2"), 12.0));
+        assertThat(lag).containsExactly(Map.entry(List.of("medfuse.requests", "0"), 5.0),
+                Map.entry(List.of("medfuse.requests", "2"), 12.0));
+        assertThat(lag.values().stream().mapToDouble(Double::doubleValue).sum()).as("summed lag, as KEDA reads it")
+                .isEqualTo(17.0);
     }
 
     private static void put(Map<MetricName, Metric> metrics, String name, String clientId, String topic,

@@ -145,9 +145,9 @@ class ConfluentAvroCodecTest {
     @Test
     void newerWriterWithAnAppendedReasonSymbolDecodesAsOther() {
         String current = FailedRequest.getClassSchema().toString();
-        assertThat(current).contains("\"MODEL_ERROR\",\"OTHER\"]");
+        assertThat(current).contains("\"INTERNAL_ERROR\",\"ANSWER_TOO_LARGE\"]");
         Schema newer = new Schema.Parser().parse(current
-                .replace("\"MODEL_ERROR\",\"OTHER\"]", "\"MODEL_ERROR\",\"OTHER\",\"QUOTA_EXCEEDED\"]"));
+                .replace("\"INTERNAL_ERROR\",\"ANSWER_TOO_LARGE\"]", "\"INTERNAL_ERROR\",\"ANSWER_TOO_LARGE\",\"QUOTA_EXCEEDED\"]"));
         int id = client.register("dead-letters-newer-value", newer);
         GenericRecord record = new GenericData.Record(newer);
         record.put("reason", new GenericData.EnumSymbol(newer.getField("reason").schema(), "QUOTA_EXCEEDED"));

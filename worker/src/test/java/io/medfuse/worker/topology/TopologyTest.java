@@ -30,8 +30,11 @@ import io.medfuse.events.Prediction;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.OnnxModel;
+import io.medfuse.worker.pipeline.ReferencePolicy;
 import io.medfuse.worker.pipeline.RequestPipeline;
+import io.medfuse.worker.registry.RegistryOutage;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
@@ -53,21 +56,29 @@ class TopologyTest {
     private ConfluentAvroCodec<Prediction> predictionCodec;
     private ConfluentAvroCodec<FailedRequest> deadLetterCodec;
     private Topology topology;
+    private RegistryOutage outage;
+    private Answers answers;
+    private InFlightLimit limit;
 
     @BeforeEach
     void setUp() {
         registryServer = InProcessSchemaRegistry.start(0);
         var registry = new RestSchemaRegistryClient(RegistrySettings.of(registryServer.url()));
         model = OnnxModel.load(MedfuseWorker.bundledModel(), "bundled", EngineOptions.defaults().withDevice("cpu"));
-        pipeline = new RequestPipeline(model, new RequestPipeline.Settings(2, 16, 8, 5, ImageLimits.defaults(),
-                List.of("file"), Duration.ofSeconds(5)));
+        pipeline = new RequestPipeline(model, new RequestPipeline.Settings(2, 8, 5, ImageLimits.defaults(),
+                ReferencePolicy.NONE, Duration.ofSeconds(30), Duration.ofMinutes(5), Duration.ofDays(7)));
         requestCodec = new ConfluentAvroCodec<>(registry, ImagingRequest.class, true);
         predictionCodec = new ConfluentAvroCodec<>(registry, Prediction.class, true);
         deadLetterCodec = new ConfluentAvroCodec<>(registry, FailedRequest.class, true);
-        topology = TopologyFactory.build(new TopologySettings("req", "pred", "dead", 5, 1024), requestCodec,
-                new AvroSerde<>(predictionCodec).serializer(), new AvroSerde<>(deadLetterCodec).serializer(),
-                pipeline);
+        outage = new RegistryOutage(registry, Duration.ofMillis(500));
+        TopologySettings settings = TopologySettings.of("req", "pred", "dead", 5, 1024);
+        answers = new Answers(settings, new AvroSerde<>(predictionCodec).serializer(),
+                new AvroSerde<>(deadLetterCodec).serializer(), model::identity);
+        limit = new InFlightLimit(16);
+        topology = TopologyFactory.build(settings, new TopologyFactory.Parts(requestCodec, answers, pipeline, limit,
+                outage, new AnswerBacklog()));
         Properties props = new Properties();
+        props.put(Answers.CONFIG_KEY, answers);
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
@@ -82,6 +93,7 @@ class TopologyTest {
 
     @AfterEach
     void tearDown() {
+        outage.close();
         driver.close();
         pipeline.close();
         model.close();
@@ -108,8 +120,10 @@ class TopologyTest {
     @Test
     void answersValidRequestsWithPredictionsCarryingModelIdentityTimingsAndADeterministicId() throws Exception {
         SampleRequests samples = new SampleRequests(5, 64, "image/png");
+        java.util.Map<String, ImagingRequest> sent = new java.util.HashMap<>();
         for (int i = 0; i < 10; i++) {
             ImagingRequest r = samples.next("t");
+            sent.put(r.getRequestId(), r);
             requests.pipeInput(r.getRequestId(), requestCodec.encode("req", r));
         }
         List<Object> out = answers(10);
@@ -122,7 +136,8 @@ class TopologyTest {
         assertThat(p.getTimings().getBatchSize()).isBetween(1, 8);
         assertThat(p.getTimings().getInferenceMs()).isPositive();
         assertThat(p.getPredictionId()).isEqualTo(InferenceProcessor.predictionId(p.getRequestId(),
-                model.identity()));
+                RequestDigest.of(sent.get(p.getRequestId())), model.identity()));
+        assertThat(limit.inFlight()).as("every permit is given back").isZero();
         KeyValueStore<Long, byte[]> pending = driver.getKeyValueStore(TopologyFactory.PENDING_STORE);
         assertThat(pending.approximateNumEntries()).as("answered requests leave the pending store").isZero();
     }
@@ -148,6 +163,105 @@ class TopologyTest {
         assertThat(undecodable.getSourceTopic()).isEqualTo("req");
         assertThat(undecodable.getSourceOffset()).isZero();
         assertThat(undecodable.getRequestId()).isNull();
+    }
+
+    @Test
+    void answersAProducerRetryOnceAndAReusedIdWithOtherContentWithADuplicateDeadLetter() throws Exception {
+        SampleRequests samples = new SampleRequests(5, 64, "image/png");
+        ImagingRequest first = samples.request("dup-1", 40.0, "female", "back", samples.image(1));
+        ImagingRequest retry = ImagingRequest.newBuilder(first)
+                .setRequestedAt(first.getRequestedAt().plusSeconds(3)).build(); // re-stamped: still the same request
+        ImagingRequest other = samples.request("dup-1", 70.0, "male", "back", samples.image(2));
+        requests.pipeInput(first.getRequestId(), requestCodec.encode("req", first));
+        requests.pipeInput(retry.getRequestId(), requestCodec.encode("req", retry));
+        requests.pipeInput(other.getRequestId(), requestCodec.encode("req", other));
+        ImagingRequest filler = samples.next("after");
+        requests.pipeInput(filler.getRequestId(), requestCodec.encode("req", filler));
+
+        List<Object> out = answers(3);
+
+        List<Prediction> predictions = out.stream().filter(o -> o instanceof Prediction).map(o -> (Prediction) o)
+                .toList();
+        assertThat(predictions).extracting(Prediction::getRequestId).containsExactlyInAnyOrder("dup-1",
+                filler.getRequestId());
+        List<FailedRequest> dead = out.stream().filter(o -> o instanceof FailedRequest).map(o -> (FailedRequest) o)
+                .toList();
+        assertThat(dead).hasSize(1);
+        assertThat(dead.get(0).getReason()).isEqualTo(FailureReason.DUPLICATE_REQUEST_ID);
+        assertThat(dead.get(0).getRequestId()).isEqualTo("dup-1");
+        assertThat(dead.get(0).getSourceOffset()).isEqualTo(2);
+        assertThat(dead.get(0).getDetail()).contains("req-0@0").doesNotContain("70");
+        // the reused id with other content would have had its own prediction id: ids never collide
+        assertThat(InferenceProcessor.predictionId("dup-1", RequestDigest.of(other), model.identity()))
+                .isNotEqualTo(predictions.stream().filter(p -> p.getRequestId().equals("dup-1")).findFirst()
+                        .orElseThrow().getPredictionId());
+        assertThat(RequestDigest.of(retry)).isEqualTo(RequestDigest.of(first));
+        KeyValueStore<Long, byte[]> pending = driver.getKeyValueStore(TopologyFactory.PENDING_STORE);
+        assertThat(pending.approximateNumEntries()).isZero();
+    }
+
+    @Test
+    void keepsARecordWhoseSchemaTheRegistryCannotServeAndAnswersItWhenTheRegistryIsBack() throws Exception {
+        SampleRequests samples = new SampleRequests(5, 64, "image/png");
+        // a producer with a newer schema version: its id is new to the worker's codec
+        org.apache.avro.Schema newer = withExtraOptionalField(ImagingRequest.getClassSchema());
+        int newerId = new RestSchemaRegistryClient(RegistrySettings.of(registryServer.url()))
+                .register("req-value", newer);
+        ImagingRequest r = samples.next("outage");
+        byte[] value = encodeWith(newer, newerId, r);
+        registryServer.stop();
+        try {
+            requests.pipeInput(r.getRequestId(), value);
+            driver.advanceWallClockTime(Duration.ofMillis(50));
+            assertThat(outage.isDown()).as("the outage is noticed").isTrue();
+            assertThat(predictions.isEmpty() && deadLetters.isEmpty()).as("nothing answered or skipped").isTrue();
+            KeyValueStore<Long, byte[]> pending = driver.getKeyValueStore(TopologyFactory.PENDING_STORE);
+            assertThat(pending.get(0L)).as("the record is kept pending").isNotNull();
+        } finally {
+            registryServer.restart();
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (outage.isDown() && System.nanoTime() < deadline) {
+            Thread.sleep(20); // the probe runs on its own thread, with back-off
+        }
+        List<Object> out = answers(1);
+        assertThat(out).hasSize(1).allMatch(o -> o instanceof Prediction);
+        assertThat(((Prediction) out.get(0)).getRequestId()).isEqualTo(r.getRequestId());
+        assertThat(outage.outages()).isEqualTo(1);
+    }
+
+    /** ImagingRequest's schema with one more optional field, as a newer producer would write it. */
+    private static org.apache.avro.Schema withExtraOptionalField(org.apache.avro.Schema schema) {
+        List<org.apache.avro.Schema.Field> fields = new ArrayList<>();
+        for (org.apache.avro.Schema.Field f : schema.getFields()) {
+            fields.add(new org.apache.avro.Schema.Field(f, f.schema()));
+        }
+        fields.add(new org.apache.avro.Schema.Field("sentBy", org.apache.avro.Schema.createUnion(
+                org.apache.avro.Schema.create(org.apache.avro.Schema.Type.NULL),
+                org.apache.avro.Schema.create(org.apache.avro.Schema.Type.STRING)), "who sent it",
+                org.apache.avro.JsonProperties.NULL_VALUE));
+        return org.apache.avro.Schema.createRecord(schema.getName(), schema.getDoc(), schema.getNamespace(), false,
+                fields);
+    }
+
+    /** The request in wire format, written with {@code writer} (registered as {@code id}). */
+    private byte[] encodeWith(org.apache.avro.Schema writer, int id, ImagingRequest r) throws IOException {
+        byte[] current = requestCodec.encode("req", r);
+        var decoder = org.apache.avro.io.DecoderFactory.get().binaryDecoder(current, 5, current.length - 5, null);
+        org.apache.avro.generic.GenericRecord old = new org.apache.avro.generic.GenericDatumReader<
+                org.apache.avro.generic.GenericRecord>(ImagingRequest.getClassSchema()).read(null, decoder);
+        var newer = new org.apache.avro.generic.GenericData.Record(writer);
+        for (org.apache.avro.Schema.Field f : ImagingRequest.getClassSchema().getFields()) {
+            newer.put(f.name(), old.get(f.name()));
+        }
+        newer.put("sentBy", "pacs-2");
+        var out = new java.io.ByteArrayOutputStream();
+        out.write(java.nio.ByteBuffer.allocate(5).put((byte) 0).putInt(id).array());
+        var encoder = org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
+        new org.apache.avro.generic.GenericDatumWriter<org.apache.avro.generic.GenericRecord>(writer)
+                .write(newer, encoder);
+        encoder.flush();
+        return out.toByteArray();
     }
 
     @Test

@@ -1,0 +1,183 @@
+package io.medfuse.worker.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.FailureReason;
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.events.ModelIdentity;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.engine.EngineOptions;
+import io.medfuse.model.image.ImageLimits;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.sample.SampleRequests;
+
+/** The pipeline with the bundled model, held on purpose where a test needs the model not to return. */
+class RequestPipelineTest {
+
+    /** The real model; while {@code hold} is set, every run waits until it is released. */
+    static final class HeldClassifier implements Classifier {
+        final Classifier model;
+        volatile CountDownLatch hold;
+        final CountDownLatch entered = new CountDownLatch(1);
+
+        HeldClassifier(Classifier model) {
+            this.model = model;
+        }
+
+        @Override
+        public float[][] predict(float[] images, float[] tabular, int n) {
+            CountDownLatch h = hold;
+            if (h != null) {
+                entered.countDown();
+                try {
+                    h.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return model.predict(images, tabular, n);
+        }
+
+        @Override
+        public int imageSize() {
+            return model.imageSize();
+        }
+
+        @Override
+        public int tabularWidth() {
+            return model.tabularWidth();
+        }
+
+        @Override
+        public int paddedSize(int n) {
+            return model.paddedSize(n);
+        }
+
+        @Override
+        public ModelContract contract() {
+            return model.contract();
+        }
+
+        @Override
+        public ModelIdentity identity() {
+            return model.identity();
+        }
+
+        @Override
+        public void close() {
+            model.close();
+        }
+    }
+
+    private HeldClassifier model;
+    private RequestPipeline pipeline;
+    private final SampleRequests samples = new SampleRequests(3, 64, "image/png");
+
+    @BeforeEach
+    void setUp() {
+        model = new HeldClassifier(OnnxModel.load(MedfuseWorker.bundledModel(), "bundled",
+                EngineOptions.defaults().withDevice("cpu")));
+        pipeline = new RequestPipeline(model, new RequestPipeline.Settings(1, 1, 0, ImageLimits.defaults(),
+                ReferencePolicy.NONE, Duration.ofMillis(400), Duration.ofMinutes(5), Duration.ofDays(7)));
+    }
+
+    @AfterEach
+    void tearDown() {
+        CountDownLatch h = model.hold;
+        if (h != null) {
+            h.countDown();
+        }
+        pipeline.close();
+        model.close();
+    }
+
+    private CompletableFuture<Outcome.Predicted> submit(ImagingRequest r) {
+        return pipeline.submit(r, pipeline.validate(r), System.nanoTime());
+    }
+
+    private static Throwable failureOf(CompletableFuture<?> f) throws Exception {
+        try {
+            f.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            return e.getCause();
+        }
+        throw new AssertionError("the request was answered");
+    }
+
+    @Test
+    void predictsAndForgetsTheRequest() throws Exception {
+        Outcome.Predicted p = submit(samples.next("ok")).get(10, TimeUnit.SECONDS);
+        assertThat(p.probabilities()).hasSize(model.contract().labels().size());
+        assertThat(pipeline.outstanding()).isZero();
+    }
+
+    @Test
+    void answersTimedOutWhenTheModelDoesNotReturnAndNamesWhereItWaited() throws Exception {
+        model.hold = new CountDownLatch(1);
+        CompletableFuture<Outcome.Predicted> stuck = submit(samples.next("stuck"));
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(pipeline.modelRunningForNanos()).isPositive();
+
+        Throwable failure = failureOf(stuck);
+
+        Optional<Outcome.Failed> answer = Failures.classify(failure);
+        assertThat(answer).get().extracting(Outcome.Failed::reason).isEqualTo(FailureReason.TIMED_OUT);
+        assertThat(answer.get().detail()).contains("request.deadline.ms = 400 ms", "in the model");
+        assertThat(pipeline.outstanding()).as("a timed-out request leaves the pipeline").isZero();
+    }
+
+    @Test
+    void closingGivesRequestsStillInsideNoAnswerSoTheyStayPending() throws Exception {
+        pipeline.close();
+        CompletableFuture<Outcome.Predicted> late = submit(samples.next("late"));
+        Throwable failure = failureOf(late);
+        assertThat(failure).isInstanceOf(PipelineClosedException.class);
+        assertThat(Failures.classify(failure)).isEmpty();
+    }
+
+    @Test
+    void flagsARequestedAtFarInTheFutureOrThePast() {
+        ImagingRequest now = samples.next("now");
+        assertThat(pipeline.validate(now).flags()).doesNotContain(RequestPipeline.REQUESTED_AT_IMPLAUSIBLE);
+        for (Instant odd : new Instant[] {Instant.parse("9999-01-01T00:00:00Z"), Instant.ofEpochMilli(0),
+            Instant.ofEpochMilli(-1)}) {
+            ImagingRequest r = ImagingRequest.newBuilder(now).setRequestedAt(odd).build();
+            assertThat(pipeline.validate(r).flags()).as("requestedAt %s", odd)
+                    .contains(RequestPipeline.REQUESTED_AT_IMPLAUSIBLE);
+        }
+    }
+
+    @Test
+    void boundsEveryFieldAProducerControls() {
+        ImagingRequest base = samples.next("b");
+        assertRejected(ImagingRequest.newBuilder(base).setRequestId("x".repeat(300)).build(), "requestId");
+        assertRejected(ImagingRequest.newBuilder(base).setRequestId("line\nbreak").build(), "control characters");
+        Map<String, Object> many = new HashMap<>();
+        for (int i = 0; i < 65; i++) {
+            many.put("k" + i, "v");
+        }
+        assertRejected(ImagingRequest.newBuilder(base).setClinical(many).build(), "at most 64");
+        assertRejected(ImagingRequest.newBuilder(base).setClinical(Map.of("localization", "y".repeat(2000)))
+                .build(), "longer than 1024");
+    }
+
+    private void assertRejected(ImagingRequest r, String message) {
+        assertThatThrownBy(() -> pipeline.validate(r)).isInstanceOfSatisfying(RequestRejectedException.class,
+                e -> assertThat(e.reason()).isEqualTo(FailureReason.INVALID_FIELD)).hasMessageContaining(message);
+    }
+}
