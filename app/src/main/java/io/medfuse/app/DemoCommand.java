@@ -1,6 +1,8 @@
 package io.medfuse.app;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -80,6 +82,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         long t0 = System.nanoTime();
         out.println("medfuse demo: starting an embedded Kafka broker (KRaft), the in-process schema registry "
                 + "and a worker ...");
+        Path references = Files.createDirectories(referenceFolder());
+        Path stateDir = Files.createTempDirectory("medfuse-demo-state-");
         try (EmbeddedKafka kafka = EmbeddedKafka.start();
              InProcessSchemaRegistry registryServer = InProcessSchemaRegistry.start(0)) {
             String requests = "medfuse.requests";
@@ -93,6 +97,10 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             settings.put(WorkerConfig.APPLICATION_ID, "medfuse-demo");
             // any free port: a demo must not fail because something else holds 9464
             settings.put(WorkerConfig.METRICS_PORT, "0");
+            settings.put(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
+            // the demo's own image folder is the one place references may point to (produce stages there too)
+            settings.put(WorkerConfig.REFERENCE_FILE_ROOTS, references.toString());
+            settings.put(WorkerConfig.STATE_DIR, stateDir.toString());
             WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
             SchemaRegistryClient registry = new RestSchemaRegistryClient(
                     new RegistrySettings(registryServer.url(), null, null, Duration.ofSeconds(10)));
@@ -105,17 +113,23 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 out.printf("worker ready: model %s %s (sha256 %s…) on %s; broker %s; registry %s%n",
                         identity.getName(), identity.getVersion(), identity.getSha256().substring(0, 12),
                         identity.getExecutionProvider(), kafka.bootstrapServers(), registryServer.url());
+                out.printf("image references are allowed under %s only (image.reference.file.roots)%n",
+                        references);
                 if (!worker.classifier().contract().trained()) {
                     out.println("NOTE: the bundled model is UNTRAINED (random weights): its labels and "
                             + "probabilities are placeholders that only show the plumbing.");
                 }
-                int answered = runRequests(out, kafka, registry, requests, predictions, deadLetters, t0);
+                int answered = runRequests(out, kafka, registry, requests, predictions, deadLetters, references, t0);
                 if (keepRunning) {
                     out.println();
                     out.println("keeping the broker and the worker up; connect with:");
                     out.println("  bootstrap servers: " + kafka.bootstrapServers());
                     out.println("  schema registry:   " + registryServer.url());
                     out.println("  topics:            " + requests + " -> " + predictions + " / " + deadLetters);
+                    out.println("  file references:   allowed under " + references + " (bin/medfuse produce "
+                            + "stages images larger than --inline-max-bytes there)");
+                    out.println("  for example:       bin/medfuse produce --bootstrap " + kafka.bootstrapServers()
+                            + " --registry " + registryServer.url() + " --images DIR --metadata FILE.csv");
                     out.println("press Ctrl-C to stop.");
                     CountDownLatch stop = new CountDownLatch(1);
                     Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
@@ -123,6 +137,24 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 }
                 return answered == count ? 0 : 1;
             }
+        } finally {
+            deleteQuietly(stateDir);
+        }
+    }
+
+    /**
+     * The folder the demo's worker reads image references from, and where {@code produce} stages images too large
+     * to send inline: the same by default, so what produce writes the demo accepts.
+     */
+    static Path referenceFolder() {
+        return Path.of(System.getProperty("java.io.tmpdir"), "medfuse-demo", "references");
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // a leftover temporary folder is harmless
         }
     }
 
@@ -139,7 +171,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
     private int runRequests(PrintStream out, EmbeddedKafka kafka, SchemaRegistryClient registry, String requests,
-                            String predictionsTopic, String deadLettersTopic, long t0) throws Exception {
+                            String predictionsTopic, String deadLettersTopic, Path references, long t0)
+            throws Exception {
         Map<String, Patient> patients = new ConcurrentHashMap<>();
         Map<String, String> truth = new ConcurrentHashMap<>();
         AtomicInteger correct = new AtomicInteger();
@@ -207,6 +240,11 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 SyntheticDataset.Case c = synthetic.generate(i);
                 ImagingRequest r = samples.request(String.format("demo-%06d", i), (double) c.age(), c.sex(),
                         c.localization(), c.png());
+                if (i % 5 == 0) {
+                    // every fifth image goes by reference, as an imaging system sends what is too large to inline
+                    r = ImagingRequest.newBuilder(r).setImage(ProduceCommand.stage(c.png(), "image/png", references))
+                            .build();
+                }
                 patients.put(r.getRequestId(), r.getPatient());
                 truth.put(r.getRequestId(), c.label());
                 publisher.publish(r);

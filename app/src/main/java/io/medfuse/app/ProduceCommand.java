@@ -28,10 +28,13 @@ import picocli.CommandLine.Option;
 /** {@code medfuse produce}: publish a folder of images plus a CSV of patient fields, as an imaging system would. */
 @Command(name = "produce", mixinStandardHelpOptions = true,
         description = {
-            "Publishes one ImagingRequest per CSV row: the row's image file (PNG or JPEG) inline, or as a",
-            "file: reference when larger than --inline-max-bytes; age and sex as patient fields; the other",
-            "chosen columns as clinical values (numbers when they parse as numbers). Values that are empty",
-            "are sent as missing. The request id is the id column, or the image file name without extension."
+            "Publishes one ImagingRequest per CSV row: the row's image file (PNG or JPEG) inline, or, when",
+            "larger than --inline-max-bytes, copied into --reference-dir and sent as a file: reference with",
+            "its sha256 (workers read references only from folders they allow: image.reference.file.roots;",
+            "the default --reference-dir is the one 'medfuse demo' allows). Age and sex go as patient fields,",
+            "the other chosen columns as clinical values (numbers when they parse as numbers); empty values",
+            "are sent as missing. The request id is the id column, or the image file name without extension;",
+            "it is also the record key, so a request sent again reaches the same worker task."
         })
 final class ProduceCommand implements Callable<Integer> {
 
@@ -72,6 +75,12 @@ final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--inline-max-bytes", defaultValue = "900000",
             description = "Images larger than this are sent as file: references (default: ${DEFAULT-VALUE}).")
     long inlineMaxBytes;
+
+    @Option(names = "--reference-dir", paramLabel = "DIR",
+            description = "Where images sent by reference are staged: a folder the workers allow "
+                    + "(image.reference.file.roots), e.g. a shared mount (default: the folder 'medfuse demo' "
+                    + "allows, under java.io.tmpdir).")
+    Path referenceDir;
 
     @Override
     public Integer call() throws Exception {
@@ -154,11 +163,13 @@ final class ProduceCommand implements Callable<Integer> {
                 }
             }
         });
-        ImagePayload.Builder image = ImagePayload.newBuilder().setMediaType(mediaType);
+        ImagePayload image;
         if (Files.size(file) > inlineMaxBytes) {
-            image.setReference(ImageReference.newBuilder().setUri(file.toAbsolutePath().toUri().toString()).build());
+            image = stage(Files.readAllBytes(file), mediaType,
+                    referenceDir != null ? referenceDir : DemoCommand.referenceFolder());
         } else {
-            image.setData(java.nio.ByteBuffer.wrap(Files.readAllBytes(file)));
+            image = ImagePayload.newBuilder().setMediaType(mediaType)
+                    .setData(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).build();
         }
         return ImagingRequest.newBuilder()
                 .setRequestId(id)
@@ -166,7 +177,31 @@ final class ProduceCommand implements Callable<Integer> {
                 .setSource(SourceRef.newBuilder().setSystem("medfuse-produce").build())
                 .setPatient(Patient.newBuilder().setAgeYears(age).setSex(sex).build())
                 .setClinical(values)
-                .setImage(image.build())
+                .setImage(image)
+                .build();
+    }
+
+    /**
+     * Copies image bytes into {@code folder} under their sha256 (so a file sent twice is stored once) and returns a
+     * payload that references the copy with that sha256: what a worker allowing {@code folder} reads and checks.
+     */
+    static ImagePayload stage(byte[] bytes, String mediaType, Path folder) throws IOException {
+        Files.createDirectories(folder);
+        String sha;
+        try {
+            sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        Path copy = folder.toAbsolutePath().resolve(sha + (mediaType.equals("image/png") ? ".png" : ".jpg"));
+        if (!Files.exists(copy)) {
+            Path tmp = Files.createTempFile(folder, ".staging-", ".tmp");
+            Files.write(tmp, bytes);
+            Files.move(tmp, copy, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return ImagePayload.newBuilder().setMediaType(mediaType)
+                .setReference(ImageReference.newBuilder().setUri(copy.toUri().toString()).setSha256(sha).build())
                 .build();
     }
 }

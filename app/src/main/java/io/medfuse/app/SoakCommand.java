@@ -12,11 +12,13 @@ import picocli.CommandLine.Option;
 /** {@code medfuse soak}: the fault soak with real processes; exit 1 when any request was lost or duplicated. */
 @Command(name = "soak", mixinStandardHelpOptions = true,
         description = {
-            "Fault soak with real processes: a Kafka broker process, worker JVMs, a producer of requests.",
-            "While the requests stream in: SIGKILL a worker and restart it (--kills times), scale 1 -> 3 -> 1,",
-            "restart the broker. Then checks, under read_committed, that every request has exactly one",
-            "prediction or dead letter, prints the counts and the recovery time of each fault, and exits 1",
-            "on any loss or duplicate."
+            "Fault soak with real processes: a Kafka broker process, worker JVMs with default settings, a",
+            "producer of requests. While the requests stream in: SIGKILL a worker and restart it (--kills",
+            "times), scale 1 -> 3, SIGKILL one of the three for good, scale back to 1, restart the broker,",
+            "stop the schema registry for --registry-outage seconds. Then checks, under read_committed, that",
+            "every request has exactly one prediction or dead letter, prints the counts and each fault's",
+            "recovery time against its bound (kill + restart 10 s, takeover 15 s, registry back 10 s), and",
+            "exits 1 on any loss, duplicate or bound exceeded."
         })
 final class SoakCommand implements Callable<Integer> {
 
@@ -39,6 +41,10 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--no-broker-restart", description = "Skip the broker restart.")
     boolean noBrokerRestart;
 
+    @Option(names = "--registry-outage", paramLabel = "SECONDS", defaultValue = "20",
+            description = "Stop the schema registry this long; 0: skip (default 20).")
+    int registryOutage;
+
     @Option(names = "--bad-every", paramLabel = "N", defaultValue = "100",
             description = "Every N-th request has an undecodable image (a dead letter); 0: none (default 100).")
     int badEvery;
@@ -56,7 +62,8 @@ final class SoakCommand implements Callable<Integer> {
         Path dir = workDir != null ? workDir : Files.createTempDirectory("medfuse-soak-");
         System.out.println("soak: worker logs in " + dir);
         Soak.Report report = Soak.run(new Soak.Settings(requests, rate, partitions, kills, !noScale,
-                !noBrokerRestart, badEvery, Duration.ofSeconds(timeout), dir, System.out));
+                !noBrokerRestart, Duration.ofSeconds(registryOutage), badEvery, Duration.ofSeconds(timeout), dir,
+                System.out));
         return report.ok() ? 0 : 1;
     }
 }

@@ -176,6 +176,7 @@ final class WatchCommand implements Callable<Integer> {
         latency.put("p50", nullIfNaN(s.latency().p50()));
         latency.put("p95", nullIfNaN(s.latency().p95()));
         latency.put("p99", nullIfNaN(s.latency().p99()));
+        latency.put("excludedImplausibleRequestedAt", s.latency().excluded());
         m.put("latencyMs", latency);
         m.put("labels", s.labels());
         m.put("predictedMix", rounded(s.predictedMix()));
@@ -202,6 +203,10 @@ final class WatchCommand implements Callable<Integer> {
                     + "p99 %.0f ms%n", l.samples(), l.p50(), l.p95(), l.p99()));
         } else {
             b.append("latency requested->predicted: no predictions yet\n");
+        }
+        if (l.excluded() > 0) {
+            b.append(String.format(Locale.ROOT, "  (%d prediction(s) left out: requestedAt implausible, see the "
+                    + "producer's clock)%n", l.excluded()));
         }
         if (!s.models().isEmpty()) {
             b.append("models seen: ");

@@ -12,6 +12,7 @@ import java.util.TreeSet;
 import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Prediction;
+import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.model.contract.ClassLabel;
 import io.medfuse.model.contract.ModelContract;
 
@@ -27,7 +28,11 @@ import io.medfuse.model.contract.ModelContract;
 final class WatchStats {
 
     /** Latency percentiles in ms over {@code samples} predictions; NaN when there are none. */
-    record Latency(int samples, double p50, double p95, double p99) {
+    /**
+     * @param excluded predictions left out because the worker flagged their requestedAt as implausible (a producer
+     *     clock in another year would otherwise make every percentile meaningless)
+     */
+    record Latency(int samples, double p50, double p95, double p99, long excluded) {
     }
 
     /**
@@ -63,6 +68,7 @@ final class WatchStats {
     private final double[] latencies;
     private int latencyCount;
     private int latencyNext;
+    private long latencyExcluded;
     private long lastMillis;
     private long lastPredictions;
     private long lastDeadLetters;
@@ -111,7 +117,9 @@ final class WatchStats {
             recentLabelCounts.computeIfPresent(old, (k, v) -> v == 1 ? null : v - 1);
         }
         models.merge(model(p.getModel()), 1L, Long::sum);
-        if (p.getRequestedAt() != null && p.getPredictedAt() != null) {
+        if (p.getFlags() != null && p.getFlags().contains(RequestPipeline.REQUESTED_AT_IMPLAUSIBLE)) {
+            latencyExcluded++;
+        } else if (p.getRequestedAt() != null && p.getPredictedAt() != null) {
             double ms = Math.max(0, p.getPredictedAt().toEpochMilli() - p.getRequestedAt().toEpochMilli());
             latencies[latencyNext] = ms;
             latencyNext = (latencyNext + 1) % window;
@@ -156,11 +164,12 @@ final class WatchStats {
 
     private Latency latency() {
         if (latencyCount == 0) {
-            return new Latency(0, Double.NaN, Double.NaN, Double.NaN);
+            return new Latency(0, Double.NaN, Double.NaN, Double.NaN, latencyExcluded);
         }
         double[] sorted = Arrays.copyOf(latencies, latencyCount);
         Arrays.sort(sorted);
-        return new Latency(latencyCount, percentile(sorted, 50), percentile(sorted, 95), percentile(sorted, 99));
+        return new Latency(latencyCount, percentile(sorted, 50), percentile(sorted, 95), percentile(sorted, 99),
+                latencyExcluded);
     }
 
     /** Nearest-rank percentile of sorted values. */

@@ -88,6 +88,25 @@ class WatchStatsTest {
     }
 
     @Test
+    void leavesPredictionsWithAnImplausibleRequestedAtOutOfTheLatency() {
+        WatchStats stats = new WatchStats(null, 0.2, 10, 100, 0);
+        for (int ms = 1; ms <= 9; ms++) {
+            stats.add(prediction("r" + ms, "nv", 1_000, 1_000 + ms * 10L));
+        }
+        // a producer whose clock says 1970: a year of "latency" that the worker flagged
+        Prediction odd = Prediction.newBuilder(prediction("odd", "nv", 0, 31_536_000_000L))
+                .setFlags(List.of("requestedAt:implausible")).build();
+        stats.add(odd);
+
+        WatchStats.Latency l = stats.snapshot(1).latency();
+
+        assertThat(l.samples()).isEqualTo(9);
+        assertThat(l.excluded()).isEqualTo(1);
+        assertThat(l.p99()).isEqualTo(90);
+        assertThat(stats.snapshot(2).predictions()).as("still counted as a prediction").isEqualTo(10);
+    }
+
+    @Test
     void comparesTheLabelMixWithTheTrainingMixAndWarnsBeyondTheThreshold() {
         WatchStats stats = new WatchStats(contract(Map.of("nv", 0.7, "mel", 0.2, "bkl", 0.1)), 0.2, 10, 1000, 0);
         for (int i = 0; i < 7; i++) {

@@ -45,43 +45,63 @@ import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
 import io.medfuse.worker.registry.SchemaRegistryClient;
+import io.medfuse.worker.sample.NewerRequestSchema;
 import io.medfuse.worker.sample.SampleRequests;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
 
 /**
- * The fault soak: a standalone broker process, worker instances as separate JVMs ({@link WorkerMain}), a producer
- * of requests at a steady rate and, while they stream in, faults: SIGKILL a worker and restart it ({@code kills}
- * times), scale 1 → 3 → 1 (the extra instances stop with SIGTERM), restart the broker. Afterwards, under
- * read_committed, every request id must have exactly one prediction or exactly one dead letter.
+ * The fault soak: a standalone broker process, worker instances as separate JVMs ({@link WorkerMain}) with the
+ * worker's default settings, a producer of requests at a steady rate and, while they stream in, faults: SIGKILL a
+ * worker and restart it ({@code kills} times), scale 1 → 3, SIGKILL one of the three without a restart (the others
+ * take its partitions over), scale back to 1 (SIGTERM), restart the broker, stop the schema registry for a while
+ * (the producer has meanwhile moved to a newer schema version, so the workers need the registry to read it).
+ * Afterwards, under read_committed, every request id must have exactly one prediction or exactly one dead letter.
  *
- * <p>Recovery time of a fault: from the fault until a probe request sent to every partition after the system
- * settled (restarted instances RUNNING, broker back) has been answered, i.e. until every partition answers again.
+ * <p>Recovery time of a fault: from the fault (for the registry: from its return) until a probe request sent to
+ * every partition after the system settled (restarted instances RUNNING, broker back) has been answered, i.e.
+ * until every partition answers again. Faults with a bound fail the soak when they take longer: a kill with a
+ * restart {@value #RESTART_BOUND_SECONDS} s, a kill the others take over {@value #TAKEOVER_BOUND_SECONDS} s, the
+ * registry's return {@value #REGISTRY_BOUND_SECONDS} s (ADR 0006).
  */
 public final class Soak {
 
-    /** What to run. {@code badEvery}: every n-th request carries an undecodable image (a dead letter). */
+    /** Bound on a SIGKILL followed by a restart, in seconds. */
+    public static final int RESTART_BOUND_SECONDS = 10;
+    /** Bound on a SIGKILL whose partitions the other instances take over, in seconds. */
+    public static final int TAKEOVER_BOUND_SECONDS = 15;
+    /** Bound from the schema registry's return to every partition answering again, in seconds. */
+    public static final int REGISTRY_BOUND_SECONDS = 10;
+
+    /**
+     * What to run. {@code badEvery}: every n-th request carries an undecodable image (a dead letter);
+     * {@code registryOutage}: how long the registry is stopped (zero: not at all).
+     */
     public record Settings(int requests, double rate, int partitions, int kills, boolean scale, boolean brokerRestart,
-                           int badEvery, Duration answerTimeout, Path workDir, PrintStream out) {
+                           Duration registryOutage, int badEvery, Duration answerTimeout, Path workDir,
+                           PrintStream out) {
     }
 
-    /** One fault and how long the system took to answer on every partition again. */
-    public record FaultResult(String fault, double recoverySeconds, boolean recovered) {
+    /**
+     * One fault and how long the system took to answer on every partition again.
+     *
+     * @param boundSeconds the longest that is acceptable, or null when the fault has no bound
+     * @param note what the workers' logs say about the recovery path (re-submitted requests, pauses)
+     */
+    public record FaultResult(String fault, double recoverySeconds, boolean recovered, Integer boundSeconds,
+                              String note) {
+        public boolean withinBound() {
+            return recovered && (boundSeconds == null || recoverySeconds <= boundSeconds);
+        }
     }
 
-    /** The outcome; {@link #ok()} when nothing was lost, duplicated or unexpected. */
+    /** The outcome; {@link #ok()} when nothing was lost, duplicated or unexpected and every bound held. */
     public record Report(int requests, int predictions, int deadLetters, List<String> lost, List<String> duplicated,
                          int unexpected, int sendFailures, List<FaultResult> faults, double seconds) {
         public boolean ok() {
             return lost.isEmpty() && duplicated.isEmpty() && unexpected == 0 && sendFailures == 0
-                    && faults.stream().allMatch(FaultResult::recovered);
+                    && faults.stream().allMatch(FaultResult::withinBound);
         }
     }
-
-    private static final Map<String, String> FAST_FAILOVER = Map.of(
-            // a dead member's partitions move after this long (the broker's minimum)
-            "kafka.session.timeout.ms", "6000",
-            "kafka.heartbeat.interval.ms", "1000",
-            "kafka.transaction.timeout.ms", "10000");
 
     private final Settings s;
     private final List<Worker> workers = new ArrayList<>();
@@ -97,6 +117,8 @@ public final class Soak {
     private ConfluentAvroCodec<ImagingRequest> codec;
     private String requestsTopic;
     private int workerSeq;
+    /** Schema id the producer writes with once it "upgraded" (during the registry outage); 0: the current one. */
+    private volatile int newerSchemaId;
 
     private record Worker(String name, Process process, Path log) {
     }
@@ -134,7 +156,7 @@ public final class Soak {
                     deadLettersTopic)) {
                 startWorker();
                 say("soak: worker-1 started; waiting for it to answer ...");
-                faults.add(probeAfter("start-up", System.nanoTime(), () -> allRunning()));
+                faults.add(probeAfter("start-up", System.nanoTime(), () -> allRunning(), null));
                 Thread producerThread = new Thread(this::produce, "soak-producer");
                 producerThread.start();
                 Thread.sleep(2000);
@@ -146,14 +168,22 @@ public final class Soak {
                     workers.remove(0);
                     startWorker();
                     faults.add(probeAfter("SIGKILL " + victim.name() + " + restart (" + k + "/" + s.kills() + ")",
-                            at, this::allRunning));
+                            at, this::allRunning, RESTART_BOUND_SECONDS));
                     Thread.sleep(1500);
                 }
                 if (s.scale()) {
                     long at = System.nanoTime();
                     startWorker();
                     startWorker();
-                    faults.add(probeAfter("scale 1 -> 3", at, this::allRunning));
+                    faults.add(probeAfter("scale 1 -> 3", at, this::allRunning, null));
+                    Thread.sleep(1500);
+                    // a member dies for good: the other two take its partitions over
+                    Worker gone = workers.remove(workers.size() - 1);
+                    at = System.nanoTime();
+                    gone.process().destroyForcibly();
+                    gone.process().waitFor(30, TimeUnit.SECONDS);
+                    faults.add(probeAfter("SIGKILL " + gone.name() + ", no restart", at, () -> true,
+                            TAKEOVER_BOUND_SECONDS));
                     Thread.sleep(1500);
                     at = System.nanoTime();
                     List<Worker> leaving = new ArrayList<>(workers.subList(1, workers.size()));
@@ -169,13 +199,34 @@ public final class Soak {
                         }
                         workers.remove(w);
                     }
-                    faults.add(probeAfter("scale 3 -> 1 (SIGTERM)", at, () -> true));
+                    faults.add(probeAfter("scale " + (leaving.size() + 1) + " -> 1 (SIGTERM)", at, () -> true,
+                            null));
                     Thread.sleep(1500);
                 }
                 if (s.brokerRestart()) {
                     long at = System.nanoTime();
                     broker.restart();
-                    faults.add(probeAfter("broker restart", at, () -> true));
+                    faults.add(probeAfter("broker restart", at, () -> true, null));
+                    Thread.sleep(1500);
+                }
+                if (!s.registryOutage().isZero()) {
+                    // the producer moves to a newer schema version: a worker needs the registry to read it
+                    newerSchemaId = registry.register(ConfluentAvroCodec.valueSubject(requestsTopic),
+                            NewerRequestSchema.schema());
+                    registryServer.stop();
+                    say(String.format("soak: schema registry stopped for %d s (the producer now writes schema id %d)",
+                            s.registryOutage().toSeconds(), newerSchemaId));
+                    // one request of the newer version on every partition, whether or not the producer still runs
+                    SampleRequests upgraded = new SampleRequests(7, 64, "image/png");
+                    for (int p = 0; p < s.partitions(); p++) {
+                        send(p, upgraded.next("outage-p" + p), true);
+                    }
+                    producer.flush();
+                    Thread.sleep(s.registryOutage().toMillis()); // the outage itself
+                    registryServer.restart();
+                    long at = System.nanoTime();
+                    faults.add(probeAfter("schema registry back after " + s.registryOutage().toSeconds() + " s",
+                            at, () -> true, REGISTRY_BOUND_SECONDS));
                 }
                 producerThread.join();
                 producer.flush();
@@ -320,9 +371,17 @@ public final class Soak {
     }
 
     private void send(Integer partition, ImagingRequest r) {
+        // the steady producer follows the upgrade; probes stay on the schema every worker knows
+        send(partition, r, partition == null);
+    }
+
+    private void send(Integer partition, ImagingRequest r, boolean followUpgrade) {
         String id = r.getRequestId();
         sent.add(id);
-        producer.send(new ProducerRecord<>(requestsTopic, partition, id, codec.encode(requestsTopic, r)),
+        int newer = newerSchemaId;
+        byte[] value = newer != 0 && followUpgrade ? NewerRequestSchema.encode(codec, requestsTopic, newer, r)
+                : codec.encode(requestsTopic, r);
+        producer.send(new ProducerRecord<>(requestsTopic, partition, id, value),
                 (meta, e) -> {
                     if (e != null) {
                         sent.remove(id);
@@ -333,7 +392,8 @@ public final class Soak {
     }
 
     /** Waits until {@code settled}, then sends one probe per partition and waits for all their answers. */
-    private FaultResult probeAfter(String fault, long faultNanos, BooleanSupplier settled) throws InterruptedException {
+    private FaultResult probeAfter(String fault, long faultNanos, BooleanSupplier settled, Integer bound)
+            throws InterruptedException {
         boolean ok = await(settled, s.answerTimeout());
         SampleRequests samples = new SampleRequests(faultNanos, 64, "image/png");
         List<String> probes = new ArrayList<>();
@@ -347,10 +407,38 @@ public final class Soak {
         producer.flush();
         ok &= await(() -> probes.stream().allMatch(id -> get(predictions, id) + get(deadLetters, id) > 0),
                 s.answerTimeout());
-        FaultResult result = new FaultResult(fault, seconds(faultNanos), ok);
-        say(String.format("soak: %-40s %s in %6.1f s (%d answered so far)", fault,
-                ok ? "recovered" : "NOT recovered", result.recoverySeconds(), answeredIds()));
+        FaultResult result = new FaultResult(fault, seconds(faultNanos), ok, bound, recoveryNote());
+        say(String.format("soak: %-40s %s in %6.1f s%s (%d answered so far; %s)", fault,
+                ok ? "recovered" : "NOT recovered", result.recoverySeconds(),
+                bound == null ? "" : result.withinBound() ? " (bound " + bound + " s)" : " OVER its bound of "
+                        + bound + " s", answeredIds(), result.note()));
         return result;
+    }
+
+    /**
+     * What the workers' logs say so far about the recovery paths: pending requests taken again after a crash and
+     * pauses for the registry (a recovery test must see its path run, not only its outcome).
+     */
+    private String recoveryNote() {
+        int resubmitted = 0;
+        int pauses = 0;
+        java.util.regex.Pattern taking = java.util.regex.Pattern.compile("taking (\\d+) request\\(s\\) again");
+        try (var logs = Files.list(s.workDir())) {
+            for (Path log : logs.filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
+                for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                    var m = taking.matcher(line);
+                    if (m.find()) {
+                        resubmitted += Integer.parseInt(m.group(1));
+                    }
+                    if (line.contains("pausing consumption until it answers")) {
+                        pauses++;
+                    }
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return "logs unreadable: " + e;
+        }
+        return resubmitted + " pending request(s) re-submitted, " + pauses + " registry pause(s) so far";
     }
 
     private boolean allRunning() {
@@ -390,9 +478,11 @@ public final class Soak {
         p.setProperty(WorkerConfig.PREPROCESS_THREADS, "1");
         p.setProperty(WorkerConfig.MODEL_INTRA_OP_THREADS, "1");
         p.setProperty(WorkerConfig.MODEL_DEVICE, "cpu");
-        // several worker JVMs on one host: each takes a free port for its metrics endpoint
+        // several worker JVMs on one host: each takes a free port for its metrics endpoint and a state slot of its
+        // own under one root; everything that decides recovery time is left at the worker's defaults
         p.setProperty(WorkerConfig.METRICS_PORT, "0");
-        FAST_FAILOVER.forEach(p::setProperty);
+        p.setProperty(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
+        p.setProperty(WorkerConfig.STATE_DIR, s.workDir().resolve("state").toString());
         Path file = s.workDir().resolve("worker.properties");
         try (Writer w = Files.newBufferedWriter(file)) {
             p.store(w, "medfuse soak worker");
@@ -429,10 +519,11 @@ public final class Soak {
         say(String.format("  lost (no answer)         %8d %s", r.lost().size(), head(r.lost())));
         say(String.format("  duplicated (>1 answer)   %8d %s", r.duplicated().size(), head(r.duplicated())));
         say(String.format("  unexpected answers       %8d", r.unexpected()));
-        say("  fault                                    recovery");
+        say("  fault                                    recovery   bound");
         for (FaultResult f : r.faults()) {
-            say(String.format("  %-40s %6.1f s%s", f.fault(), f.recoverySeconds(), f.recovered() ? ""
-                    : "  NOT RECOVERED"));
+            say(String.format("  %-40s %6.1f s  %6s%s", f.fault(), f.recoverySeconds(),
+                    f.boundSeconds() == null ? "-" : f.boundSeconds() + " s",
+                    !f.recovered() ? "  NOT RECOVERED" : f.withinBound() ? "" : "  OVER THE BOUND"));
         }
         say(String.format("soak: %s in %.0f s", r.ok() ? "PASSED: every request has exactly one answer"
                 : "FAILED", r.seconds()));

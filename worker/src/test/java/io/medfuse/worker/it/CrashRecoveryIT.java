@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -13,6 +14,8 @@ import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
 
+import io.medfuse.events.FailureReason;
+import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
@@ -21,15 +24,15 @@ import io.medfuse.worker.sample.SampleRequests;
 
 /**
  * A worker in its own JVM is killed with SIGKILL mid-stream (no clean shutdown, no final commit); another instance
- * takes over. Under read_committed every request has exactly one answer: the pending-requests store re-submits
- * what the dead instance had consumed but not answered, and its uncommitted answers are never visible.
+ * takes over (in the same state slot, so with the dead one's identity). Under read_committed every request has
+ * exactly one answer: the pending-requests store re-submits what the dead instance had consumed but not answered,
+ * and its uncommitted answers are never visible. After the crash the request ids it took are still known: the same
+ * requests sent again are not answered again, and an id reused for another request is a DUPLICATE_REQUEST_ID.
  */
 class CrashRecoveryIT {
 
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
-
-    private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
 
     @Test
     @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
@@ -38,31 +41,61 @@ class CrashRecoveryIT {
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
             Path dir = Files.createTempDirectory("medfuse-crash-it");
             Path log = dir.resolve("worker-a.log");
-            Process a = f.startWorkerProcess(FAST_FAILOVER, dir, "worker-a");
+            Process a = f.startWorkerProcess(Map.of(), dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();
-            Thread producer = f.sendPaced(samples, "crash", n, 15, ids);
+            Map<String, ImagingRequest> sent = new java.util.concurrent.ConcurrentHashMap<>();
+            Thread producer = f.sendPaced(samples, "crash", n, 15, ids, sent);
             boolean answering = StreamFixture.await(() -> f.predicted.size() >= 60, Duration.ofSeconds(90));
             assertThat(answering).as("worker A answers (alive: %s, exit: %s); its log: %s", a.isAlive(),
                     a.isAlive() ? "-" : a.exitValue(), log).isTrue();
             a.destroyForcibly(); // SIGKILL: no shutdown hook, no final commit
             assertThat(a.waitFor(30, TimeUnit.SECONDS)).isTrue();
             int answeredByA = f.answers();
-            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(FAST_FAILOVER))) {
+            List<String> answeredBeforeTheKill = f.predicted.stream().map(Prediction::getRequestId).limit(5)
+                    .toList();
+            long killedAt = System.nanoTime();
+            double takeoverSeconds;
+            double resubmitted;
+            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+                int before = f.answers();
+                assertThat(StreamFixture.await(() -> f.answers() > before, Duration.ofSeconds(60))).isTrue();
+                takeoverSeconds = (System.nanoTime() - killedAt) / 1e9;
                 producer.join();
                 assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
                         .as("%d answers of %d after the crash", f.answers(), n).isTrue();
-                Thread.sleep(2000); // a duplicate would arrive now
+                // the ids A took survived the crash with B's restored store: retries are not answered again,
+                // a reused id is refused
+                for (String id : answeredBeforeTheKill) {
+                    f.send(sent.get(id));
+                }
+                ImagingRequest reused = samples.request(answeredBeforeTheKill.get(0), 33.0, "male", "back",
+                        samples.image(4242));
+                f.send(reused);
+                f.flush();
+                var ignored = b.telemetry().metrics().registry().get("medfuse.duplicates.ignored").counter();
+                assertThat(StreamFixture.await(() -> ignored.count() >= answeredBeforeTheKill.size(),
+                        Duration.ofSeconds(60))).as("retries recognised: %s", ignored.count()).isTrue();
+                assertThat(StreamFixture.await(() -> f.failed.size() == 1, Duration.ofSeconds(30))).isTrue();
+                resubmitted = b.telemetry().metrics().registry().get("medfuse.pending.resubmitted").counter()
+                        .count();
             }
-            assertThat(f.failed).isEmpty();
+            assertThat(f.failed).singleElement().satisfies(d -> {
+                assertThat(d.getReason()).isEqualTo(FailureReason.DUPLICATE_REQUEST_ID);
+                assertThat(d.getRequestId()).isEqualTo(answeredBeforeTheKill.get(0));
+            });
+            assertThat(resubmitted).as("the successor took the dead instance's pending requests again")
+                    .isPositive();
             Map<String, Long> perId = f.predicted.stream()
                     .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
             assertThat(perId.keySet()).isEqualTo(ids);
             assertThat(perId.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
                     .as("duplicated request ids").isEmpty();
             assertThat(answeredByA).isLessThan(n);
-            System.out.printf("CrashRecoveryIT: %d answered before the kill, %d in all%n", answeredByA, perId.size());
+            System.out.printf("CrashRecoveryIT: %d answered before the kill, %d in all; %.0f pending requests "
+                    + "re-submitted; answers flowed again %.1f s after the kill%n", answeredByA, perId.size(),
+                    resubmitted, takeoverSeconds);
         }
     }
 }

@@ -30,8 +30,6 @@ class GracefulShutdownIT {
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
 
-    private static final Map<String, Object> FAST_FAILOVER = StreamFixture.FAST_FAILOVER;
-
     @Test
     @SuppressWarnings("try") // worker B works on its own threads; the try only closes it
     void sigtermCommitsHandsBackInFlightWorkAndExitsInBoundedTimeWithNoLossOrDuplicate() throws Exception {
@@ -39,7 +37,7 @@ class GracefulShutdownIT {
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
             Path dir = Files.createTempDirectory("medfuse-sigterm-it");
             Path log = dir.resolve("worker-a.log");
-            Process a = f.startWorkerProcess(FAST_FAILOVER, dir, "worker-a");
+            Process a = f.startWorkerProcess(Map.of(), dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(23, 64, "image/png");
             Set<String> ids = new HashSet<>();
@@ -56,7 +54,7 @@ class GracefulShutdownIT {
             assertThat(aLog).contains("worker stopped");
             assertThat(a.exitValue()).as("exit status after SIGTERM (128 + 15)").isEqualTo(143);
             int answeredByA = f.answers();
-            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(FAST_FAILOVER))) {
+            try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
                 producer.join();
                 assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
                         .as("%d answers of %d after the SIGTERM", f.answers(), n).isTrue();

@@ -6,12 +6,16 @@ import io.medfuse.events.ModelIdentity;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.worker.pipeline.Classifier;
 
-/** The real model, slowed on purpose: every batch takes at least {@code delayMillis} longer. */
+/**
+ * The real model, slowed on purpose: every batch takes at least {@code delayMillis} longer, and while {@link #hold}
+ * is set every batch waits until it is released (a model run that does not return).
+ */
 final class SlowClassifier implements Classifier {
 
     private final Classifier model;
     private final long delayMillis;
     final AtomicInteger batches = new AtomicInteger();
+    volatile java.util.concurrent.CountDownLatch hold;
 
     SlowClassifier(Classifier model, long delayMillis) {
         this.model = model;
@@ -22,6 +26,10 @@ final class SlowClassifier implements Classifier {
     public float[][] predict(float[] images, float[] tabular, int n) {
         batches.incrementAndGet();
         try {
+            java.util.concurrent.CountDownLatch h = hold;
+            if (h != null) {
+                h.await();
+            }
             Thread.sleep(delayMillis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

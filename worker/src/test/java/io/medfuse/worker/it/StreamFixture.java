@@ -93,12 +93,6 @@ final class StreamFixture implements AutoCloseable {
         return s;
     }
 
-    /** Settings that let a dead member's partitions move quickly (the broker's minimum session timeout). */
-    static final Map<String, Object> FAST_FAILOVER = Map.of(
-            "kafka.session.timeout.ms", "6000",
-            "kafka.heartbeat.interval.ms", "1000",
-            "kafka.transaction.timeout.ms", "10000");
-
     /**
      * Starts a worker as a separate JVM ({@code WorkerMain} with a properties file of this fixture's settings plus
      * {@code extra}), its output in {@code <dir>/<name>.log}.
@@ -138,9 +132,16 @@ final class StreamFixture implements AutoCloseable {
      */
     Thread sendPaced(io.medfuse.worker.sample.SampleRequests samples, String prefix, int n, long pauseMillis,
                      java.util.Set<String> ids) {
+        return sendPaced(samples, prefix, n, pauseMillis, ids, new java.util.concurrent.ConcurrentHashMap<>());
+    }
+
+    /** As above, also keeping every request sent by its id in {@code sent}. */
+    Thread sendPaced(io.medfuse.worker.sample.SampleRequests samples, String prefix, int n, long pauseMillis,
+                     java.util.Set<String> ids, Map<String, ImagingRequest> sent) {
         Thread producer = new Thread(() -> {
             for (int i = 0; i < n; i++) {
                 var r = samples.next(prefix);
+                sent.put(r.getRequestId(), r);
                 synchronized (ids) {
                     ids.add(r.getRequestId());
                 }

@@ -40,6 +40,7 @@ import io.medfuse.worker.registry.RegistrySettings;
 import io.medfuse.worker.registry.RestSchemaRegistryClient;
 import io.medfuse.worker.serde.AvroSerde;
 import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.worker.sample.NewerRequestSchema;
 import io.medfuse.worker.sample.SampleRequests;
 
 /** The production topology, driven by TopologyTestDriver with the bundled ONNX model and a real registry. */
@@ -204,11 +205,11 @@ class TopologyTest {
     void keepsARecordWhoseSchemaTheRegistryCannotServeAndAnswersItWhenTheRegistryIsBack() throws Exception {
         SampleRequests samples = new SampleRequests(5, 64, "image/png");
         // a producer with a newer schema version: its id is new to the worker's codec
-        org.apache.avro.Schema newer = withExtraOptionalField(ImagingRequest.getClassSchema());
+        org.apache.avro.Schema newer = NewerRequestSchema.schema();
         int newerId = new RestSchemaRegistryClient(RegistrySettings.of(registryServer.url()))
                 .register("req-value", newer);
         ImagingRequest r = samples.next("outage");
-        byte[] value = encodeWith(newer, newerId, r);
+        byte[] value = NewerRequestSchema.encode(requestCodec, "req", newerId, r);
         registryServer.stop();
         try {
             requests.pipeInput(r.getRequestId(), value);
@@ -228,40 +229,6 @@ class TopologyTest {
         assertThat(out).hasSize(1).allMatch(o -> o instanceof Prediction);
         assertThat(((Prediction) out.get(0)).getRequestId()).isEqualTo(r.getRequestId());
         assertThat(outage.outages()).isEqualTo(1);
-    }
-
-    /** ImagingRequest's schema with one more optional field, as a newer producer would write it. */
-    private static org.apache.avro.Schema withExtraOptionalField(org.apache.avro.Schema schema) {
-        List<org.apache.avro.Schema.Field> fields = new ArrayList<>();
-        for (org.apache.avro.Schema.Field f : schema.getFields()) {
-            fields.add(new org.apache.avro.Schema.Field(f, f.schema()));
-        }
-        fields.add(new org.apache.avro.Schema.Field("sentBy", org.apache.avro.Schema.createUnion(
-                org.apache.avro.Schema.create(org.apache.avro.Schema.Type.NULL),
-                org.apache.avro.Schema.create(org.apache.avro.Schema.Type.STRING)), "who sent it",
-                org.apache.avro.JsonProperties.NULL_VALUE));
-        return org.apache.avro.Schema.createRecord(schema.getName(), schema.getDoc(), schema.getNamespace(), false,
-                fields);
-    }
-
-    /** The request in wire format, written with {@code writer} (registered as {@code id}). */
-    private byte[] encodeWith(org.apache.avro.Schema writer, int id, ImagingRequest r) throws IOException {
-        byte[] current = requestCodec.encode("req", r);
-        var decoder = org.apache.avro.io.DecoderFactory.get().binaryDecoder(current, 5, current.length - 5, null);
-        org.apache.avro.generic.GenericRecord old = new org.apache.avro.generic.GenericDatumReader<
-                org.apache.avro.generic.GenericRecord>(ImagingRequest.getClassSchema()).read(null, decoder);
-        var newer = new org.apache.avro.generic.GenericData.Record(writer);
-        for (org.apache.avro.Schema.Field f : ImagingRequest.getClassSchema().getFields()) {
-            newer.put(f.name(), old.get(f.name()));
-        }
-        newer.put("sentBy", "pacs-2");
-        var out = new java.io.ByteArrayOutputStream();
-        out.write(java.nio.ByteBuffer.allocate(5).put((byte) 0).putInt(id).array());
-        var encoder = org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
-        new org.apache.avro.generic.GenericDatumWriter<org.apache.avro.generic.GenericRecord>(writer)
-                .write(newer, encoder);
-        encoder.flush();
-        return out.toByteArray();
     }
 
     @Test

@@ -1,0 +1,134 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.events.Prediction;
+import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.WorkerStartException;
+import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.worker.registry.RegistrySettings;
+import io.medfuse.worker.registry.RestSchemaRegistryClient;
+import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.worker.sample.NewerRequestSchema;
+
+/**
+ * The schema registry as a fault: unreachable at start-up, the worker stops at once with one message (and a missing
+ * model is found before Kafka is even asked); unreachable mid-stream, records whose writer schema the worker has not
+ * cached wait (consumption pauses, readiness says why), nothing is skipped or lost, and the worker resumes by
+ * itself when the registry is back.
+ */
+class RegistryOutageIT {
+
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+
+    @Test
+    void anUnreachableRegistryStopsTheStartWithOneMessage() throws Exception {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        try (InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0);
+             StreamFixture f = new StreamFixture(kafka, registry, 1)) {
+            WorkerConfig config = f.workerConfig(Map.of(WorkerConfig.REGISTRY_URL, "http://127.0.0.1:" + closed,
+                    WorkerConfig.REGISTRY_TIMEOUT_MS, "3000"));
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> MedfuseWorker.start(config)).isInstanceOf(WorkerStartException.class)
+                    .hasMessageContaining("schema registry http://127.0.0.1:" + closed + " is not usable")
+                    .hasMessageNotContaining("\n");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
+
+            WorkerConfig noModel = f.workerConfig(Map.of(WorkerConfig.MODEL_PATH, "/no/such/model.onnx",
+                    WorkerConfig.BOOTSTRAP_SERVERS, "127.0.0.1:" + closed));
+            start = System.nanoTime();
+            assertThatThrownBy(() -> MedfuseWorker.start(noModel)).hasMessageContaining("model.path");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the model is checked before Kafka")
+                    .isLessThan(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void anOutageMidStreamPausesTheWorkerLosesNothingAndEndsByItself() throws Exception {
+        try (InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0);
+             StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            SampleRequests samples = new SampleRequests(31, 64, "image/png");
+            Set<String> ids = new HashSet<>();
+            for (int i = 0; i < 5; i++) {
+                ImagingRequest r = samples.next("before");
+                ids.add(r.getRequestId());
+                f.send(r);
+            }
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.predicted.size() >= 5, Duration.ofSeconds(60))).isTrue();
+            // a producer upgraded meanwhile: its schema id is new to the worker
+            int newerId = new RestSchemaRegistryClient(RegistrySettings.of(registry.url()))
+                    .register(f.requests + "-value", NewerRequestSchema.schema());
+            registry.stop();
+            try {
+                for (int i = 0; i < 10; i++) {
+                    ImagingRequest r = samples.next("during");
+                    ids.add(r.getRequestId());
+                    f.sendRaw(r.getRequestId(), NewerRequestSchema.encode(f.codec, f.requests, newerId, r));
+                    ImagingRequest old = samples.next("during-old-schema");
+                    ids.add(old.getRequestId());
+                    f.send(old);
+                }
+                f.flush();
+                int port = worker.telemetry().port();
+                AtomicReference<String> ready = new AtomicReference<>();
+                assertThat(StreamFixture.await(() -> {
+                    ready.set(health(port, "ready"));
+                    return ready.get().startsWith("503");
+                }, Duration.ofSeconds(30))).as("readiness: %s", ready.get()).isTrue();
+                assertThat(ready.get()).contains("schema registry", "paused");
+                assertThat(health(port, "live")).startsWith("200");
+                assertThat(worker.registryOutage().isDown()).isTrue();
+            } finally {
+                registry.restart();
+            }
+            assertThat(StreamFixture.await(() -> f.predicted.size() >= ids.size(), Duration.ofSeconds(60)))
+                    .as("%d of %d answered after the outage", f.predicted.size(), ids.size()).isTrue();
+            assertThat(worker.registryOutage().isDown()).isFalse();
+            assertThat(worker.registryOutage().outages()).isEqualTo(1);
+            Map<String, Long> perId = f.predicted.stream()
+                    .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
+            assertThat(perId.keySet()).isEqualTo(ids);
+            assertThat(perId.values()).allMatch(n -> n == 1);
+            assertThat(f.failed).isEmpty();
+        }
+    }
+
+    private static String health(int port, String check) {
+        try {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                    "http://127.0.0.1:" + port + "/health/" + check)).build(), HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() + " " + r.body();
+        } catch (IOException e) {
+            return "unreachable " + e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted";
+        }
+    }
+}
