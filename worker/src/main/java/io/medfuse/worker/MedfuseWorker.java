@@ -125,16 +125,24 @@ public final class MedfuseWorker implements AutoCloseable {
     public static MedfuseWorker start(WorkerConfig config, Classifier given) {
         LOG.info("starting medfuse worker with {}", config.describe());
         Deque<AutoCloseable> made = new ArrayDeque<>();
+        // the model loads (ONNX Runtime's native library, the session) while the metrics server starts
+        CompletableFuture<Classifier> loading = given != null ? CompletableFuture.completedFuture(given)
+                : CompletableFuture.supplyAsync(() -> loadModel(config), MedfuseWorker::startThread);
         try {
             if (given != null) {
                 made.push(given);
             }
             // first, so that /health/live answers (and /health/ready says why not) while the model loads
-            WorkerTelemetry telemetry = WorkerTelemetry.start(config.metricsBindAddress(), config.metricsPort());
+            WorkerTelemetry telemetry;
+            try {
+                telemetry = WorkerTelemetry.start(config.metricsBindAddress(), config.metricsPort());
+            } catch (RuntimeException e) {
+                closeWhenLoaded(loading, given);
+                throw e;
+            }
             made.push(telemetry);
-            Classifier classifier = given;
-            if (classifier == null) {
-                classifier = loadModel(config);
+            Classifier classifier = join(loading);
+            if (given == null) {
                 made.push(classifier);
             }
             telemetry.modelLoaded(classifier.identity());
@@ -147,7 +155,8 @@ public final class MedfuseWorker implements AutoCloseable {
                     config.registryAutoRegister());
             checkRegistry(config, predictions, deadLetters);
             TopicLimits limits = checkTopics(config);
-            InstanceSlot slot = InstanceSlot.claim(config.stateDir(), config.instanceId(), config.applicationId());
+            InstanceSlot slot = InstanceSlot.claim(config.stateDir(), config.instanceId(), config.applicationId(),
+                    "exactly_once_v2".equals(config.streamsProperties().get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)));
             made.push(slot);
             RequestPipeline pipeline = new RequestPipeline(classifier, pipelineSettings(config), telemetry.metrics());
             made.push(pipeline);
@@ -186,6 +195,33 @@ public final class MedfuseWorker implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             closeAll(made, e);
             throw e;
+        }
+    }
+
+    private static void startThread(Runnable r) {
+        Thread t = new Thread(r, "medfuse-start");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The model, or the exception that loading it threw (unwrapped: a ModelException stays one). */
+    private static Classifier join(CompletableFuture<Classifier> loading) {
+        try {
+            return loading.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+
+    private static void closeWhenLoaded(CompletableFuture<Classifier> loading, Classifier given) {
+        if (given == null) {
+            loading.thenAccept(Classifier::close);
         }
     }
 
@@ -365,10 +401,12 @@ public final class MedfuseWorker implements AutoCloseable {
         List<String> topics = List.of(config.requestsTopic(), config.predictionsTopic(), config.deadLettersTopic());
         List<String> missing = new ArrayList<>();
         try (Admin admin = Admin.create(adminProps)) {
+            // one request for every topic, one for both limits: each round trip counts on a restart (ADR 0006)
+            Map<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> described = admin
+                    .describeTopics(topics).topicNameValues();
             for (String topic : topics) {
                 try {
-                    TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
-                            .get(30, TimeUnit.SECONDS).get(topic);
+                    TopicDescription d = described.get(topic).get(30, TimeUnit.SECONDS);
                     LOG.info("topic {}: {} partition(s)", topic, d.partitions().size());
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UnknownTopicOrPartitionException) {
@@ -382,8 +420,9 @@ public final class MedfuseWorker implements AutoCloseable {
                 throw new WorkerStartException("topic(s) " + missing + " do not exist on " + config.bootstrapServers()
                         + "; create them first (the requests topic's partition count caps the number of instances)");
             }
-            return new TopicLimits(maxValueBytes(admin, config.predictionsTopic()),
-                    maxValueBytes(admin, config.deadLettersTopic()));
+            Map<String, Integer> limits = maxValueBytes(admin, List.of(config.predictionsTopic(),
+                    config.deadLettersTopic()));
+            return new TopicLimits(limits.get(config.predictionsTopic()), limits.get(config.deadLettersTopic()));
         } catch (TimeoutException e) {
             throw new WorkerStartException("Kafka at " + config.bootstrapServers()
                     + " did not answer within 30 s (check bootstrap.servers and the kafka.* security settings)", e);
@@ -409,20 +448,33 @@ public final class MedfuseWorker implements AutoCloseable {
                 + cause.getMessage(), cause);
     }
 
-    /** The topic's max.message.bytes less record overhead; Kafka's default when it cannot be read. */
-    private static int maxValueBytes(Admin admin, String topic) throws InterruptedException, TimeoutException {
-        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+    /** Each topic's max.message.bytes less record overhead; Kafka's default where it cannot be read. */
+    private static Map<String, Integer> maxValueBytes(Admin admin, List<String> topics)
+            throws InterruptedException, TimeoutException {
+        Map<String, Integer> out = new HashMap<>();
+        List<ConfigResource> resources = topics.stream()
+                .map(t -> new ConfigResource(ConfigResource.Type.TOPIC, t)).toList();
+        Map<ConfigResource, Config> configs = Map.of();
         try {
-            Config c = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource);
+            configs = admin.describeConfigs(resources).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            LOG.info("cannot read {} of the output topics ({}); assuming Kafka's default",
+                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG, e.getCause() == null ? e.toString() : e.getCause().toString());
+        }
+        for (ConfigResource r : resources) {
+            int value = TopologySettings.DEFAULT_MAX_VALUE_BYTES;
+            Config c = configs.get(r);
             ConfigEntry e = c == null ? null : c.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
             if (e != null && e.value() != null) {
-                return Math.max(1024, Integer.parseInt(e.value()) - RECORD_OVERHEAD_BYTES);
+                try {
+                    value = Math.max(1024, Integer.parseInt(e.value()) - RECORD_OVERHEAD_BYTES);
+                } catch (NumberFormatException ignored) {
+                    // keep the default
+                }
             }
-        } catch (ExecutionException | NumberFormatException e) {
-            LOG.info("cannot read {} of topic {} ({}); assuming Kafka's default", TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
-                    topic, e.getCause() == null ? e.toString() : e.getCause().toString());
+            out.put(r.name(), value);
         }
-        return TopologySettings.DEFAULT_MAX_VALUE_BYTES;
+        return out;
     }
 
     /** Kafka Streams' state (RUNNING when consuming). */
@@ -496,8 +548,11 @@ public final class MedfuseWorker implements AutoCloseable {
     }
 
     public void close(Duration timeout) {
-        streams.close(CloseOptions.timeout(timeout)
+        boolean clean = streams.close(CloseOptions.timeout(timeout)
                 .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+        if (clean && streams.state() == KafkaStreams.State.NOT_RUNNING) {
+            slot.markStoppedCleanly();
+        }
         pipeline.close();
         classifier.close();
         outage.close();
