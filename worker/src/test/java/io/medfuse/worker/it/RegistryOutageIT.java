@@ -46,15 +46,23 @@ class RegistryOutageIT {
         try (ServerSocket s = new ServerSocket(0)) {
             closed = s.getLocalPort();
         }
+        int metricsPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            metricsPort = s.getLocalPort();
+        }
         try (InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0);
              StreamFixture f = new StreamFixture(kafka, registry, 1)) {
             WorkerConfig config = f.workerConfig(Map.of(WorkerConfig.REGISTRY_URL, "http://127.0.0.1:" + closed,
-                    WorkerConfig.REGISTRY_TIMEOUT_MS, "3000"));
+                    WorkerConfig.REGISTRY_TIMEOUT_MS, "3000", WorkerConfig.METRICS_PORT, String.valueOf(metricsPort)));
             long start = System.nanoTime();
             assertThatThrownBy(() -> MedfuseWorker.start(config)).isInstanceOf(WorkerStartException.class)
                     .hasMessageContaining("schema registry http://127.0.0.1:" + closed + " is not usable")
                     .hasMessageNotContaining("\n");
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
+            try (ServerSocket again = new ServerSocket(metricsPort, 1, java.net.InetAddress.getLoopbackAddress())) {
+                assertThat(again.getLocalPort()).as("the failed start released the metrics port").isEqualTo(
+                        metricsPort);
+            }
 
             WorkerConfig noModel = f.workerConfig(Map.of(WorkerConfig.MODEL_PATH, "/no/such/model.onnx",
                     WorkerConfig.BOOTSTRAP_SERVERS, "127.0.0.1:" + closed));

@@ -232,6 +232,37 @@ class TopologyTest {
     }
 
     @Test
+    void answersAPredictionTooLargeForItsTopicWithADeadLetterInstead() throws Exception {
+        driver.close();
+        TopologySettings tiny = TopologySettings.of("req", "pred", "dead", 5, 1024).withMaxValueBytes(64, 1_000_000);
+        Answers small = new Answers(tiny, new AvroSerde<>(predictionCodec).serializer(),
+                new AvroSerde<>(deadLetterCodec).serializer(), model::identity);
+        Properties props = new Properties();
+        props.put(Answers.CONFIG_KEY, small);
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test-tiny");
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        driver = new TopologyTestDriver(TopologyFactory.build(tiny, new TopologyFactory.Parts(requestCodec, small,
+                pipeline, limit, outage, new AnswerBacklog())), props);
+        requests = driver.createInputTopic("req", new org.apache.kafka.common.serialization.StringSerializer(),
+                new ByteArraySerializer());
+        predictions = driver.createOutputTopic("pred", new StringDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+        deadLetters = driver.createOutputTopic("dead", new StringDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+        ImagingRequest r = new SampleRequests(5, 64, "image/png").next("big");
+        requests.pipeInput(r.getRequestId(), requestCodec.encode("req", r));
+
+        List<Object> out = answers(1);
+
+        assertThat(out).singleElement().isInstanceOfSatisfying(FailedRequest.class, d -> {
+            assertThat(d.getReason()).isEqualTo(FailureReason.ANSWER_TOO_LARGE);
+            assertThat(d.getRequestId()).isEqualTo(r.getRequestId());
+            assertThat(d.getDetail()).contains("more than the predictions topic takes (64)");
+        });
+    }
+
+    @Test
     void topologyMatchesTheCheckedInSnapshot() throws IOException {
         String actual = topology.describe().toString().trim();
         try (InputStream in = getClass().getResourceAsStream("topology.txt")) {
