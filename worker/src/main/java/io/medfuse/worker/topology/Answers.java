@@ -42,6 +42,18 @@ public final class Answers {
         this.model = model;
     }
 
+    /**
+     * The instance Kafka Streams' error handlers find in their configuration.
+     *
+     * @throws IllegalStateException when the worker did not put one there
+     */
+    static Answers from(java.util.Map<String, ?> configs) {
+        if (configs.get(CONFIG_KEY) instanceof Answers a) {
+            return a;
+        }
+        throw new IllegalStateException(CONFIG_KEY + " is missing from the Kafka Streams settings");
+    }
+
     public TopologySettings settings() {
         return settings;
     }

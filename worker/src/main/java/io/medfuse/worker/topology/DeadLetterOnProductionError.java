@@ -29,11 +29,7 @@ public final class DeadLetterOnProductionError implements ProductionExceptionHan
 
     @Override
     public void configure(Map<String, ?> configs) {
-        Object a = configs.get(Answers.CONFIG_KEY);
-        if (!(a instanceof Answers)) {
-            throw new IllegalStateException(Answers.CONFIG_KEY + " is missing from the Kafka Streams settings");
-        }
-        this.answers = (Answers) a;
+        this.answers = Answers.from(configs);
     }
 
     @Override

@@ -19,6 +19,7 @@ import io.medfuse.events.Prediction;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.pipeline.SlowClassifier;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.sample.SampleRequests;
 

@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -32,6 +28,7 @@ import io.medfuse.events.Patient;
 import io.medfuse.kafka.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.pipeline.SlowClassifier;
 import io.medfuse.worker.registry.InProcessSchemaRegistry;
 import io.medfuse.worker.sample.SampleRequests;
 
@@ -45,7 +42,6 @@ class DeadlineAndStallIT {
 
     static final EmbeddedKafka kafka = SharedBroker.kafka();
     static final InProcessSchemaRegistry registry = SharedBroker.registry();
-    private final HttpClient http = HttpClient.newHttpClient();
 
     @Test
     void aStalledReferenceHoldsNeitherAThreadNorTheRequestsAfterIt() throws Exception {
@@ -115,7 +111,7 @@ class DeadlineAndStallIT {
             try (MedfuseWorker worker = MedfuseWorker.start(config, model)) {
                 assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
                 int port = worker.telemetry().port();
-                assertThat(StreamFixture.await(() -> status(port, "ready").startsWith("200"), Duration.ofSeconds(30)))
+                assertThat(StreamFixture.await(() -> StreamFixture.health(port, "ready").startsWith("200"), Duration.ofSeconds(30)))
                         .isTrue();
                 f.startReading();
                 model.hold = hold;
@@ -131,13 +127,13 @@ class DeadlineAndStallIT {
                 });
                 AtomicReference<String> ready = new AtomicReference<>();
                 assertThat(StreamFixture.await(() -> {
-                    ready.set(status(port, "ready"));
+                    ready.set(StreamFixture.health(port, "ready"));
                     return ready.get().startsWith("503");
                 }, Duration.ofSeconds(30))).isTrue();
                 assertThat(ready.get()).contains("model run has taken");
                 AtomicReference<String> live = new AtomicReference<>();
                 assertThat(StreamFixture.await(() -> {
-                    live.set(status(port, "live"));
+                    live.set(StreamFixture.health(port, "live"));
                     return live.get().startsWith("503");
                 }, Duration.ofSeconds(30))).isTrue();
                 assertThat(live.get()).contains("stalled");
@@ -149,8 +145,8 @@ class DeadlineAndStallIT {
                 f.flush();
                 assertThat(StreamFixture.await(() -> f.predicted.size() == 1, Duration.ofSeconds(60))).isTrue();
                 assertThat(f.predicted.get(0).getRequestId()).isEqualTo(after.getRequestId());
-                assertThat(StreamFixture.await(() -> status(port, "live").startsWith("200")
-                        && status(port, "ready").startsWith("200"), Duration.ofSeconds(30))).isTrue();
+                assertThat(StreamFixture.await(() -> StreamFixture.health(port, "live").startsWith("200")
+                        && StreamFixture.health(port, "ready").startsWith("200"), Duration.ofSeconds(30))).isTrue();
                 assertThat(f.failed).as("the hung requests were answered once, when their deadline passed")
                         .hasSize(3);
             } finally {
@@ -168,19 +164,5 @@ class DeadlineAndStallIT {
                 .setImage(ImagePayload.newBuilder().setMediaType("image/png")
                         .setReference(ImageReference.newBuilder().setUri(uri).build()).build())
                 .build();
-    }
-
-    /** "200 {json}" or "503 {json}". */
-    private String status(int port, String check) {
-        try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
-                    + "/health/" + check)).build(), HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() + " " + r.body();
-        } catch (IOException e) {
-            return "unreachable " + e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "interrupted";
-        }
     }
 }

@@ -3,12 +3,7 @@ package io.medfuse.worker.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
@@ -106,11 +101,11 @@ class RegistryOutageIT {
                 int port = worker.telemetry().port();
                 AtomicReference<String> ready = new AtomicReference<>();
                 assertThat(StreamFixture.await(() -> {
-                    ready.set(health(port, "ready"));
+                    ready.set(StreamFixture.health(port, "ready"));
                     return ready.get().startsWith("503");
                 }, Duration.ofSeconds(30))).as("readiness: %s", ready.get()).isTrue();
                 assertThat(ready.get()).contains("schema registry", "paused");
-                assertThat(health(port, "live")).startsWith("200");
+                assertThat(StreamFixture.health(port, "live")).startsWith("200");
                 assertThat(worker.registryOutage().isDown()).isTrue();
             } finally {
                 registry.restart();
@@ -124,19 +119,6 @@ class RegistryOutageIT {
             assertThat(perId.keySet()).isEqualTo(ids);
             assertThat(perId.values()).allMatch(n -> n == 1);
             assertThat(f.failed).isEmpty();
-        }
-    }
-
-    private static String health(int port, String check) {
-        try {
-            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-                    "http://127.0.0.1:" + port + "/health/" + check)).build(), HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() + " " + r.body();
-        } catch (IOException e) {
-            return "unreachable " + e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "interrupted";
         }
     }
 }

@@ -19,8 +19,6 @@ import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.events.ModelIdentity;
-import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.MedfuseWorker;
@@ -29,69 +27,14 @@ import io.medfuse.worker.sample.SampleRequests;
 /** The pipeline with the bundled model, held on purpose where a test needs the model not to return. */
 class RequestPipelineTest {
 
-    /** The real model; while {@code hold} is set, every run waits until it is released. */
-    static final class HeldClassifier implements Classifier {
-        final Classifier model;
-        volatile CountDownLatch hold;
-        final CountDownLatch entered = new CountDownLatch(1);
-
-        HeldClassifier(Classifier model) {
-            this.model = model;
-        }
-
-        @Override
-        public float[][] predict(float[] images, float[] tabular, int n) {
-            CountDownLatch h = hold;
-            if (h != null) {
-                entered.countDown();
-                try {
-                    h.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return model.predict(images, tabular, n);
-        }
-
-        @Override
-        public int imageSize() {
-            return model.imageSize();
-        }
-
-        @Override
-        public int tabularWidth() {
-            return model.tabularWidth();
-        }
-
-        @Override
-        public int paddedSize(int n) {
-            return model.paddedSize(n);
-        }
-
-        @Override
-        public ModelContract contract() {
-            return model.contract();
-        }
-
-        @Override
-        public ModelIdentity identity() {
-            return model.identity();
-        }
-
-        @Override
-        public void close() {
-            model.close();
-        }
-    }
-
-    private HeldClassifier model;
+    private SlowClassifier model;
     private RequestPipeline pipeline;
     private final SampleRequests samples = new SampleRequests(3, 64, "image/png");
 
     @BeforeEach
     void setUp() {
-        model = new HeldClassifier(OnnxModel.load(MedfuseWorker.bundledModel(), "bundled",
-                EngineOptions.defaults().withDevice("cpu")));
+        model = new SlowClassifier(OnnxModel.load(MedfuseWorker.bundledModel(), "bundled",
+                EngineOptions.defaults().withDevice("cpu")), 0);
         pipeline = new RequestPipeline(model, new RequestPipeline.Settings(1, 1, 0, ImageLimits.defaults(),
                 ReferencePolicy.NONE, Duration.ofMillis(400), Duration.ofMinutes(5), Duration.ofDays(7)));
     }

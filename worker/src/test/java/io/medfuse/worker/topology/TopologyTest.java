@@ -72,10 +72,17 @@ class TopologyTest {
         predictionCodec = new ConfluentAvroCodec<>(registry, Prediction.class, true);
         deadLetterCodec = new ConfluentAvroCodec<>(registry, FailedRequest.class, true);
         outage = new RegistryOutage(registry, Duration.ofMillis(500));
-        TopologySettings settings = TopologySettings.of("req", "pred", "dead", 5, 1024);
+        limit = new InFlightLimit(16);
+        drive(TopologySettings.of("req", "pred", "dead", 5, 1024));
+    }
+
+    /** Builds the production topology for {@code settings} and drives it (replacing any driver before). */
+    private void drive(TopologySettings settings) {
+        if (driver != null) {
+            driver.close();
+        }
         answers = new Answers(settings, new AvroSerde<>(predictionCodec).serializer(),
                 new AvroSerde<>(deadLetterCodec).serializer(), model::identity);
-        limit = new InFlightLimit(16);
         topology = TopologyFactory.build(settings, new TopologyFactory.Parts(requestCodec, answers, pipeline, limit,
                 outage, new AnswerBacklog()));
         Properties props = new Properties();
@@ -233,23 +240,7 @@ class TopologyTest {
 
     @Test
     void answersAPredictionTooLargeForItsTopicWithADeadLetterInstead() throws Exception {
-        driver.close();
-        TopologySettings tiny = TopologySettings.of("req", "pred", "dead", 5, 1024).withMaxValueBytes(64, 1_000_000);
-        Answers small = new Answers(tiny, new AvroSerde<>(predictionCodec).serializer(),
-                new AvroSerde<>(deadLetterCodec).serializer(), model::identity);
-        Properties props = new Properties();
-        props.put(Answers.CONFIG_KEY, small);
-        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test-tiny");
-        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-        driver = new TopologyTestDriver(TopologyFactory.build(tiny, new TopologyFactory.Parts(requestCodec, small,
-                pipeline, limit, outage, new AnswerBacklog())), props);
-        requests = driver.createInputTopic("req", new org.apache.kafka.common.serialization.StringSerializer(),
-                new ByteArraySerializer());
-        predictions = driver.createOutputTopic("pred", new StringDeserializer(),
-                new org.apache.kafka.common.serialization.ByteArrayDeserializer());
-        deadLetters = driver.createOutputTopic("dead", new StringDeserializer(),
-                new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+        drive(TopologySettings.of("req", "pred", "dead", 5, 1024).withMaxValueBytes(64, 1_000_000));
         ImagingRequest r = new SampleRequests(5, 64, "image/png").next("big");
         requests.pipeInput(r.getRequestId(), requestCodec.encode("req", r));
 

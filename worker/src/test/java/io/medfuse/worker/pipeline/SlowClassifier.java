@@ -1,23 +1,24 @@
-package io.medfuse.worker.it;
+package io.medfuse.worker.pipeline;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.model.contract.ModelContract;
-import io.medfuse.worker.pipeline.Classifier;
 
 /**
  * The real model, slowed on purpose: every batch takes at least {@code delayMillis} longer, and while {@link #hold}
- * is set every batch waits until it is released (a model run that does not return).
+ * is set every batch waits until it is released (a model run that does not return); {@link #entered} opens when a
+ * held batch has started. For unit and integration tests alike.
  */
-final class SlowClassifier implements Classifier {
+public final class SlowClassifier implements Classifier {
 
     private final Classifier model;
     private final long delayMillis;
-    final AtomicInteger batches = new AtomicInteger();
-    volatile java.util.concurrent.CountDownLatch hold;
+    public final AtomicInteger batches = new AtomicInteger();
+    public volatile java.util.concurrent.CountDownLatch hold;
+    public final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
 
-    SlowClassifier(Classifier model, long delayMillis) {
+    public SlowClassifier(Classifier model, long delayMillis) {
         this.model = model;
         this.delayMillis = delayMillis;
     }
@@ -28,6 +29,7 @@ final class SlowClassifier implements Classifier {
         try {
             java.util.concurrent.CountDownLatch h = hold;
             if (h != null) {
+                entered.countDown();
                 h.await();
             }
             Thread.sleep(delayMillis);
