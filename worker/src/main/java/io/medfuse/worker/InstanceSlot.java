@@ -72,13 +72,13 @@ final class InstanceSlot implements AutoCloseable {
                             + "running on this host (its state folder " + dir + " is locked); give every instance "
                             + "its own instance.id");
                 }
-                return slot.prepare(applicationId, exactlyOnce);
+                return prepared(slot, applicationId, exactlyOnce);
             }
             String host = hostName();
             for (int n = 0; n < MAX_SLOTS; n++) {
                 InstanceSlot slot = tryLock(host + "-" + n, appDir.resolve("slot-" + n));
                 if (slot != null) {
-                    return slot.prepare(applicationId, exactlyOnce);
+                    return prepared(slot, applicationId, exactlyOnce);
                 }
             }
         } catch (IOException e) {
@@ -87,6 +87,17 @@ final class InstanceSlot implements AutoCloseable {
         }
         throw new WorkerStartException("all " + MAX_SLOTS + " state slots under " + appDir + " are held by running "
                 + "workers");
+    }
+
+    /** The slot ready for Kafka Streams, or released again when getting it ready failed. */
+    private static InstanceSlot prepared(InstanceSlot slot, String applicationId, boolean exactlyOnce)
+            throws IOException {
+        try {
+            return slot.prepare(applicationId, exactlyOnce);
+        } catch (IOException | RuntimeException e) {
+            slot.close();
+            throw e;
+        }
     }
 
     private static InstanceSlot tryLock(String id, Path dir) throws IOException {
@@ -98,6 +109,9 @@ final class InstanceSlot implements AutoCloseable {
             lock = channel.tryLock();
         } catch (OverlappingFileLockException e) {
             lock = null; // held by another worker in this JVM (tests, the demo)
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
         }
         if (lock == null) {
             channel.close();

@@ -550,14 +550,33 @@ public final class MedfuseWorker implements AutoCloseable {
     public void close(Duration timeout) {
         boolean clean = streams.close(CloseOptions.timeout(timeout)
                 .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
-        if (clean && streams.state() == KafkaStreams.State.NOT_RUNNING) {
+        clean &= streams.state() == KafkaStreams.State.NOT_RUNNING;
+        if (clean) {
             slot.markStoppedCleanly();
+        } else {
+            LOG.warn("Kafka Streams did not stop within {} s; the state slot stays locked until this process ends",
+                    timeout.toSeconds());
         }
-        pipeline.close();
-        classifier.close();
-        outage.close();
-        telemetry.close();
-        slot.close();
+        // each step runs whatever the one before threw: nothing native or locked is left behind
+        Deque<AutoCloseable> rest = new ArrayDeque<>(List.of(pipeline, classifier, outage, telemetry));
+        if (clean) {
+            rest.addLast(slot); // stream threads still running may hold the state: then the lock goes with the JVM
+        }
+        RuntimeException first = null;
+        for (AutoCloseable c : rest) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
         LOG.info("worker stopped");
+        if (first != null) {
+            throw first;
+        }
     }
 }

@@ -90,8 +90,11 @@ public final class WorkerConfig extends AbstractConfig {
                             + "Karapace, Redpanda: http://host:8081; Apicurio 3: http://host:8080/apis/ccompat/v7).")
             .define(REGISTRY_USER_INFO, Type.PASSWORD, null, Importance.MEDIUM,
                     "Basic-auth credentials for the registry as user:password; empty for none.")
-            .define(REGISTRY_TIMEOUT_MS, Type.INT, 10_000, Range.atLeast(100), Importance.LOW,
-                    "Timeout of one registry HTTP call, in ms.")
+            // short: a record with a new writer schema id is decoded on the stream thread, which holds a transaction
+            // open meanwhile (transaction.timeout.ms is 4 s, ADR 0006); an unreachable registry pauses consumption
+            .define(REGISTRY_TIMEOUT_MS, Type.INT, 2_000, Range.atLeast(100), Importance.LOW,
+                    "Timeout of one registry HTTP call, in ms. Keep it well under the transaction timeout (4 s): "
+                            + "a schema fetch happens on a stream thread.")
             .define(REGISTRY_AUTO_REGISTER, Type.BOOLEAN, true, Importance.LOW,
                     "Register the Prediction and FailedRequest schemas on first use; false: they must exist.")
             .define(APPLICATION_ID, Type.STRING, "medfuse-worker", new ConfigDef.NonEmptyString(), Importance.HIGH,

@@ -142,7 +142,7 @@ public final class ImageFetcher {
                             "image.reference.uri has no host");
                 }
                 if (ReferencePolicy.hasDotSegments(uri.getRawPath() == null ? "" : uri.getRawPath())) {
-                    throw refused(uri, "the path contains . or .. segments or encoded slashes");
+                    throw refused(uri, "the path contains . or .. segments, path parameters or encoded slashes");
                 }
                 if (policy.serverFor(uri).isEmpty()) {
                     throw refused(uri, "the server or path is not in image.reference.http.allow");
@@ -384,6 +384,11 @@ public final class ImageFetcher {
         try {
             real = normalised.toRealPath();
         } catch (NoSuchFileException e) {
+            // "missing" only where the folder that would hold it is allowed: through a symbolic link that leads out
+            // of the roots, a missing file and an existing one must look the same
+            if (!policy.allowsRealPath(firstExistingAncestor(normalised))) {
+                throw refused(uri, "the file resolves (through a symbolic link) outside the allowed folders");
+            }
             throw new RequestRejectedException(FailureReason.REFERENCE_UNREACHABLE, "no file at " + describe(uri));
         } catch (IOException | SecurityException e) {
             throw new RequestRejectedException(FailureReason.REFERENCE_UNREACHABLE, "cannot read " + describe(uri));
@@ -426,6 +431,18 @@ public final class ImageFetcher {
         } catch (IOException e) {
             throw new RequestRejectedException(FailureReason.REFERENCE_UNREACHABLE, "cannot read " + describe(uri));
         }
+    }
+
+    /** The real path of the deepest ancestor of {@code path} that exists (links resolved); the root when none. */
+    private static Path firstExistingAncestor(Path path) {
+        for (Path p = path.getParent(); p != null; p = p.getParent()) {
+            try {
+                return p.toRealPath();
+            } catch (IOException | SecurityException e) {
+                // not there either: one level up
+            }
+        }
+        return path.getRoot();
     }
 
     private RequestRejectedException tooLarge(URI uri) {

@@ -64,7 +64,7 @@ public record ReferencePolicy(List<Path> fileRoots, List<Path> realFileRoots, Li
             if (scheme != null ? !scheme.equals(s) : !(s.equals("http") || s.equals("https"))) {
                 return false;
             }
-            if (uri.getHost() == null || !host.equals(uri.getHost().toLowerCase(Locale.ROOT))) {
+            if (uri.getHost() == null || !host.equals(bare(uri.getHost()))) {
                 return false;
             }
             if (effectivePort(uri) != (port == -1 ? defaultPort(s) : port)) {
@@ -88,6 +88,12 @@ public record ReferencePolicy(List<Path> fileRoots, List<Path> realFileRoots, Li
                 return address.isLoopbackAddress();
             }
             return isIpLiteral(host) && literal(host).map(address::equals).orElse(false);
+        }
+
+        /** A host as compared: lower case, an IPv6 literal without its brackets. */
+        private static String bare(String host) {
+            String h = host.toLowerCase(Locale.ROOT);
+            return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
         }
 
         /** As configured, for messages. */
@@ -165,6 +171,12 @@ public record ReferencePolicy(List<Path> fileRoots, List<Path> realFileRoots, Li
                 scope = server(prefix);
             } catch (IllegalArgumentException e) {
                 problems.add("image.reference.http.credentials: entry " + n + ": " + e.getMessage());
+                continue;
+            }
+            if (scope.scheme() == null) {
+                problems.add("image.reference.http.credentials: entry " + n + " (" + scope.describe()
+                        + ") must be a URL prefix with its scheme (https://...), so a redirect to another scheme "
+                        + "never carries it");
                 continue;
             }
             if (servers.stream().noneMatch(s -> covers(s, scope))) {
@@ -295,15 +307,24 @@ public record ReferencePolicy(List<Path> fileRoots, List<Path> realFileRoots, Li
                 + "image.reference.http.allow entry names that address literally");
     }
 
+    /**
+     * True when a raw path could mean another path to a server than it does to a prefix check: {@code .} or
+     * {@code ..} segments (also percent-encoded), path parameters ({@code ..;/} is {@code ../} to Tomcat, Jetty and
+     * Spring), encoded slashes, backslashes, encoded percent signs or semicolons.
+     */
     static boolean hasDotSegments(String rawPath) {
         String lower = rawPath.toLowerCase(Locale.ROOT);
+        if (lower.contains(";") || lower.contains("\\") || lower.contains("%2f") || lower.contains("%5c")
+                || lower.contains("%25") || lower.contains("%3b")) {
+            return true;
+        }
         for (String seg : lower.split("/", -1)) {
             String s = seg.replace("%2e", ".");
             if (s.equals(".") || s.equals("..")) {
                 return true;
             }
         }
-        return lower.contains("%2f") || lower.contains("%5c") || lower.contains("\\");
+        return false;
     }
 
     private static boolean isIpLiteral(String host) {

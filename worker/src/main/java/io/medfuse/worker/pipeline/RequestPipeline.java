@@ -286,6 +286,10 @@ public final class RequestPipeline implements AutoCloseable {
             return answer;
         }
         outstanding.add(answer);
+        if (outstanding.size() == 1) {
+            // work starts after an idle spell: the stall clock starts now, not at the last progress long ago
+            lastProgressNanos.set(System.nanoTime());
+        }
         AtomicReference<String> stage = new AtomicReference<>("waiting to be fetched");
         long deadlineMs = settings.requestDeadline().toMillis();
         ScheduledFuture<?> deadline = timer.schedule(
@@ -303,6 +307,9 @@ public final class RequestPipeline implements AutoCloseable {
         }
         long[] preprocessNanos = new long[1];
         CompletableFuture<float[]> image = bytes.thenApplyAsync(b -> {
+            if (answer.isDone()) {
+                throw new java.util.concurrent.CancellationException("answered already (deadline)");
+            }
             stage.set("decoding its image");
             long start = System.nanoTime();
             float[] pixels = decode(b, payload.getMediaType(), ref);
@@ -311,9 +318,16 @@ public final class RequestPipeline implements AutoCloseable {
         }, cpu);
         AtomicReference<CompletableFuture<MicroBatcher.Result>> queued = new AtomicReference<>();
         image.thenCompose(pixels -> {
+            if (answer.isDone()) {
+                return CompletableFuture.<MicroBatcher.Result>failedFuture(
+                        new java.util.concurrent.CancellationException("answered already (deadline)"));
+            }
             stage.set("waiting for its batch or in the model");
             CompletableFuture<MicroBatcher.Result> f = batcher.submit(pixels, validated.tabular());
             queued.set(f);
+            if (answer.isDone()) {
+                f.cancel(false); // the deadline passed meanwhile: the batcher leaves it out
+            }
             return f;
         }).whenComplete((result, error) -> {
             if (error != null) {
@@ -330,6 +344,7 @@ public final class RequestPipeline implements AutoCloseable {
                 // whatever still runs for this request stops: the fetch closes its connection or file, a queued
                 // request leaves the batcher's queue when its batch forms
                 bytes.cancel(true);
+                image.cancel(false);
                 CompletableFuture<MicroBatcher.Result> q = queued.get();
                 if (q != null) {
                     q.cancel(false);

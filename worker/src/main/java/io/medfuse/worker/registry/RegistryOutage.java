@@ -15,6 +15,9 @@ import org.slf4j.LoggerFactory;
  * kept records are read again. Nothing is lost or skipped; while it lasts, readiness says why (liveness does not
  * fail: a restart would not help).
  *
+ * <p>While consumption is paused Kafka Streams runs no punctuation either, so answers already known wait with the
+ * rest until the registry is back: the outage delays them, never drops them.
+ *
  * <p>The log shows one line when the outage starts, one every ten attempts and one when it ends, never a stack
  * trace. Thread-safe.
  */
@@ -97,13 +100,15 @@ public final class RegistryOutage implements AutoCloseable {
         }
         long seconds = downSeconds();
         synchronized (lock) {
+            // under the lock, as pause is: an outage reported meanwhile finds this one still open and waits for it,
+            // instead of being resumed by a probe that already finished
             probe = null;
             downSinceNanos = 0;
-        }
-        if (!closed) {
-            LOG.info("schema registry answers again after {} s ({} attempts); resuming consumption", seconds,
-                    attempts);
-            resume.run();
+            if (!closed) {
+                LOG.info("schema registry answers again after {} s ({} attempts); resuming consumption", seconds,
+                        attempts);
+                resume.run();
+            }
         }
     }
 

@@ -50,8 +50,10 @@ import io.medfuse.worker.serde.DecodeFailure;
  * <p>No request is lost when an instance dies after a commit: a commit covers, for every consumed request, either
  * its answer or its pending entry; the next owner restores the store and takes every pending entry again in
  * {@link #init}. Nothing taken can strand: a request that finds no permit waits in this task's queue (the stream
- * thread waits at most {@value #ADMIT_WAIT_MS} ms for room, then returns so Kafka Streams can commit), a request
- * whose writer schema cannot be fetched waits until the registry answers ({@link RegistryOutage}), and one that
+ * thread waits at most {@value #ADMIT_WAIT_MS} ms for room, {@value #ADMIT_WAIT_FULL_MS} ms when its queue is full,
+ * then returns so Kafka Streams can commit well within {@code transaction.timeout.ms}), a request
+ * whose writer schema cannot be fetched waits until the registry answers ({@link RegistryOutage}; consumption and
+ * forwarding pause meanwhile), and one that
  * the current worker rejects when taken again (a narrower model, a tighter reference policy) is answered with a
  * dead letter like any other. See docs/architecture.md.
  */
@@ -64,6 +66,13 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
      * enough that the transaction Kafka Streams holds open meanwhile stays far from {@code transaction.timeout.ms}.
      */
     static final long ADMIT_WAIT_MS = 200;
+
+    /**
+     * Longest wait when this task's queue already holds {@code max.in.flight} requests. Still bounded, for the same
+     * reason: a longer wait would let the broker abort the open transaction. While the pipeline is fully stalled the
+     * queue grows by at most one request per this wait, until the stall detector has the instance restarted.
+     */
+    static final long ADMIT_WAIT_FULL_MS = 1000;
 
     /** A request taken, waiting for a permit. */
     private record Taken(long offset, ImagingRequest request, byte[] digest, RequestPipeline.Validated validated,
@@ -90,7 +99,15 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private KeyValueStore<Long, byte[]> pending;
     private RequestIds ids;
     private int partition;
-    private volatile boolean closed;
+    /**
+     * Kafka Streams may close a processor and {@link #init} the same object again (a task suspended and resumed, or
+     * revived after a corruption): each init starts a new generation, and outcomes of requests submitted in an
+     * earlier one are dropped (their pending entries are taken again). Guarded by {@link #lock} with
+     * {@link #closed}, so an outcome is never queued after close has emptied the queue.
+     */
+    private long generation;
+    private boolean closed;
+    private final Object lock = new Object();
     /** Kafka Streams allows no forwarding during init: taking pending requests then never waits. */
     private boolean initializing;
 
@@ -108,6 +125,12 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
 
     @Override
     public void init(ProcessorContext<String, byte[]> context) {
+        synchronized (lock) {
+            generation++;
+            closed = false;
+        }
+        waiting.clear();
+        undecoded.clear();
         this.context = context;
         this.pending = context.getStateStore(TopologyFactory.PENDING_STORE);
         WindowStore<String, byte[]> idStore = context.getStateStore(TopologyFactory.REQUEST_IDS_STORE);
@@ -177,6 +200,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private void take(long offset, ImagingRequest request, long arrivalNanos) {
         String id = request.getRequestId();
         byte[] digest = null;
+        Taken taken;
         try {
             digest = RequestDigest.of(request);
             if (id != null && !id.isBlank() && id.length() <= RequestPipeline.MAX_ID_LENGTH) {
@@ -205,7 +229,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                     }
                 }
             }
-            admit(new Taken(offset, request, digest, pipeline.validate(request), arrivalNanos));
+            taken = new Taken(offset, request, digest, pipeline.validate(request), arrivalNanos);
         } catch (StreamsException e) {
             throw e; // a store failed: Kafka Streams' own business
         } catch (RuntimeException e) {
@@ -214,7 +238,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 LOG.warn("request at {}-{}@{} failed in the worker", settings.requestsTopic(), partition, offset, e);
             }
             answerLater(offset, id, digest, request.getRequestedAt(), f);
+            return;
         }
+        // outside the try: a failure while waiting for room (forwarding others' answers) is not this request's
+        admit(taken);
     }
 
     /** Takes a permit (waiting a little) and submits, or queues the request behind the others waiting. */
@@ -227,10 +254,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         if (initializing) {
             return;
         }
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIT_WAIT_MS);
-        // past the queue's bound the thread waits for room however long it takes (that is the backpressure that
-        // keeps memory flat; every request's deadline bounds the wait)
-        while (!waiting.isEmpty() && (waiting.size() > limit.capacity() || System.nanoTime() < until)) {
+        // past the queue's bound the thread waits longer (the backpressure that keeps memory flat), never unbounded
+        long wait = waiting.size() > limit.capacity() ? ADMIT_WAIT_FULL_MS : ADMIT_WAIT_MS;
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait);
+        while (!waiting.isEmpty() && System.nanoTime() < until) {
             if (tryAcquire(10)) {
                 submit(waiting.poll());
             } else {
@@ -264,6 +291,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         }
         String requestId = t.request().getRequestId();
         Instant requestedAt = t.request().getRequestedAt();
+        long submittedIn;
+        synchronized (lock) {
+            submittedIn = generation;
+        }
         future.whenComplete((predicted, error) -> {
             limit.release();
             Optional<? extends Outcome> outcome = error == null ? Optional.of(predicted) : Failures.classify(error);
@@ -274,12 +305,26 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 LOG.warn("request at {}-{}@{} failed in the worker", settings.requestsTopic(), partition,
                         t.offset(), Failures.unwrap(error));
             }
-            answerLater(t.offset(), requestId, t.digest(), requestedAt, outcome.get());
+            answerLater(submittedIn, t.offset(), requestId, t.digest(), requestedAt, outcome.get());
         });
     }
 
+    /** Queues an outcome of this generation (on the stream thread). */
     private void answerLater(long offset, String requestId, byte[] digest, Instant requestedAt, Outcome outcome) {
-        if (!closed) {
+        long current;
+        synchronized (lock) {
+            current = generation;
+        }
+        answerLater(current, offset, requestId, digest, requestedAt, outcome);
+    }
+
+    /** Queues an outcome unless the processor closed or was initialised again since the request was submitted. */
+    private void answerLater(long submittedIn, long offset, String requestId, byte[] digest, Instant requestedAt,
+                             Outcome outcome) {
+        synchronized (lock) {
+            if (closed || submittedIn != generation) {
+                return;
+            }
             done.add(new Done(offset, requestId, digest, requestedAt, outcome));
             backlog.added();
         }
@@ -411,12 +456,14 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
 
     @Override
     public void close() {
-        closed = true;
-        int dropped = 0;
-        while (done.poll() != null) {
-            dropped++;
+        synchronized (lock) {
+            closed = true;
+            int dropped = 0;
+            while (done.poll() != null) {
+                dropped++;
+            }
+            backlog.dropped(dropped);
         }
-        backlog.dropped(dropped);
         // requests still waiting for a permit hold none: they stay pending for the next owner
         waiting.clear();
         undecoded.clear();

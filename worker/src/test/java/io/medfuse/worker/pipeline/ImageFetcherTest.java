@@ -140,7 +140,15 @@ class ImageFetcherTest {
         Files.write(outside, image);
         Files.createSymbolicLink(root.resolve("escape.png"), outside);
         Files.createDirectories(root.resolve("sub"));
+        Path elsewhere = Files.createTempDirectory("medfuse-elsewhere");
+        Files.createSymbolicLink(root.resolve("out"), elsewhere);
         ImageFetcher f = fetcher("", "", 2000);
+        // through a link out of the roots, a missing file and an existing one look the same
+        Files.write(elsewhere.resolve("there.png"), image);
+        assertThat(failure(f, ref(root.resolve("out/there.png").toUri().toString())).reason())
+                .isEqualTo(FailureReason.REFERENCE_REFUSED);
+        assertThat(failure(f, ref(root.resolve("out/not-there.png").toUri().toString())).reason())
+                .isEqualTo(FailureReason.REFERENCE_REFUSED);
 
         assertThat(f.fetch(ref(root.resolve("a.png").toUri().toString())).get(5, TimeUnit.SECONDS)).isEqualTo(image);
         assertThat(failure(f, ref("file:" + root + "/sub/../../" + outside.getFileName())).reason())
@@ -178,6 +186,9 @@ class ImageFetcherTest {
         assertThat(f.check(ref(base() + "/dicomweb/ok.png")).getPath()).isEqualTo("/dicomweb/ok.png");
         assertThatThrownBy(() -> f.check(ref(base() + "/admin/ok.png"))).hasMessageContaining("not in");
         assertThatThrownBy(() -> f.check(ref(base() + "/dicomweb/../admin/x"))).hasMessageContaining("..");
+        // a path parameter: Tomcat, Jetty and Spring read /dicomweb/..;/admin as /admin
+        assertThatThrownBy(() -> f.check(ref(base() + "/dicomweb/..;/admin/x"))).hasMessageContaining("parameters");
+        assertThatThrownBy(() -> f.check(ref(base() + "/dicomweb/%2e%2e/admin/x"))).hasMessageContaining("..");
     }
 
     @Test
@@ -225,6 +236,17 @@ class ImageFetcherTest {
         ReferencePolicy.Server literal = ReferencePolicy.parse(List.of(), List.of("http://127.0.0.1:8042/"), "",
                 1000).servers().get(0);
         assertThat(ReferencePolicy.addressRefusal(literal, InetAddress.getByName("127.0.0.1"))).isEmpty();
+    }
+
+    @Test
+    void matchesIpv6LiteralsAndSendsCredentialsOnlyWithTheirScheme() {
+        ReferencePolicy p = ReferencePolicy.parse(List.of(), List.of("http://[::1]:8042/", "pacs.example.org"),
+                "https://pacs.example.org/=bearer:T", 1000);
+        assertThat(p.serverFor(java.net.URI.create("http://[::1]:8042/x.png"))).isPresent();
+        assertThat(p.authorizationFor(java.net.URI.create("https://pacs.example.org/x.png"))).isPresent();
+        assertThat(p.authorizationFor(java.net.URI.create("http://pacs.example.org/x.png"))).isEmpty();
+        assertThatThrownBy(() -> ReferencePolicy.parse(List.of(), List.of("pacs.example.org"),
+                "pacs.example.org=bearer:T", 1000)).hasMessageContaining("with its scheme");
     }
 
     @Test

@@ -85,6 +85,23 @@ class RequestPipelineTest {
     }
 
     @Test
+    void aRequestThatTimedOutIsNotRunThroughTheModelAfterwards() throws Exception {
+        model.hold = new CountDownLatch(1);
+        CompletableFuture<Outcome.Predicted> running = submit(samples.next("running"));
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<Outcome.Predicted> queued = submit(samples.next("queued")); // waits behind the held run
+        assertThat(failureOf(running)).isInstanceOf(RequestTimedOutException.class);
+        assertThat(failureOf(queued)).isInstanceOf(RequestTimedOutException.class);
+        CountDownLatch h = model.hold;
+        model.hold = null;
+        h.countDown();
+        Outcome.Predicted later = submit(samples.next("later")).get(10, TimeUnit.SECONDS);
+        assertThat(later.stats().batchSize()).isEqualTo(1);
+        // the held run and the later one; the queued request was left out of every batch once it had its answer
+        assertThat(model.batches.get()).isEqualTo(2);
+    }
+
+    @Test
     void closingGivesRequestsStillInsideNoAnswerSoTheyStayPending() throws Exception {
         pipeline.close();
         CompletableFuture<Outcome.Predicted> late = submit(samples.next("late"));
