@@ -125,14 +125,35 @@ public final class MedfuseWorker implements AutoCloseable {
     public static MedfuseWorker start(WorkerConfig config, Classifier given) {
         LOG.info("starting medfuse worker with {}", config.describe());
         Deque<AutoCloseable> made = new ArrayDeque<>();
-        // the model loads (ONNX Runtime's native library, the session) while the metrics server starts
+        // the model file first: a wrong model.path is reported before Kafka or the registry are asked anything
+        checkModelFile(config);
+        // then, at once (ADR 0006: a restart's seconds count): the model loads (ONNX Runtime's native library, the
+        // session and its contract check), the registry and the topics are checked, the metrics server starts; a
+        // model that fails is reported before whatever the checks found
         CompletableFuture<Classifier> loading = given != null ? CompletableFuture.completedFuture(given)
                 : CompletableFuture.supplyAsync(() -> loadModel(config), MedfuseWorker::startThread);
+        SchemaRegistryClient registry;
+        try {
+            registry = registry(config);
+        } catch (RuntimeException e) {
+            closeWhenLoaded(loading, given);
+            throw e;
+        }
+        ConfluentAvroCodec<ImagingRequest> requests = new ConfluentAvroCodec<>(registry, ImagingRequest.class,
+                false);
+        ConfluentAvroCodec<Prediction> predictions = new ConfluentAvroCodec<>(registry, Prediction.class,
+                config.registryAutoRegister());
+        ConfluentAvroCodec<FailedRequest> deadLetters = new ConfluentAvroCodec<>(registry, FailedRequest.class,
+                config.registryAutoRegister());
+        CompletableFuture<TopicLimits> preflight = CompletableFuture.supplyAsync(() -> {
+            checkRegistry(config, predictions, deadLetters);
+            return checkTopics(config);
+        }, MedfuseWorker::startThread);
         try {
             if (given != null) {
                 made.push(given);
             }
-            // first, so that /health/live answers (and /health/ready says why not) while the model loads
+            // so that /health/live answers (and /health/ready says why not) while the model loads
             WorkerTelemetry telemetry;
             try {
                 telemetry = WorkerTelemetry.start(config.metricsBindAddress(), config.metricsPort());
@@ -146,15 +167,7 @@ public final class MedfuseWorker implements AutoCloseable {
                 made.push(classifier);
             }
             telemetry.modelLoaded(classifier.identity());
-            SchemaRegistryClient registry = registry(config);
-            ConfluentAvroCodec<ImagingRequest> requests = new ConfluentAvroCodec<>(registry, ImagingRequest.class,
-                    false);
-            ConfluentAvroCodec<Prediction> predictions = new ConfluentAvroCodec<>(registry, Prediction.class,
-                    config.registryAutoRegister());
-            ConfluentAvroCodec<FailedRequest> deadLetters = new ConfluentAvroCodec<>(registry, FailedRequest.class,
-                    config.registryAutoRegister());
-            checkRegistry(config, predictions, deadLetters);
-            TopicLimits limits = checkTopics(config);
+            TopicLimits limits = join(preflight);
             InstanceSlot slot = InstanceSlot.claim(config.stateDir(), config.instanceId(), config.applicationId(),
                     "exactly_once_v2".equals(config.streamsProperties().get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)));
             made.push(slot);
@@ -204,10 +217,10 @@ public final class MedfuseWorker implements AutoCloseable {
         t.start();
     }
 
-    /** The model, or the exception that loading it threw (unwrapped: a ModelException stays one). */
-    private static Classifier join(CompletableFuture<Classifier> loading) {
+    /** A start step's result, or the exception it threw (unwrapped: a ModelException stays one). */
+    private static <T> T join(CompletableFuture<T> step) {
         try {
-            return loading.join();
+            return step.join();
         } catch (java.util.concurrent.CompletionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
@@ -358,6 +371,14 @@ public final class MedfuseWorker implements AutoCloseable {
                     + WorkerConfig.REGISTRY_URL + (config.registryAutoRegister() ? ""
                     : "; with " + WorkerConfig.REGISTRY_AUTO_REGISTER + "=false the schemas must be registered")
                     + ")", e);
+        }
+    }
+
+    /** Fails at once when {@code model.path} names no readable file (the model's content is checked as it loads). */
+    static void checkModelFile(WorkerConfig config) {
+        String path = config.modelPath();
+        if (path != null && !path.isBlank() && !(Files.isRegularFile(Path.of(path)) && Files.isReadable(Path.of(path)))) {
+            throw new WorkerStartException(WorkerConfig.MODEL_PATH + " = " + path + ": no such readable file");
         }
     }
 
