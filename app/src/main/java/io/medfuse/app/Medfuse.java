@@ -53,8 +53,9 @@ public final class Medfuse implements Callable<Integer> {
             cli.getErr().println("medfuse " + command + ": " + e.getMessage());
             return 2;
         }
+        // one line for the user; the stack once, in the log, where the decision is made
+        org.slf4j.LoggerFactory.getLogger(Medfuse.class).error("medfuse {}: unexpected error", command, e);
         cli.getErr().println("medfuse " + command + ": unexpected error: " + e);
-        e.printStackTrace(cli.getErr());
         return 1;
     }
 
