@@ -5,9 +5,9 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.registry.SchemaRegistryClient;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.registry.SchemaRegistryClient;
 import picocli.CommandLine.Option;
 
 /** The options of every command that talks to an existing cluster and registry (a picocli mixin). */

@@ -13,8 +13,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.worker.registry.SchemaRegistryClient;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * Publishes ImagingRequest events the way an imaging system would: Confluent wire format, key = request id,

@@ -13,7 +13,7 @@ import io.medfuse.worker.config.WorkerConfig;
 /** The configuration reference in README.md and docs/configuration.md is the one the code defines. */
 class ConfigDocsTest {
 
-    private static Path root() {
+    static Path root() {
         Path here = Path.of("").toAbsolutePath();
         return Files.exists(here.resolve("README.md")) ? here : here.getParent();
     }

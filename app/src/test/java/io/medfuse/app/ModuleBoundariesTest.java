@@ -10,13 +10,27 @@ import com.tngtech.archunit.core.importer.ImportOption;
 
 /**
  * The module boundaries of DESIGN.md, checked by the build: only the model module touches ONNX Runtime, only the
- * trainer touches DJL. The app module sees every module's classes, so the rules are checked here.
+ * trainer touches DJL, the worker depends on neither the command line nor the test kit. The rules read the project's
+ * own compiled classes (each module's {@code target/classes}), not the class path's 300 MB of jars.
  */
 class ModuleBoundariesTest {
 
+    static final java.util.List<String> MODULES = java.util.List.of("model", "events", "trainer", "worker",
+            "testkit", "app", "benchmarks");
+
     private static final JavaClasses MEDFUSE = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-            .importPackages("io.medfuse");
+            .importPaths(MODULES.stream().map(m -> ConfigDocsTest.root().resolve(m).resolve("target/classes"))
+                    .filter(java.nio.file.Files::isDirectory).toList());
+
+    @Test
+    void readsEveryModulesClasses() {
+        for (String cls : java.util.List.of("io.medfuse.model.engine.OnnxClassifier", "io.medfuse.events.Prediction",
+                "io.medfuse.trainer.TrainingRun", "io.medfuse.worker.MedfuseWorker", "io.medfuse.testkit.EmbeddedKafka",
+                "io.medfuse.app.Medfuse")) {
+            org.assertj.core.api.Assertions.assertThat(MEDFUSE.contain(cls)).as(cls).isTrue();
+        }
+    }
 
     @Test
     void onlyTheModelModuleImportsOnnxRuntime() {
@@ -36,11 +50,12 @@ class ModuleBoundariesTest {
     }
 
     @Test
-    void theWorkerDoesNotDependOnTheCommandLineOrTheEmbeddedBroker() {
+    void theWorkerDependsOnNeitherTheCommandLineNorTheTestKit() {
         noClasses().that().resideInAPackage("io.medfuse.worker..")
-                .should().dependOnClassesThat().resideInAnyPackage("io.medfuse.app..", "io.medfuse.kafka..",
+                .should().dependOnClassesThat().resideInAnyPackage("io.medfuse.app..", "io.medfuse.testkit..",
                         "org.apache.kafka.common.test..", "picocli..")
-                .because("the worker's runtime (and its container image) carries neither the CLI nor a broker")
+                .because("the worker's runtime (and its container image) carries neither the CLI, a broker nor the "
+                        + "test kit's stand-ins")
                 .check(MEDFUSE);
     }
 }

@@ -18,12 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.kafka.EmbeddedKafka;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.sample.SampleRequests;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.testkit.SampleRequests;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /** 'medfuse produce' publishes a folder of images plus a CSV as ImagingRequest events on a real broker. */
 class ProduceIT {

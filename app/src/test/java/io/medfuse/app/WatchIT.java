@@ -23,13 +23,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.medfuse.events.FailedRequest;
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /** 'medfuse watch --json' on a real broker: reads what is on the answer topics and reports it per interval. */
 class WatchIT {

@@ -15,7 +15,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * The Confluent-wire-format Avro serde of an ImagingRequest carrying an inline image: decode runs on the stream

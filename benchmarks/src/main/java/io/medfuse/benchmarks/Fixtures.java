@@ -18,8 +18,8 @@ import org.apache.avro.Schema;
 import io.medfuse.events.ImagePayload;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
-import io.medfuse.worker.registry.SchemaRegistryClient;
-import io.medfuse.worker.registry.UnknownSchemaException;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.registry.UnknownSchemaException;
 
 /** Inputs shared by the benchmarks: noisy lesion-like images (realistic sizes) and requests. */
 final class Fixtures {

@@ -35,12 +35,12 @@ import io.medfuse.model.engine.OnnxClassifier;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.pipeline.Classifier;
 import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.RequestPipeline;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * Runs the six stages for one model and returns their numbers as plain maps (the JSON report's shape). Stages run

@@ -22,10 +22,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.registry.SchemaRegistryClient;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * The cluster a run uses (embedded or external) and the topics it made: every topic and consumer group of a run

@@ -18,8 +18,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import ch.qos.logback.classic.Level;
-import io.medfuse.kafka.EmbeddedKafka;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.InProcessSchemaRegistry;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

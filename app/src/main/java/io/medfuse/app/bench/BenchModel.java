@@ -21,7 +21,7 @@ import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * One model under test with its request images: the ONNX bytes, where the worker finds them ({@code model.path},

@@ -37,17 +37,17 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.ChildJvm;
-import io.medfuse.kafka.KafkaBrokerProcess;
+import io.medfuse.testkit.ChildJvm;
+import io.medfuse.testkit.KafkaBrokerProcess;
 import io.medfuse.worker.WorkerMain;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.registry.SchemaRegistryClient;
-import io.medfuse.worker.sample.NewerRequestSchema;
-import io.medfuse.worker.sample.SampleRequests;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.testkit.NewerRequestSchema;
+import io.medfuse.testkit.SampleRequests;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * The fault soak: a standalone broker process, worker instances as separate JVMs ({@link WorkerMain}) with the

@@ -12,8 +12,8 @@ import io.medfuse.model.image.ImageTooLargeException;
 import io.medfuse.model.image.UnsupportedMediaTypeException;
 import io.medfuse.worker.batch.BatcherClosedException;
 import io.medfuse.worker.batch.ModelRunException;
-import io.medfuse.worker.serde.AvroDecodeException;
-import io.medfuse.worker.serde.DecodeFailure;
+import io.medfuse.events.serde.AvroDecodeException;
+import io.medfuse.events.serde.DecodeFailure;
 
 /**
  * The one place that decides what a failure means for a request's answer: which dead-letter reason, with which

@@ -7,6 +7,10 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.registry.SchemaRegistryException;
+import io.medfuse.events.registry.UnknownSchemaException;
+
 /**
  * What the worker does while the schema registry cannot be reached: a record whose writer schema is not cached
  * cannot be read, and reading on would skip it or hold a transaction open for the whole outage. So the first such

@@ -35,9 +35,9 @@ import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.Outcome;
 import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.worker.registry.RegistryOutage;
-import io.medfuse.worker.serde.AvroDecodeException;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
-import io.medfuse.worker.serde.DecodeFailure;
+import io.medfuse.events.serde.AvroDecodeException;
+import io.medfuse.events.serde.ConfluentAvroCodec;
+import io.medfuse.events.serde.DecodeFailure;
 
 /**
  * One stream task's view of the worker. For each record, on the stream thread: decode it, keep it in the

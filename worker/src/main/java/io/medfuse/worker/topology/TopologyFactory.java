@@ -14,7 +14,7 @@ import io.medfuse.events.ImagingRequest;
 import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.worker.registry.RegistryOutage;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * Builds the worker's topology. Pure: it opens no files, sockets or sessions, so {@code TopologyTestDriver} drives

@@ -16,12 +16,12 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.pipeline.SlowClassifier;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * A model slowed on purpose (150 ms a batch of at most 4) and a backlog of 50 × max.in.flight requests with

@@ -28,7 +28,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
 
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * Writes the bad-input corpus under {@code src/test/resources/bad-inputs/} (run once by hand; the files are

@@ -17,10 +17,10 @@ import org.junit.jupiter.api.Test;
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * A worker in its own JVM is killed with SIGKILL mid-stream (no clean shutdown, no final commit); another instance

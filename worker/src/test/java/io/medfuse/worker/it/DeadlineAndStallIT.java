@@ -25,12 +25,12 @@ import io.medfuse.events.ImagePayload;
 import io.medfuse.events.ImageReference;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.pipeline.SlowClassifier;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * Nothing a request does can hold the worker: a reference whose body never comes holds no thread and no other

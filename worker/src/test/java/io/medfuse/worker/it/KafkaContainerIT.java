@@ -34,13 +34,13 @@ import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.sample.SampleRequests;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.testkit.SampleRequests;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * The worker against the real Apache Kafka image (a container, as in production) instead of the in-JVM broker:

@@ -19,11 +19,11 @@ import io.medfuse.events.ImagePayload;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /** Valid requests mixed with malformed ones: each malformed one a dead letter with the right reason. */
 class MalformedInputIT {

@@ -14,10 +14,10 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /** A worker on a real broker: readiness turns 200 once RUNNING; /metrics counts what the output topics got. */
 class MetricsIT {

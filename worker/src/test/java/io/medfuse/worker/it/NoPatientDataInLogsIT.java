@@ -21,10 +21,10 @@ import ch.qos.logback.core.AppenderBase;
 import io.medfuse.events.ImagePayload;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * A full run (valid requests, imputed and unknown values, invalid ages, undecodable images) with distinctive

@@ -29,11 +29,11 @@ import io.medfuse.events.ImageReference;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /**
  * A worker that allowed an image server dies (SIGKILL) while it fetches from it; its successor allows no server

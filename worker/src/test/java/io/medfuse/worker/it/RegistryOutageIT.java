@@ -15,15 +15,15 @@ import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.WorkerStartException;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.sample.SampleRequests;
-import io.medfuse.worker.sample.NewerRequestSchema;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.testkit.SampleRequests;
+import io.medfuse.testkit.NewerRequestSchema;
 
 /**
  * The schema registry as a fault: unreachable at start-up, the worker stops at once with one message (and a missing

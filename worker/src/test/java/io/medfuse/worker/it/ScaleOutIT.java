@@ -11,10 +11,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
+import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SampleRequests;
 
 /** Two worker instances sharing one application id over six partitions, on a real broker. */
 class ScaleOutIT {

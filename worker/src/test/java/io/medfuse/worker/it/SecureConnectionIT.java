@@ -23,16 +23,16 @@ import org.junit.jupiter.api.Test;
 import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.KafkaBrokerProcess;
+import io.medfuse.testkit.KafkaBrokerProcess;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.WorkerStartException;
-import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.sample.SampleRequests;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.testkit.SampleRequests;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * The worker against a broker that demands SASL SCRAM-SHA-512 (a broker process with SASL_PLAINTEXT and SASL_SSL

@@ -1,7 +1,7 @@
 package io.medfuse.worker.it;
 
-import io.medfuse.kafka.EmbeddedKafka;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
+import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.InProcessSchemaRegistry;
 
 /**
  * One embedded broker and one in-process registry for every integration test in the JVM: started on first use,

@@ -21,14 +21,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Prediction;
-import io.medfuse.kafka.EmbeddedKafka;
-import io.medfuse.worker.client.OutcomeConsumer;
+import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.registry.SchemaRegistryClient;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /**
  * One test's slice of a real broker: unique topics and application id, a producer of request bytes and a
@@ -105,7 +105,7 @@ final class StreamFixture implements AutoCloseable {
         try (java.io.Writer w = java.nio.file.Files.newBufferedWriter(config)) {
             props.store(w, "worker " + name);
         }
-        return io.medfuse.kafka.ChildJvm.start(io.medfuse.worker.WorkerMain.class.getName(),
+        return io.medfuse.testkit.ChildJvm.start(io.medfuse.worker.WorkerMain.class.getName(),
                 List.of(config.toString()), List.of("-Xmx512m"), Map.of(), dir.resolve(name + ".log"));
     }
 
@@ -130,13 +130,13 @@ final class StreamFixture implements AutoCloseable {
      * Starts a thread that sends {@code n} sample requests, one every {@code pauseMillis}, adding each id to
      * {@code ids} (synchronized on it) before sending, then flushes.
      */
-    Thread sendPaced(io.medfuse.worker.sample.SampleRequests samples, String prefix, int n, long pauseMillis,
+    Thread sendPaced(io.medfuse.testkit.SampleRequests samples, String prefix, int n, long pauseMillis,
                      java.util.Set<String> ids) {
         return sendPaced(samples, prefix, n, pauseMillis, ids, new java.util.concurrent.ConcurrentHashMap<>());
     }
 
     /** As above, also keeping every request sent by its id in {@code sent}. */
-    Thread sendPaced(io.medfuse.worker.sample.SampleRequests samples, String prefix, int n, long pauseMillis,
+    Thread sendPaced(io.medfuse.testkit.SampleRequests samples, String prefix, int n, long pauseMillis,
                      java.util.Set<String> ids, Map<String, ImagingRequest> sent) {
         Thread producer = new Thread(() -> {
             for (int i = 0; i < n; i++) {

@@ -22,7 +22,7 @@ import io.medfuse.events.ImagingRequest;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.MedfuseWorker;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.SampleRequests;
 
 /** The pipeline with the bundled model, held on purpose where a test needs the model not to return. */
 class RequestPipelineTest {

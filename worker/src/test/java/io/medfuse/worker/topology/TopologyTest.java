@@ -35,13 +35,13 @@ import io.medfuse.worker.pipeline.OnnxModel;
 import io.medfuse.worker.pipeline.ReferencePolicy;
 import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.worker.registry.RegistryOutage;
-import io.medfuse.worker.registry.InProcessSchemaRegistry;
-import io.medfuse.worker.registry.RegistrySettings;
-import io.medfuse.worker.registry.RestSchemaRegistryClient;
-import io.medfuse.worker.serde.AvroSerde;
-import io.medfuse.worker.serde.ConfluentAvroCodec;
-import io.medfuse.worker.sample.NewerRequestSchema;
-import io.medfuse.worker.sample.SampleRequests;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.events.registry.RegistrySettings;
+import io.medfuse.events.registry.RestSchemaRegistryClient;
+import io.medfuse.events.serde.AvroSerde;
+import io.medfuse.events.serde.ConfluentAvroCodec;
+import io.medfuse.testkit.NewerRequestSchema;
+import io.medfuse.testkit.SampleRequests;
 
 /** The production topology, driven by TopologyTestDriver with the bundled ONNX model and a real registry. */
 class TopologyTest {

@@ -1,0 +1,121 @@
+package io.medfuse.testkit;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.medfuse.events.FailedRequest;
+import io.medfuse.events.Prediction;
+import io.medfuse.events.registry.SchemaRegistryClient;
+import io.medfuse.events.serde.ConfluentAvroCodec;
+
+/**
+ * Reads the predictions and dead-letter topics as its own consumer group under {@code read_committed} (so only
+ * answers of committed transactions are seen) and hands each decoded event to a listener on its own thread. For
+ * the demo, monitoring and tests.
+ */
+public final class OutcomeConsumer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OutcomeConsumer.class);
+
+    /** Receives events on the consumer's thread. */
+    public interface Listener {
+        void prediction(Prediction prediction, long receivedAtMillis);
+
+        void deadLetter(FailedRequest failed, long receivedAtMillis);
+    }
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final ConfluentAvroCodec<Prediction> predictions;
+    private final ConfluentAvroCodec<FailedRequest> deadLetters;
+    private final String predictionsTopic;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    /**
+     * Starts consuming from the beginning of both topics.
+     *
+     * @param clientOverrides extra consumer settings (security)
+     */
+    public OutcomeConsumer(String bootstrap, SchemaRegistryClient registry, String predictionsTopic,
+                           String deadLettersTopic, Map<String, Object> clientOverrides, Listener listener) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "medfuse-outcome-reader-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        // committed positions: a broker restart (which resets the group's fetch state) does not replay everything
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, true);
+        p.put(ConsumerConfig.AUTO_COMMIT_INTERVAL_MS_CONFIG, 1000);
+        p.putAll(clientOverrides);
+        this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+        this.predictions = new ConfluentAvroCodec<>(registry, Prediction.class, false);
+        this.deadLetters = new ConfluentAvroCodec<>(registry, FailedRequest.class, false);
+        this.predictionsTopic = predictionsTopic;
+        consumer.subscribe(List.of(predictionsTopic, deadLettersTopic));
+        this.thread = new Thread(() -> loop(listener), "medfuse-outcome-reader");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    private void loop(Listener listener) {
+        try {
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    long now = System.currentTimeMillis();
+                    try {
+                        if (r.topic().equals(predictionsTopic)) {
+                            listener.prediction(predictions.decode(r.value()), now);
+                        } else {
+                            listener.deadLetter(deadLetters.decode(r.value()), now);
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.warn("cannot read {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } finally {
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
+        }
+    }
+
+    /** A listener that only counts, plus a callback per event. */
+    public static Listener of(Consumer<Prediction> onPrediction, Consumer<FailedRequest> onDeadLetter) {
+        return new Listener() {
+            @Override
+            public void prediction(Prediction prediction, long receivedAtMillis) {
+                onPrediction.accept(prediction);
+            }
+
+            @Override
+            public void deadLetter(FailedRequest failed, long receivedAtMillis) {
+                onDeadLetter.accept(failed);
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
