@@ -62,6 +62,12 @@ final class ContractCommand implements Callable<Integer> {
                     + (meta.containsKey("medfuse.architecture") ? ", architecture "
                     + meta.get("medfuse.architecture") : "") + ", sha256 "
                     + OnnxModelFile.sha256(OnnxModelFile.read(onnx)));
+            System.err.println("# features and where the worker reads them (first present wins):");
+            for (io.medfuse.model.contract.FeatureSpec f : c.tabular()) {
+                System.err.println("#   " + f.name() + " (" + f.kind().name().toLowerCase(java.util.Locale.ROOT)
+                        + ") <- " + String.join(", then ", f.sources().stream()
+                        .map(io.medfuse.model.contract.FeatureSource::id).toList()));
+            }
             return 0;
         }
         if (out == null) {

@@ -59,6 +59,12 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "Column for the by-age-band breakdown (default: ${DEFAULT-VALUE}; skipped when absent).")
     String ageColumn;
 
+    @Option(names = "--source", paramLabel = "COLUMN=SOURCE",
+            description = "Read the feature whose source is SOURCE (patient.ageYears, patient.sex, clinical.<key>; "
+                    + "'medfuse contract' lists each feature's) from this column. Default: a feature's first source "
+                    + "is read from the column named as the feature. Repeatable.")
+    java.util.Map<String, String> sources = new java.util.LinkedHashMap<>();
+
     @Option(names = "--training", paramLabel = "training.json",
             description = "A training.json from 'medfuse train --report' to draw the training curves.")
     Path training;
@@ -82,7 +88,7 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         EngineOptions cpu = EngineOptions.defaults().withDevice("cpu");
         Evaluation.Result r = Evaluation.run(model, new Evaluation.Options(images, metadata, label, imageColumn,
-                sexColumn, ageColumn, allowExclusions), cpu);
+                sexColumn, ageColumn, allowExclusions, columnsBySource()), cpu);
         Path html = EvaluationReport.write(out, r, training);
         ClassificationMetrics m = r.overall();
         System.out.printf(Locale.ROOT, "%s: %d rows  accuracy %.3f  balanced accuracy %.3f  macro AUC %.3f  "
@@ -94,5 +100,18 @@ final class EvaluateCommand implements Callable<Integer> {
                 + "macro AUC %.3f%n", k, g.n(), g.balancedAccuracy(), g.macroAuc()));
         System.out.println("wrote " + out.resolve("metrics.json") + " and " + html);
         return 0;
+    }
+
+    /** --source COLUMN=SOURCE as source → column; two columns for one source is an error. */
+    private java.util.Map<io.medfuse.model.contract.FeatureSource, String> columnsBySource() {
+        java.util.Map<io.medfuse.model.contract.FeatureSource, String> out = new java.util.LinkedHashMap<>();
+        TrainingOptions.parseSources(sources).forEach((column, source) -> {
+            String before = out.put(source, column);
+            if (before != null) {
+                throw new UserInputException("--source: columns '" + before + "' and '" + column + "' both name "
+                        + source.id() + "; one column per source");
+            }
+        });
+        return out;
     }
 }

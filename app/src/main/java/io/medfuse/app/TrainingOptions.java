@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
+import io.medfuse.model.contract.FeatureSource;
 import io.medfuse.trainer.HyperParameters;
 import io.medfuse.trainer.InputMode;
 import io.medfuse.trainer.TrainingRun;
@@ -40,6 +41,14 @@ final class TrainingOptions {
     @Option(names = "--categorical", split = ",", paramLabel = "COL,...",
             description = "Categorical feature columns (one-hot over the values seen in training, plus unknown).")
     List<String> categorical = new ArrayList<>();
+
+    @Option(names = "--source", paramLabel = "COLUMN=SOURCE",
+            description = "Which request field a feature column stands for, when its name does not say: SOURCE is "
+                    + "patient.ageYears, patient.sex or clinical.<key> (e.g. --source age_years=patient.ageYears "
+                    + "--source gender=patient.sex). The contract records it, and the worker reads the feature from "
+                    + "there. Unmapped columns: 'age' is patient.ageYears, 'sex' is patient.sex, any other column "
+                    + "C is clinical.C. Repeatable.")
+    java.util.Map<String, String> sources = new java.util.LinkedHashMap<>();
 
     @Option(names = "--group", paramLabel = "COLUMN",
             description = "Column grouping rows that must stay on one side of the split (lesion or patient id). "
@@ -110,6 +119,23 @@ final class TrainingOptions {
         }
     }
 
+    /**
+     * {@code --source COLUMN=SOURCE} values, parsed.
+     *
+     * @throws UserInputException naming the bad value
+     */
+    static java.util.Map<String, FeatureSource> parseSources(java.util.Map<String, String> given) {
+        java.util.Map<String, FeatureSource> out = new java.util.LinkedHashMap<>();
+        given.forEach((column, source) -> {
+            try {
+                out.put(column, FeatureSource.parse(source));
+            } catch (IllegalArgumentException e) {
+                throw new UserInputException("--source " + column + "=" + source + ": " + e.getMessage(), e);
+            }
+        });
+        return out;
+    }
+
     /** Reads the dataset for {@code hp} (a frozen backbone's features are extracted here), saying so on stderr. */
     Dataset read(HyperParameters hp, String command) {
         if (!Files.isRegularFile(metadata)) {
@@ -118,8 +144,13 @@ final class TrainingOptions {
         if (!Files.isDirectory(images)) {
             throw new UserInputException("--images " + images + ": no such folder");
         }
-        DatasetOptions options = new DatasetOptions(imageColumn, label, numeric, categorical, group, labels,
-                allowExclusions);
+        DatasetOptions options;
+        try {
+            options = DatasetOptions.forColumns(imageColumn, label, numeric, categorical, parseSources(sources),
+                    group, labels, allowExclusions);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(e.getMessage(), e);
+        }
         long t0 = System.nanoTime();
         System.err.println("medfuse " + command + ": reading " + metadata + " and images in " + images
                 + (HyperParameters.frozenBackbone(hp.architecture()) ? " (extracting " + hp.architecture()

@@ -53,4 +53,21 @@ class BundledModelTest {
             assertThat(correct / (double) n).as("accuracy on 200 unseen synthetic cases").isGreaterThan(0.9);
         }
     }
+
+    @Test
+    void theBundledModelsContractPredatesSourcesAndReadsTheRuleEarlierVersionsServed() {
+        String json = io.medfuse.model.onnx.OnnxModelFile.readMetadata(
+                MedfuseWorker.bundledModel()).get(ModelContract.METADATA_KEY);
+        assertThat(json).as("the committed model was written before features named their sources")
+                .doesNotContain("\"sources\"");
+
+        ModelContract contract = io.medfuse.model.contract.ModelContractJson.parse(json);
+
+        assertThat(contract.tabular()).extracting(io.medfuse.model.contract.FeatureSpec::name)
+                .containsExactly("age", "sex", "localization");
+        assertThat(contract.tabular()).extracting(io.medfuse.model.contract.FeatureSpec::sources).containsExactly(
+                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_AGE),
+                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_SEX),
+                List.of(new io.medfuse.model.contract.FeatureSource.Clinical("localization")));
+    }
 }

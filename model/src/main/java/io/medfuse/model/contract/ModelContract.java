@@ -102,7 +102,7 @@ public record ModelContract(int contractVersion, String name, String version, St
                     problems.add("tabular[" + i + "] is null");
                     continue;
                 }
-                f.validate(i, problems);
+                FeatureSpec.validate(f, i, problems);
                 if (f.name() != null && !seen.add(f.name())) {
                     problems.add("tabular[" + i + "]: feature name '" + f.name() + "' appears twice");
                 }

@@ -1,6 +1,10 @@
 package io.medfuse.model.contract;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -30,12 +34,59 @@ public final class ModelContractJson {
         }
         ModelContract contract;
         try {
-            contract = MAPPER.readValue(json, ModelContract.class);
+            JsonNode tree = MAPPER.readTree(json);
+            checkFeatures(tree);
+            contract = MAPPER.treeToValue(tree, ModelContract.class);
         } catch (JsonProcessingException e) {
             throw new ModelContractException("the model contract is not valid JSON for this medfuse version: "
                     + e.getOriginalMessage(), e);
         }
         return contract.validate();
+    }
+
+    /**
+     * What Jackson would report only as a type-resolution error, said per feature: a missing or unknown
+     * {@code type}, and sources that are not text in one of {@link FeatureSource#FORMS}.
+     */
+    private static void checkFeatures(JsonNode tree) {
+        JsonNode tabular = tree.path("tabular");
+        if (!tabular.isArray()) {
+            return;
+        }
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < tabular.size(); i++) {
+            JsonNode f = tabular.get(i);
+            if (!f.isObject()) {
+                continue;
+            }
+            String where = "tabular[" + i + "]" + (f.path("name").isTextual() ? " (" + f.get("name").asText() + ")" : "");
+            JsonNode type = f.get("type");
+            if (type == null || type.isNull()) {
+                problems.add(where + ": type is missing (NUMERIC or CATEGORICAL)");
+            } else if (!type.isTextual() || Arrays.stream(FeatureSpec.Kind.values())
+                    .noneMatch(k -> k.name().equals(type.asText()))) {
+                problems.add(where + ": type must be NUMERIC or CATEGORICAL");
+            }
+            JsonNode sources = f.get("sources");
+            if (sources != null && !sources.isNull()) {
+                if (!sources.isArray()) {
+                    problems.add(where + ": sources must be a list of " + FeatureSource.FORMS);
+                    continue;
+                }
+                for (JsonNode s : sources) {
+                    try {
+                        FeatureSource.parse(s.isTextual() ? s.asText() : null);
+                    } catch (IllegalArgumentException e) {
+                        problems.add(where + ": " + e.getMessage());
+                    }
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            String name = tree.path("name").isTextual() ? tree.get("name").asText() : null;
+            throw new ModelContractException("invalid model contract" + (name == null ? "" : " for model '" + name
+                    + "'") + ": " + String.join("; ", problems));
+        }
     }
 
     /** Writes a validated contract as compact JSON with stable key order. */

@@ -32,7 +32,8 @@ import java.util.Set;
  *       {@code "<name>:unknown"}.</li>
  * </ul>
  * A value is missing when its key is absent, it is null, or it is blank text. Keys are the feature names, matched
- * exactly. {@link CharSequence} values (such as Avro's {@code Utf8}) count as text.
+ * exactly: {@link FeatureResolver} turns a request or a CSV row into this map, reading each feature from its
+ * sources. {@link CharSequence} values (such as Avro's {@code Utf8}) count as text.
  *
  * <p>Immutable and thread-safe.
  */
@@ -62,15 +63,17 @@ public final class TabularEncoder {
         for (int i = 0; i < features.size(); i++) {
             FeatureSpec f = features.get(i);
             String where = "tabular[" + i + "]" + (f == null || f.name() == null ? "" : " (" + f.name() + ")");
-            if (f == null || f.name() == null || f.name().isBlank() || f.type() == null) {
-                problems.add(where + ": needs a name and a type");
+            if (f == null || f.name() == null || f.name().isBlank()) {
+                problems.add(where + ": needs a name");
                 continue;
             }
             if (!names.add(f.name())) {
                 problems.add(where + ": feature name appears twice");
             }
-            Column column = f.type() == FeatureSpec.FeatureType.NUMERIC
-                    ? NumericColumn.of(f, where, problems) : CategoricalColumn.of(f, where, problems);
+            Column column = switch (f.kind()) {
+                case NUMERIC -> NumericColumn.of((FeatureSpec.Numeric) f, where, problems);
+                case CATEGORICAL -> CategoricalColumn.of((FeatureSpec.Categorical) f, where, problems);
+            };
             if (column != null) {
                 built.add(column);
                 total += column.width();
@@ -149,7 +152,7 @@ public final class TabularEncoder {
     private record NumericColumn(String name, double center, double scale, Double min, Double max, double impute,
                                  boolean indicator) implements Column {
 
-        static NumericColumn of(FeatureSpec f, String where, List<String> problems) {
+        static NumericColumn of(FeatureSpec.Numeric f, String where, List<String> problems) {
             int before = problems.size();
             if (f.center() == null || !Double.isFinite(f.center())) {
                 problems.add(where + ": center must be a finite number");
@@ -241,7 +244,7 @@ public final class TabularEncoder {
 
     private record CategoricalColumn(String name, Map<String, Integer> slots, int unknown) implements Column {
 
-        static CategoricalColumn of(FeatureSpec f, String where, List<String> problems) {
+        static CategoricalColumn of(FeatureSpec.Categorical f, String where, List<String> problems) {
             if (f.vocabulary() == null || f.vocabulary().isEmpty()) {
                 problems.add(where + ": a CATEGORICAL feature needs a non-empty vocabulary");
                 return null;

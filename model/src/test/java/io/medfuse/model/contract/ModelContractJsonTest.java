@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.medfuse.model.contract.FeatureSpec.FeatureType;
 import io.medfuse.model.contract.ImageSpec.ResizeMode;
 import io.medfuse.model.contract.ModelContract.OutputKind;
 import java.util.List;
@@ -51,6 +50,28 @@ class ModelContractJsonTest {
             return e.getMessage();
         }
         throw new AssertionError("expected the contract to be refused: " + json);
+    }
+
+    @Test
+    void writesEachFeaturesSourcesAndReadsThemBackInOrder() throws Exception {
+        ModelContract c = contract();
+        List<FeatureSpec> tabular = new java.util.ArrayList<>(c.tabular());
+        tabular.set(0, tabular.get(0).withSources(List.of(new FeatureSource.Clinical("age_years"),
+                FeatureSource.PATIENT_AGE)));
+        ModelContract withSources = new ModelContract(c.contractVersion(), c.name(), c.version(), c.description(),
+                c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image(), tabular, c.labels(),
+                c.preprocessingVersion(), c.trained(), c.provenance());
+
+        ObjectNode written = tree(withSources);
+        ModelContract parsed = ModelContractJson.parse(ModelContractJson.write(withSources));
+
+        assertThat(written.get("tabular").get(0).get("sources").toString())
+                .isEqualTo("[\"clinical.age_years\",\"patient.ageYears\"]");
+        assertThat(written.get("tabular").get(2).get("sources").toString()).isEqualTo("[\"clinical.localization\"]");
+        assertThat(written.get("tabular").get(0).get("type").asText()).isEqualTo("NUMERIC");
+        assertThat(parsed).isEqualTo(withSources);
+        assertThat(parsed.tabular().get(0).sources()).containsExactly(new FeatureSource.Clinical("age_years"),
+                FeatureSource.PATIENT_AGE);
     }
 
     @Test
@@ -99,8 +120,11 @@ class ModelContractJsonTest {
         assertThat(c.outputKind()).isEqualTo(OutputKind.LOGITS);
         assertThat(c.image()).isEqualTo(new ImageSpec(32, 16, 1, "NCHW", ResizeMode.STRETCH, List.of(0.5),
                 List.of(0.25)));
-        assertThat(c.tabular().get(0).type()).isEqualTo(FeatureType.NUMERIC);
-        assertThat(c.tabular().get(0).missingIndicator()).isNull();
+        assertThat(c.tabular().get(0).kind()).isEqualTo(FeatureSpec.Kind.NUMERIC);
+        assertThat(((FeatureSpec.Numeric) c.tabular().get(0)).missingIndicator()).isNull();
+        assertThat(c.tabular().get(0).sources()).as("a contract without sources reads the rule of earlier versions")
+                .containsExactly(FeatureSource.PATIENT_AGE);
+        assertThat(c.tabular().get(1).sources()).containsExactly(FeatureSource.PATIENT_SEX);
         assertThat(c.tabularWidth()).isEqualTo(1 + 3);
         assertThat(c.labelNames()).containsExactly("benign", "malignant");
         assertThat(c.labels().get(0).frequency()).isNull();
@@ -157,6 +181,23 @@ class ModelContractJsonTest {
                         "tabular[0] (age): min 200.0 is above max 120.0"),
                 Arguments.of("no type", (Consumer<ObjectNode>) n -> feature(n, 1).remove("type"),
                         "tabular[1] (sex): type is missing (NUMERIC or CATEGORICAL)"),
+                Arguments.of("unknown type", (Consumer<ObjectNode>) n -> feature(n, 1).put("type", "ORDINAL"),
+                        "tabular[1] (sex): type must be NUMERIC or CATEGORICAL"),
+                Arguments.of("unknown source", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources")
+                                .add("dicom.PatientAge"),
+                        "tabular[0] (age): unknown feature source 'dicom.PatientAge'; a source is patient.ageYears, "
+                                + "patient.sex or clinical.<key>"),
+                Arguments.of("no sources", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources"),
+                        "tabular[0] (age): sources is empty"),
+                Arguments.of("text into a number", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources")
+                                .add("patient.sex"),
+                        "tabular[0] (age): a NUMERIC feature cannot read patient.sex, which is text"),
+                Arguments.of("number into a category", (Consumer<ObjectNode>) n -> feature(n, 1).putArray("sources")
+                                .add("clinical.sex").add("patient.ageYears"),
+                        "tabular[1] (sex): a CATEGORICAL feature cannot read patient.ageYears, which is a number"),
+                Arguments.of("source twice", (Consumer<ObjectNode>) n -> feature(n, 2).putArray("sources")
+                                .add("clinical.site").add("clinical.site"),
+                        "tabular[2] (localization): source clinical.site is listed twice"),
                 Arguments.of("empty vocabulary", (Consumer<ObjectNode>) n -> feature(n, 1).putArray("vocabulary"),
                         "tabular[1] (sex): a CATEGORICAL feature needs a non-empty vocabulary"),
                 Arguments.of("vocabulary differs only in case",

@@ -244,8 +244,7 @@ class TabularEncoderTest {
 
     @Test
     void refusesFeaturesItCannotEncodeListingEveryProblem() {
-        FeatureSpec noScale = new FeatureSpec("a", FeatureSpec.FeatureType.NUMERIC, 0.0, 0.0, null, null, 0.0,
-                false, null);
+        FeatureSpec noScale = new FeatureSpec.Numeric("a", null, 0.0, 0.0, null, null, 0.0, false);
         FeatureSpec emptyVocabulary = FeatureSpec.categorical("b", List.of());
 
         assertThatThrownBy(() -> new TabularEncoder(List.of(noScale, emptyVocabulary, SEX, SEX)))

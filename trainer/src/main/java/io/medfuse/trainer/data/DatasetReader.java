@@ -1,8 +1,13 @@
 package io.medfuse.trainer.data;
 
+import io.medfuse.model.contract.FeatureBinding;
+import io.medfuse.model.contract.FeatureSource;
+import io.medfuse.model.contract.FeatureSpec;
 import io.medfuse.model.image.ImageException;
 import io.medfuse.model.image.ImagePreprocessor;
 import io.medfuse.model.onnx.OnnxModelFile;
+import io.medfuse.model.tabular.CsvSourceValues;
+import io.medfuse.model.tabular.FeatureResolver;
 import io.medfuse.trainer.data.DatasetException.Reason;
 
 import java.io.ByteArrayOutputStream;
@@ -24,8 +29,10 @@ import java.util.stream.IntStream;
  * Reads an images folder plus a metadata CSV into a {@link Dataset}. Images are decoded and preprocessed by the
  * serving {@link ImagePreprocessor}, so a row that trains is a row the worker could serve.
  *
- * <p>Every row is checked: label present (and in the label list when one is given), numeric cells numeric (blank =
- * missing, imputed later), {@code age} within 0..120, the image file present and decodable. By default the first
+ * <p>Each row's feature values are resolved from their sources exactly as the worker resolves a request's
+ * ({@link FeatureResolver}, {@link CsvSourceValues}). Every row is checked: label present (and in the label list
+ * when one is given), numeric cells numeric (blank, NA or NaN = missing, imputed later), an age (a numeric feature
+ * read from patient.ageYears) within 0..120, the image file present and decodable. By default the first
  * bad row (in file order) throws a {@link DatasetException} naming file, line and column; with
  * {@link DatasetOptions#allowExclusions()} bad rows are left out and counted by reason. A missing column is always
  * an error.
@@ -89,14 +96,30 @@ public final class DatasetReader {
         CsvTable table = CsvTable.read(csv);
         int imageCol = table.column(options.imageColumn(), "--image-column");
         int labelCol = table.column(options.labelColumn(), "--label");
-        Map<String, Integer> numericCols = new LinkedHashMap<>();
-        for (String name : options.numeric()) {
-            numericCols.put(name, table.column(name, "--numeric"));
+        Map<FeatureSource, FeatureBinding> kindOf = new LinkedHashMap<>();
+        for (FeatureBinding f : options.features()) {
+            f.sources().forEach(src -> kindOf.putIfAbsent(src, f));
         }
-        Map<String, Integer> categoricalCols = new LinkedHashMap<>();
-        for (String name : options.categorical()) {
-            categoricalCols.put(name, table.column(name, "--categorical"));
+        options.columns().forEach((source, column) -> {
+            FeatureBinding f = kindOf.get(source);
+            table.column(column, f == null ? "--source" : f.kind() == FeatureSpec.Kind.NUMERIC && f.name()
+                    .equals(column) ? "--numeric" : f.kind() == FeatureSpec.Kind.CATEGORICAL && f.name().equals(column)
+                    ? "--categorical" : "--source " + column + "=" + source.id());
+        });
+        CsvSourceValues sources;
+        try {
+            sources = CsvSourceValues.bind(table.header(), options.features(), options.columns());
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException(Reason.MISSING_COLUMN, csv, 1, null, e.getMessage());
         }
+        if (!sources.unbound().isEmpty()) {
+            FeatureBinding f = sources.unbound().get(0);
+            throw new DatasetException(Reason.MISSING_COLUMN, csv, 1, f.name(), "no column feeds feature '"
+                    + f.name() + "' (read from " + f.sources().stream().map(FeatureSource::id).toList()
+                    + "): the CSV has no column '" + f.name() + "'; name the column with --source COLUMN="
+                    + f.sources().get(0).id() + ". The columns are " + table.header());
+        }
+        FeatureResolver resolver = new FeatureResolver(options.features());
         Integer groupCol = options.groupColumn() == null ? null : table.column(options.groupColumn(), "--group");
 
         int n = table.rows().size();
@@ -104,8 +127,7 @@ public final class DatasetReader {
         Object[] results = new Object[n];
         IntStream.range(0, n).parallel().forEach(i -> {
             try {
-                results[i] = readRow(table, i, imagesDir, imageCol, labelCol, numericCols, categoricalCols, groupCol,
-                        options);
+                results[i] = readRow(table, i, imagesDir, imageCol, labelCol, sources, resolver, groupCol, options);
             } catch (DatasetException e) {
                 results[i] = e;
             }
@@ -138,7 +160,7 @@ public final class DatasetReader {
     }
 
     private Sample readRow(CsvTable table, int i, Path imagesDir, int imageCol, int labelCol,
-                           Map<String, Integer> numericCols, Map<String, Integer> categoricalCols, Integer groupCol,
+                           CsvSourceValues sources, FeatureResolver resolver, Integer groupCol,
                            DatasetOptions options) {
         Path csv = table.file();
         List<String> row = table.rows().get(i);
@@ -151,13 +173,15 @@ public final class DatasetReader {
             throw new DatasetException(Reason.UNKNOWN_LABEL, csv, line, options.labelColumn(), "unknown label '"
                     + label + "'; the allowed labels are " + options.labels());
         }
+        // the same resolution as a request's: each feature from its first source that has a value
+        Map<String, Object> resolved = resolver.resolve(sources.row(row));
         Map<String, Object> features = new LinkedHashMap<>();
-        for (Map.Entry<String, Integer> c : numericCols.entrySet()) {
-            features.put(c.getKey(), parseNumber(row.get(c.getValue()), c.getKey(), csv, line));
-        }
-        for (Map.Entry<String, Integer> c : categoricalCols.entrySet()) {
-            String v = row.get(c.getValue()).trim();
-            features.put(c.getKey(), v.isEmpty() ? null : v);
+        for (FeatureBinding f : options.features()) {
+            Object v = resolved.get(f.name());
+            features.put(f.name(), switch (f.kind()) {
+                case NUMERIC -> v == null ? null : parseNumber(v.toString(), f, columnOf(sources, f, row), csv, line);
+                case CATEGORICAL -> v;
+            });
         }
         String group = groupCol == null ? "line:" + line : row.get(groupCol).trim();
         if (group.isEmpty()) {
@@ -180,7 +204,13 @@ public final class DatasetReader {
         return new Sample(line, imageName, label, group, java.util.Collections.unmodifiableMap(features), pixels);
     }
 
-    private static Double parseNumber(String cell, String column, Path csv, int line) {
+    /** The column a feature's value was read from in this row, for messages. */
+    private static String columnOf(CsvSourceValues sources, FeatureBinding f, List<String> row) {
+        FeatureSource from = new FeatureResolver(List.of(f)).origin(f, sources.row(row));
+        return from == null ? f.name() : sources.columnOf(from);
+    }
+
+    private static Double parseNumber(String cell, FeatureBinding feature, String column, Path csv, int line) {
         String s = cell.trim();
         if (s.isEmpty() || s.equalsIgnoreCase("NA") || s.equalsIgnoreCase("NaN")) {
             return null;
@@ -196,15 +226,15 @@ public final class DatasetReader {
             throw new DatasetException(Reason.NON_NUMERIC, csv, line, column, "'" + abbreviate(s)
                     + "' is not a finite number");
         }
-        if (isAge(column) && (v < AGE_MIN || v > AGE_MAX)) {
+        if (isAge(feature) && (v < AGE_MIN || v > AGE_MAX)) {
             throw new DatasetException(Reason.OUT_OF_RANGE, csv, line, column, v + " is outside 0..120 years");
         }
         return v;
     }
 
-    /** Whether a numeric feature is an age in years (it then gets the 0..120 valid range). */
-    public static boolean isAge(String column) {
-        return column.trim().toLowerCase(Locale.ROOT).equals("age");
+    /** Whether a numeric feature is an age in years, read from patient.ageYears (it then gets the 0..120 range). */
+    public static boolean isAge(FeatureBinding feature) {
+        return feature.kind() == FeatureSpec.Kind.NUMERIC && feature.sources().contains(FeatureSource.PATIENT_AGE);
     }
 
     private static String abbreviate(String s) {

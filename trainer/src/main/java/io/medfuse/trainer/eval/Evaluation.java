@@ -1,5 +1,6 @@
 package io.medfuse.trainer.eval;
 
+import io.medfuse.model.contract.FeatureSource;
 import io.medfuse.model.contract.FeatureSpec;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.engine.EngineOptions;
@@ -39,9 +40,21 @@ public final class Evaluation {
      * @param labelColumn CSV column with the true label (values must be the contract's labels)
      * @param sexColumn column for the by-sex breakdown (skipped when the CSV has none)
      * @param ageColumn column for the by-age-band breakdown (skipped when the CSV has none)
+     * @param columns source → the CSV column that stands for it ({@code --source COLUMN=SOURCE}); a feature's first
+     *                source not named here is read from the column named as the feature
      */
     public record Options(Path images, Path csv, String labelColumn, String imageColumn, String sexColumn,
-                          String ageColumn, boolean allowExclusions) {
+                          String ageColumn, boolean allowExclusions, Map<FeatureSource, String> columns) {
+
+        public Options {
+            columns = columns == null ? Map.of() : Map.copyOf(columns);
+        }
+
+        /** Every feature read from the column named as the feature. */
+        public Options(Path images, Path csv, String labelColumn, String imageColumn, String sexColumn,
+                       String ageColumn, boolean allowExclusions) {
+            this(images, csv, labelColumn, imageColumn, sexColumn, ageColumn, allowExclusions, Map.of());
+        }
     }
 
     /** Everything measured; {@link #json()} is what metrics.json holds. */
@@ -57,13 +70,10 @@ public final class Evaluation {
     public static Result run(Path model, Options o, EngineOptions engine) {
         try (OnnxClassifier ort = OnnxClassifier.load(model, engine)) {
             ModelContract c = ort.contract();
-            List<String> numeric = new ArrayList<>();
-            List<String> categorical = new ArrayList<>();
-            for (FeatureSpec f : c.tabular()) {
-                (f.type() == FeatureSpec.FeatureType.NUMERIC ? numeric : categorical).add(f.name());
-            }
-            DatasetOptions options = new DatasetOptions(o.imageColumn(), o.labelColumn(), numeric, categorical, null,
-                    c.labelNames(), o.allowExclusions());
+            // the contract's features with their sources: a CSV row resolves as a request would
+            DatasetOptions options = new DatasetOptions(o.imageColumn(), o.labelColumn(),
+                    c.tabular().stream().map(FeatureSpec::binding).toList(), o.columns(), null, c.labelNames(),
+                    o.allowExclusions());
             ImagePreprocessor pre = new ImagePreprocessor(c.image(), ImageLimits.defaults());
             // read and check every row and image first, keeping no pixels (224x224 images would not fit in memory)
             Dataset data = new DatasetReader(pre, pixels -> NO_PIXELS).read(o.images(), o.csv(), options);
@@ -100,8 +110,8 @@ public final class Evaluation {
         for (int i = 0; i < table.rows().size(); i++) {
             byLine.put(table.lines().get(i), table.rows().get(i));
         }
-        int sexCol = table.header().indexOf(o.sexColumn());
-        int ageCol = table.header().indexOf(o.ageColumn());
+        int sexCol = breakdownColumn(table, o.sexColumn(), o.columns().get(FeatureSource.PATIENT_SEX));
+        int ageCol = breakdownColumn(table, o.ageColumn(), o.columns().get(FeatureSource.PATIENT_AGE));
         Map<String, ClassificationMetrics> bySex = sexCol < 0 ? Map.of()
                 : subgroups(data, probabilities, truth, labels.size(), s -> {
                     String v = byLine.get(s.line()).get(sexCol).trim().toLowerCase(Locale.ROOT);
@@ -124,6 +134,12 @@ public final class Evaluation {
         json.put("bySex", group(bySex, labels));
         json.put("byAgeBand", group(byAge, labels));
         return new Result(c, labels, probabilities, truth, overall, bySex, byAge, json);
+    }
+
+    /** The named column, else the column mapped to the patient field, else -1 (no breakdown). */
+    private static int breakdownColumn(CsvTable table, String named, String mapped) {
+        int i = table.header().indexOf(named);
+        return i >= 0 || mapped == null ? i : table.header().indexOf(mapped);
     }
 
     /** "&lt;40", "40-59", "60-79", "80+" or "unknown" (empty or not a number). */

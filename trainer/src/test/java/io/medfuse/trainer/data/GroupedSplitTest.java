@@ -79,12 +79,14 @@ class GroupedSplitTest {
         List<FeatureSpec> specs = FeatureFitter.fit(d, train);
 
         double mean = train.stream().mapToDouble(s -> (Double) s.features().get("age")).average().orElseThrow();
-        assertThat(specs.get(0).center()).isCloseTo(mean, org.assertj.core.data.Offset.offset(1e-9));
-        assertThat(specs.get(0).impute()).isEqualTo(specs.get(0).center());
-        assertThat(specs.get(0).min()).isEqualTo(0.0);
-        assertThat(specs.get(0).max()).isEqualTo(120.0);
-        assertThat(specs.get(0).missingIndicator()).isFalse();
-        assertThat(specs.get(1).vocabulary()).containsExactly("Female", "male");
+        FeatureSpec.Numeric age = (FeatureSpec.Numeric) specs.get(0);
+        assertThat(age.center()).isCloseTo(mean, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(age.impute()).isEqualTo(age.center());
+        assertThat(age.min()).isEqualTo(0.0);
+        assertThat(age.max()).isEqualTo(120.0);
+        assertThat(age.missingIndicator()).isFalse();
+        assertThat(age.sources()).containsExactly(io.medfuse.model.contract.FeatureSource.PATIENT_AGE);
+        assertThat(((FeatureSpec.Categorical) specs.get(1)).vocabulary()).containsExactly("Female", "male");
     }
 
     @Test

@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,7 +27,8 @@ import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Patient;
 import io.medfuse.events.SourceRef;
-import io.medfuse.model.contract.FeatureSpec;
+import io.medfuse.model.contract.SourceValues;
+import io.medfuse.model.tabular.FeatureResolver;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.image.ImageDecodeException;
 import io.medfuse.model.image.ImageLimits;
@@ -92,6 +92,7 @@ public final class RequestPipeline implements AutoCloseable {
     private final Settings settings;
     private final ImagePreprocessor preprocessor;
     private final TabularEncoder tabularEncoder;
+    private final FeatureResolver featureResolver;
     private final ImageFetcher fetcher;
     private final ExecutorService cpu;
     private final ExecutorService io;
@@ -115,6 +116,7 @@ public final class RequestPipeline implements AutoCloseable {
         ModelContract contract = classifier.contract();
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
+        this.featureResolver = FeatureResolver.of(contract.tabular());
         this.cpu = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
         // I/O waits (file reads, name lookups, HTTP callbacks) never take a decoding thread
         this.io = Executors.newFixedThreadPool(Math.max(4, 2 * settings.preprocessThreads()),
@@ -217,7 +219,7 @@ public final class RequestPipeline implements AutoCloseable {
         }
         EncodedRow row;
         try {
-            row = tabularEncoder.encode(features(request));
+            row = tabularEncoder.encode(featureResolver.resolve(new RequestSources(request)));
         } catch (InvalidFeatureException e) {
             throw new RequestRejectedException(FailureReason.INVALID_FIELD, e.getMessage(), e);
         }
@@ -256,20 +258,25 @@ public final class RequestPipeline implements AutoCloseable {
         }
     }
 
-    /** The request's values by feature name: age and sex from the patient, everything else from clinical. */
-    private Map<String, Object> features(ImagingRequest request) {
-        Map<String, Object> values = new HashMap<>();
-        Patient patient = request.getPatient();
-        Map<String, Object> clinical = request.getClinical();
-        for (FeatureSpec f : classifier.contract().tabular()) {
-            Object v = switch (f.name()) {
-                case "age" -> patient == null ? null : patient.getAgeYears();
-                case "sex" -> patient == null ? null : patient.getSex();
-                default -> clinical == null ? null : clinical.get(f.name());
-            };
-            values.put(f.name(), v);
+    /** The request's values by source, for {@link FeatureResolver}: the contract says which source feeds what. */
+    private record RequestSources(ImagingRequest request) implements SourceValues {
+        @Override
+        public Object patientAgeYears() {
+            Patient p = request.getPatient();
+            return p == null ? null : p.getAgeYears();
         }
-        return values;
+
+        @Override
+        public Object patientSex() {
+            Patient p = request.getPatient();
+            return p == null ? null : p.getSex();
+        }
+
+        @Override
+        public Object clinical(String key) {
+            Map<String, Object> clinical = request.getClinical();
+            return clinical == null ? null : clinical.get(key);
+        }
     }
 
     /**
