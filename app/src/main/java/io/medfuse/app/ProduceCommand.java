@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Future;
 
 import io.medfuse.events.ImagePayload;
+import io.medfuse.trainer.data.CsvTable;
 import io.medfuse.events.ImageReference;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
@@ -86,6 +87,9 @@ final class ProduceCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!Files.isDirectory(images)) {
             throw new UserInputException("--images " + images + ": no such folder");
+        }
+        if (!Files.isRegularFile(metadata)) {
+            throw new UserInputException("--metadata " + metadata + ": no such file");
         }
         CsvTable table = CsvTable.read(metadata);
         int imageCol = table.column(imageColumn, "--image-column");

@@ -11,8 +11,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+
 /**
- * A CSV file with a header row, read per RFC 4180: comma separated, fields optionally double-quoted with
+ * A CSV file with a header row, read by Apache Commons CSV per RFC 4180 (the one CSV reader of {@code train},
+ * {@code evaluate}, {@code compare} and {@code produce}): comma separated, fields optionally double-quoted with
  * {@code ""} escaping a quote, quoted fields may span lines, CRLF or LF line ends, a UTF-8 byte-order mark is
  * skipped, blank lines are ignored. Header names are trimmed.
  *
@@ -31,8 +36,9 @@ public record CsvTable(Path file, byte[] bytes, List<String> header, List<List<S
     }
 
     /**
-     * @throws DatasetException (MALFORMED_CSV) naming the file and line when it cannot be read, is empty, not UTF-8,
-     *                          has an unclosed quote or a row whose field count differs from the header's
+     * @throws DatasetException (MALFORMED_CSV) naming the file and line when it cannot be read, is empty, not UTF-8
+     *                          (a byte that is not UTF-8 is an error, never replaced), has an unclosed quote, text
+     *                          after a closing quote, or a row whose field count differs from the header's
      */
     public static CsvTable read(Path file) {
         byte[] bytes;
@@ -70,60 +76,79 @@ public record CsvTable(Path file, byte[] bytes, List<String> header, List<List<S
         return new CsvTable(file, bytes, header, rows, lines);
     }
 
+    /** Apache Commons CSV, RFC 4180 with blank lines skipped; each record's first line found from its offset. */
     private static void parse(Path file, String text, List<List<String>> records, List<Integer> starts) {
-        int line = 1;
-        int i = 0;
-        int n = text.length();
-        while (i < n) {
-            int start = line;
-            List<String> fields = new ArrayList<>();
-            StringBuilder field = new StringBuilder();
-            boolean quoted = false;
-            boolean wasQuoted = false;
-            boolean endOfRecord = false;
-            while (i < n && !endOfRecord) {
-                char c = text.charAt(i++);
-                if (quoted) {
-                    if (c == '"') {
-                        if (i < n && text.charAt(i) == '"') {
-                            field.append('"');
-                            i++;
-                        } else {
-                            quoted = false;
-                        }
-                    } else {
-                        if (c == '\n') {
-                            line++;
-                        }
-                        field.append(c);
+        int[] lineStarts = lineStarts(text);
+        CSVFormat format = CSVFormat.RFC4180.builder().setIgnoreEmptyLines(true).get();
+        try (CSVParser parser = CSVParser.parse(text, format)) {
+            java.util.Iterator<CSVRecord> it = parser.iterator();
+            long consumed = 0; // lines read up to the end of the last good record
+            while (true) {
+                CSVRecord record;
+                try {
+                    if (!it.hasNext()) {
+                        break;
                     }
-                } else if (c == '"' && field.length() == 0 && !wasQuoted) {
-                    quoted = true;
-                    wasQuoted = true;
-                } else if (c == ',') {
-                    fields.add(field.toString());
-                    field.setLength(0);
-                    wasQuoted = false;
-                } else if (c == '\r' && i < n && text.charAt(i) == '\n') {
-                    // CRLF: the LF ends the record
-                } else if (c == '\n') {
-                    line++;
-                    endOfRecord = true;
-                } else {
-                    field.append(c);
+                    record = it.next();
+                } catch (java.io.UncheckedIOException | IllegalStateException e) {
+                    int at = firstNonBlankLine(text, lineStarts, (int) Math.min(consumed + 1, Integer.MAX_VALUE));
+                    String why = e.getMessage() != null && e.getMessage().contains("EOF reached before encapsulated")
+                            ? "a quoted field is not closed (a '\"' is missing)"
+                            : "not valid CSV (RFC 4180): a quote must open and close a whole field, and \"\" stands "
+                            + "for a quote inside one";
+                    throw new DatasetException(Reason.MALFORMED_CSV, file, at, null, why, e);
                 }
+                consumed = parser.getCurrentLineNumber();
+                List<String> fields = record.toList();
+                if (fields.size() == 1 && fields.get(0).isBlank()) {
+                    continue;
+                }
+                records.add(fields);
+                starts.add(lineOf(lineStarts, skipLineEnds(text, record.getCharacterPosition())));
             }
-            if (quoted) {
-                throw new DatasetException(Reason.MALFORMED_CSV, file, start, null,
-                        "a quoted field is not closed (a '\"' is missing)");
-            }
-            fields.add(field.toString());
-            if (fields.size() == 1 && fields.get(0).isBlank() && !wasQuoted) {
-                continue;
-            }
-            records.add(fields);
-            starts.add(start);
+        } catch (IOException e) {
+            throw new DatasetException(Reason.MALFORMED_CSV, file, 0, null, "cannot parse the metadata CSV: "
+                    + e.getMessage(), e);
         }
+    }
+
+    private static int[] lineStarts(String text) {
+        List<Integer> starts = new ArrayList<>();
+        starts.add(0);
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) == '\n') {
+                starts.add(i + 1);
+            }
+        }
+        return starts.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The record's position can be that of blank lines skipped before it: its first character is after them. */
+    private static long skipLineEnds(String text, long position) {
+        int i = (int) position;
+        while (i < text.length() && (text.charAt(i) == '\r' || text.charAt(i) == '\n')) {
+            i++;
+        }
+        return i;
+    }
+
+    /** The first line at or after {@code line} (1-based) that is not empty: where the next record starts. */
+    private static int firstNonBlankLine(String text, int[] lineStarts, int line) {
+        int l = Math.max(1, line);
+        while (l <= lineStarts.length) {
+            int at = lineStarts[l - 1];
+            if (at < text.length() && text.charAt(at) != '\r' && text.charAt(at) != '\n') {
+                return l;
+            }
+            l++;
+        }
+        return Math.min(Math.max(1, line), lineStarts.length);
+    }
+
+    /** The 1-based line holding character {@code position}. */
+    private static int lineOf(int[] lineStarts, long position) {
+        int i = java.util.Arrays.binarySearch(lineStarts, (int) position);
+        return (i >= 0 ? i : -i - 2) + 1;
     }
 
     /**
