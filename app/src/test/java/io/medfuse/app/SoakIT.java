@@ -16,6 +16,7 @@ import io.medfuse.app.soak.Soak;
  * stream in; every request has exactly one answer and every recovery stays within its bound. The full run is
  * {@code bin/medfuse soak} (10,000 requests, five kills, a 20 s registry outage).
  */
+@org.junit.jupiter.api.Tag("slow") // -Pslow only: a fault soak of about 100 s
 class SoakIT {
 
     @Test

@@ -58,7 +58,7 @@ class GracefulShutdownIT {
                 producer.join();
                 assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
                         .as("%d answers of %d after the SIGTERM", f.answers(), n).isTrue();
-                Thread.sleep(2000); // a duplicate would arrive now
+                assertThat(f.awaitEverythingAnswered(Duration.ofSeconds(60))).as("committed answers").isEqualTo(n);
             }
             assertThat(f.failed).isEmpty();
             Map<String, Long> perId = f.predicted.stream()

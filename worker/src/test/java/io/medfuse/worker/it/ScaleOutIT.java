@@ -42,7 +42,7 @@ class ScaleOutIT {
             assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
                     .as("answers so far: %d predictions, %d dead letters", f.predicted.size(), f.failed.size())
                     .isTrue();
-            Thread.sleep(1000); // anything extra (a duplicate) would show up now
+            assertThat(f.awaitEverythingAnswered(Duration.ofSeconds(60))).as("committed answers").isEqualTo(n);
             assertThat(f.failed).isEmpty();
             Map<String, Long> perId = f.predicted.stream()
                     .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));

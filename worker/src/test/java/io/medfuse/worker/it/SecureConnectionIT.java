@@ -40,6 +40,7 @@ import io.medfuse.events.serde.ConfluentAvroCodec;
  * trust store for TLS) reach every client and requests are answered; a wrong password stops start-up at once with a
  * message that says so.
  */
+@org.junit.jupiter.api.Tag("slow") // -Pslow only: a TLS/SASL broker process, about 30 s
 class SecureConnectionIT {
 
     static KafkaBrokerProcess broker;

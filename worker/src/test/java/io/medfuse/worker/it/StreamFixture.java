@@ -188,14 +188,25 @@ final class StreamFixture implements AutoCloseable {
     }
 
     static boolean await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (condition.getAsBoolean()) {
-                return true;
-            }
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
-        return condition.getAsBoolean();
+        return io.medfuse.testkit.Waits.until(condition, timeout);
+    }
+
+    /**
+     * Waits until the workers have committed every request sent so far and the reader has seen every answer
+     * committed with them. After this, a duplicate answer would already be in {@link #predicted} or {@link #failed}.
+     *
+     * @return the number of committed answers (predictions and dead letters)
+     */
+    long awaitEverythingAnswered(Duration timeout) throws InterruptedException {
+        flush();
+        org.assertj.core.api.Assertions.assertThat(io.medfuse.testkit.Waits.awaitCommitted(kafka.clientProperties(),
+                applicationId, requests, timeout)).as("group %s committed every request of %s", applicationId,
+                requests).isTrue();
+        long committed = io.medfuse.testkit.Waits.committedRecords(kafka.clientProperties(), timeout, predictions,
+                deadLetters);
+        org.assertj.core.api.Assertions.assertThat(await(() -> answers() >= committed, timeout))
+                .as("the reader saw %d committed answers, has %d", committed, answers()).isTrue();
+        return committed;
     }
 
     @Override
