@@ -2,20 +2,17 @@ package io.medfuse.app;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.trainer.HyperParameters;
-import io.medfuse.trainer.InputMode;
 import io.medfuse.trainer.StopSignal;
 import io.medfuse.trainer.TrainerException;
 import io.medfuse.trainer.TrainingReport;
 import io.medfuse.trainer.TrainingRun;
 import io.medfuse.trainer.data.Dataset;
-import io.medfuse.trainer.data.DatasetOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

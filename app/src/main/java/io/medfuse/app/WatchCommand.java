@@ -1,14 +1,11 @@
 package io.medfuse.app;
 
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -28,8 +25,6 @@ import io.medfuse.events.Prediction;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.testkit.OutcomeConsumer;
-import io.medfuse.events.registry.RegistrySettings;
-import io.medfuse.events.registry.RestSchemaRegistryClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

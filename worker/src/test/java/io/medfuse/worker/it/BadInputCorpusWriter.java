@@ -225,7 +225,7 @@ public final class BadInputCorpusWriter {
                 "http://127.0.0.1:{hostile}/endless", "IMAGE_TOO_LARGE");
         hostile("reference-http-404-query", "allowed server answering 404; the query string carries a token",
                 "http://127.0.0.1:{hostile}/missing.png?token=SECRET-TOKEN-42", "REFERENCE_UNREACHABLE");
-        hostile("reference-http-user-info", "http: reference carrying user:password", 
+        hostile("reference-http-user-info", "http: reference carrying user:password",
                 "http://alice:SECRET-PASSWORD@127.0.0.1:{hostile}/ok.png", "INVALID_FIELD");
         Map<String, String> httpOk = fields("47", "female", "back");
         httpOk.put("reference", "http://127.0.0.1:{hostile}/ok.png");
