@@ -34,10 +34,10 @@ import picocli.CommandLine.Option;
 /** {@code medfuse demo}: everything in one JVM — broker, registry, worker, sample requests, printed predictions. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {
-            "Starts a real single-node Kafka broker (KRaft) inside this JVM, the in-process schema registry",
-            "(for the demo only) and a worker with the bundled model; publishes sample requests (images +",
-            "patient data) and prints each prediction as it arrives, then one summary line.",
-            "Nothing is downloaded; all data is deleted on exit."
+            "Starts a real single-node Kafka broker (KRaft) inside this JVM, the in-process schema registry (for "
+                    + "the demo only) and a worker with the bundled model; publishes sample requests (images + patient "
+                    + "data) and prints each prediction as it arrives, then one summary line. Nothing is downloaded; all "
+                    + "data is deleted on exit."
         })
 final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 

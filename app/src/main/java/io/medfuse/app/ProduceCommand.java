@@ -25,13 +25,13 @@ import picocli.CommandLine.Option;
 /** {@code medfuse produce}: publish a folder of images plus a CSV of patient fields, as an imaging system would. */
 @Command(name = "produce", mixinStandardHelpOptions = true,
         description = {
-            "Publishes one ImagingRequest per CSV row: the row's image file (PNG or JPEG) inline, or, when",
-            "larger than --inline-max-bytes, copied into --reference-dir and sent as a file: reference with",
-            "its sha256 (workers read references only from folders they allow: image.reference.file.roots;",
-            "the default --reference-dir is the one 'medfuse demo' allows). Age and sex go as patient fields,",
-            "the other chosen columns as clinical values (numbers when they parse as numbers); empty values",
-            "are sent as missing. The request id is the id column, or the image file name without extension;",
-            "it is also the record key, so a request sent again reaches the same worker task."
+            "Publishes one ImagingRequest per CSV row: the row's image file (PNG or JPEG) inline, or, when larger "
+                    + "than --inline-max-bytes, copied into --reference-dir and sent as a file: reference with its sha256 "
+                    + "(workers read references only from folders they allow: image.reference.file.roots; the default "
+                    + "--reference-dir is the one 'medfuse demo' allows). Age and sex go as patient fields, the other "
+                    + "chosen columns as clinical values (numbers when they parse as numbers); empty values are sent as "
+                    + "missing. The request id is the id column, or the image file name without extension; it is also the "
+                    + "record key, so a request sent again reaches the same worker task."
         })
 final class ProduceCommand implements Callable<Integer> {
 

@@ -18,10 +18,10 @@ import picocli.CommandLine.Option;
 /** {@code medfuse serve}: the worker against any Kafka cluster and schema registry. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {
-            "Runs a worker: reads ImagingRequest events, writes Prediction and FailedRequest events.",
-            "Settings come from the file, then environment variables MEDFUSE_<KEY> (dots as underscores,",
-            "e.g. MEDFUSE_BATCH_MAX_SIZE=16), then --set. Keys under kafka.* go to the Kafka clients.",
-            "Every key is listed in docs/configuration.md. Stops cleanly on Ctrl-C / SIGTERM."
+            "Runs a worker: reads ImagingRequest events, writes Prediction and FailedRequest events. Settings "
+                    + "come from the file, then environment variables MEDFUSE_<KEY> (dots as underscores, e.g. "
+                    + "MEDFUSE_BATCH_MAX_SIZE=16), then --set. Keys under kafka.* go to the Kafka clients. Every key is "
+                    + "listed in docs/configuration.md. Stops cleanly on Ctrl-C / SIGTERM."
         })
 final class ServeCommand implements Callable<Integer> {
 

@@ -12,13 +12,13 @@ import picocli.CommandLine.Option;
 /** {@code medfuse soak}: the fault soak with real processes; exit 1 when any request was lost or duplicated. */
 @Command(name = "soak", mixinStandardHelpOptions = true,
         description = {
-            "Fault soak with real processes: a Kafka broker process, worker JVMs with default settings, a",
-            "producer of requests. While the requests stream in: SIGKILL a worker and restart it (--kills",
-            "times), scale 1 -> 3, SIGKILL one of the three for good, scale back to 1, restart the broker,",
-            "stop the schema registry for --registry-outage seconds. Then checks, under read_committed, that",
-            "every request has exactly one prediction or dead letter, prints the counts and each fault's",
-            "recovery time against its bound (kill + restart 10 s, takeover 15 s, registry back 10 s), and",
-            "exits 1 on any loss, duplicate or bound exceeded."
+            "Fault soak with real processes: a Kafka broker process, worker JVMs with default settings, a "
+                    + "producer of requests. While the requests stream in: SIGKILL a worker and restart it (--kills times), "
+                    + "scale 1 -> 3, SIGKILL one of the three for good, scale back to 1, restart the broker, stop the "
+                    + "schema registry for --registry-outage seconds. Then checks, under read_committed, that every request "
+                    + "has exactly one prediction or dead letter, prints the counts and each fault's recovery time against "
+                    + "its bound (kill + restart 10 s, takeover 15 s, registry back 10 s), and exits 1 on any loss, "
+                    + "duplicate or bound exceeded."
         })
 final class SoakCommand implements Callable<Integer> {
 

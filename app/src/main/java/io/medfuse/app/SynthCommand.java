@@ -16,8 +16,9 @@ import picocli.CommandLine.Option;
                     + "nor the age alone predicts it, both together do. sex and localization are noise. The same "
                     + "seed always writes the same bytes.",
             "",
-            "Then: medfuse train --images DIR/images --metadata DIR/metadata.csv --numeric age "
-                    + "--categorical sex,localization --group lesion_id --out model.onnx",
+            "Then:",
+            "  medfuse train --images DIR/images --metadata DIR/metadata.csv --numeric age \\",
+            "      --categorical sex,localization --group lesion_id --out model.onnx",
             ""
         })
 final class SynthCommand implements Callable<Integer> {

@@ -32,11 +32,12 @@ import picocli.CommandLine.Option;
 /** {@code medfuse watch}: a live view of the predictions and dead letters the workers publish. */
 @Command(name = "watch", mixinStandardHelpOptions = true,
         description = {
-            "Tails the predictions and dead-letter topics (its own consumer group, read_committed: only answers of",
-            "committed transactions) and shows, every --interval seconds: rates, end-to-end latency percentiles",
-            "(requestedAt -> predictedAt), the predicted-label mix against the mix the model was trained on (from",
-            "--model's contract), dead letters by reason and the models seen; warns when the mix drifts beyond",
-            "--drift-threshold (total variation distance). --json prints one JSON object per interval instead."
+            "Tails the predictions and dead-letter topics (its own consumer group, read_committed: only answers "
+                    + "of committed transactions) and shows, every --interval seconds: rates, end-to-end latency "
+                    + "percentiles (requestedAt -> predictedAt), the predicted-label mix against the mix the model was "
+                    + "trained on (from --model's contract), dead letters by reason and the models seen; warns when the mix "
+                    + "drifts beyond --drift-threshold (total variation distance). --json prints one JSON object per "
+                    + "interval instead."
         })
 final class WatchCommand implements Callable<Integer> {
 

@@ -31,6 +31,28 @@ class CommandLineTest {
     }
 
     @Test
+    void everyCommandsHelpReadsAsSentencesWithoutAPicocliWarning() {
+        picocli.CommandLine cli = new picocli.CommandLine(new Medfuse());
+        assertThat(cli.getSubcommands()).hasSizeGreaterThanOrEqualTo(11);
+        cli.getSubcommands().forEach((name, sub) -> {
+            if (name.equals("help")) {
+                return;
+            }
+            CliRun r = run(name, "--help");
+            assertThat(r.exit()).as(name).isZero();
+            assertThat(r.err()).as(name + " --help on stderr").doesNotContain("picocli WARN");
+            // each description element is a paragraph: picocli starts a new line at every element, so an element
+            // that stops mid-sentence shows as a broken line
+            for (String paragraph : sub.getCommandSpec().usageMessage().description()) {
+                if (paragraph.isBlank() || paragraph.startsWith("  ")) {
+                    continue; // blank separator or an example command line
+                }
+                assertThat(paragraph).as(name + " description paragraph").matches("(?s).*[.:)]$");
+            }
+        });
+    }
+
+    @Test
     void serveWithoutRequiredSettingsNamesThemInOneLine() {
         CliRun r = run("serve");
         assertThat(r.exit()).isEqualTo(2);
@@ -64,7 +86,7 @@ class CommandLineTest {
         CliRun r = run("produce", "--bootstrap", "localhost:1", "--registry", "http://127.0.0.1:1", "--images",
                 dir.resolve("images").toString(), "--metadata", csv.toString());
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).contains("no column 'image'").contains("[file, age]");
+        assertThat(r.err()).contains("meta.csv:1", "'image'", "--image-column", "[file, age]").doesNotContain("\tat ");
     }
 
     @Test
