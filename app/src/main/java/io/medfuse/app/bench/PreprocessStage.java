@@ -1,0 +1,72 @@
+package io.medfuse.app.bench;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.LongAdder;
+
+
+import io.medfuse.model.image.ImageLimits;
+import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.worker.config.WorkerConfig;
+
+/** Stage: preprocessing limit: decode + resize + normalise, on one thread and on the pool. */
+final class PreprocessStage extends Stage {
+
+    PreprocessStage(Context context) {
+        super(context);
+    }
+
+    Map<String, Object> preprocess(BenchModel model) throws Exception {
+        WorkerConfig config = config(model, "unused", Map.of());
+        ImagePreprocessor pre = new ImagePreprocessor(model.contract().image(),
+                new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()));
+        List<byte[]> images = model.shuffledImages(3);
+        long half = durationNanos() / 2;
+        LongAdder one = progress.stage(model.name() + " / preprocess, 1 thread");
+        pre.preprocess(images.get(0), model.mediaType()); // warm-up
+        long oneCount = decodeFor(pre, images, model.mediaType(), half, one, 0);
+        double oneRate = oneCount / (half / 1e9);
+        int threads = config.preprocessThreads();
+        LongAdder pool = progress.stage(model.name() + " / preprocess, " + threads + " threads");
+        ExecutorService exec = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<Long>> futures = new ArrayList<>();
+            long t0 = System.nanoTime();
+            for (int t = 0; t < threads; t++) {
+                int offset = t * 7;
+                futures.add(exec.submit(() -> decodeFor(pre, images, model.mediaType(), half, pool, offset)));
+            }
+            long total = 0;
+            for (Future<Long> f : futures) {
+                total += f.get();
+            }
+            double poolRate = total / ((System.nanoTime() - t0) / 1e9);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("one_thread_images_per_s", round(oneRate));
+            m.put("ms_per_image", round(1000 / oneRate));
+            m.put("pool_threads", threads);
+            m.put("pool_images_per_s", round(poolRate));
+            return m;
+        } finally {
+            exec.shutdownNow();
+        }
+    }
+
+    private static long decodeFor(ImagePreprocessor pre, List<byte[]> images, String mediaType, long nanos,
+                                  LongAdder done, int offset) {
+        long end = System.nanoTime() + nanos;
+        long n = 0;
+        float[] dst = new float[pre.spec().tensorSize()];
+        while (System.nanoTime() < end) {
+            pre.preprocessInto(images.get((int) ((n + offset) % images.size())), mediaType, dst, 0);
+            n++;
+            done.increment();
+        }
+        return n;
+    }
+}
