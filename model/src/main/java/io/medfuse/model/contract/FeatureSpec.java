@@ -43,6 +43,9 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
     @JsonIgnore
     int width();
 
+    /** Adds the problems of this kind's own fields (the name and sources are checked by {@link #validate}). */
+    void validateFields(String where, List<String> problems);
+
     /** The feature's name, kind and sources, without what training fitted. */
     @JsonIgnore
     default FeatureBinding binding() {
@@ -75,6 +78,22 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
         public int width() {
             return Boolean.TRUE.equals(missingIndicator) ? 2 : 1;
         }
+
+        @Override
+        public void validateFields(String where, List<String> problems) {
+            if (center == null || !Double.isFinite(center)) {
+                problems.add(where + ": center must be a finite number");
+            }
+            if (scale == null || !(scale > 0) || !Double.isFinite(scale)) {
+                problems.add(where + ": scale must be a finite number > 0, got " + scale);
+            }
+            if (impute == null || !Double.isFinite(impute)) {
+                problems.add(where + ": impute must be a finite number (the value used when it is missing)");
+            }
+            if (min != null && max != null && min > max) {
+                problems.add(where + ": min " + min + " is above max " + max);
+            }
+        }
     }
 
     /**
@@ -98,6 +117,17 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
         @Override
         public int width() {
             return vocabulary == null ? 1 : vocabulary.size() + 1;
+        }
+
+        @Override
+        public void validateFields(String where, List<String> problems) {
+            if (vocabulary == null || vocabulary.isEmpty()) {
+                problems.add(where + ": a CATEGORICAL feature needs a non-empty vocabulary");
+            } else if (vocabulary.stream().anyMatch(Objects::isNull) || vocabulary.stream()
+                    .map(v -> v.trim().toLowerCase(Locale.ROOT)).distinct().count() != vocabulary.size()) {
+                problems.add(where + ": vocabulary values must be non-null and distinct ignoring case, got "
+                        + vocabulary);
+            }
         }
     }
 
@@ -140,33 +170,7 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
             problems.add(where + ": name is missing");
         }
         validateSources(feature, where, problems);
-        switch (feature.kind()) {
-            case NUMERIC -> {
-                Numeric n = (Numeric) feature;
-                if (n.center() == null || !Double.isFinite(n.center())) {
-                    problems.add(where + ": center must be a finite number");
-                }
-                if (n.scale() == null || !(n.scale() > 0) || !Double.isFinite(n.scale())) {
-                    problems.add(where + ": scale must be a finite number > 0, got " + n.scale());
-                }
-                if (n.impute() == null || !Double.isFinite(n.impute())) {
-                    problems.add(where + ": impute must be a finite number (the value used when it is missing)");
-                }
-                if (n.min() != null && n.max() != null && n.min() > n.max()) {
-                    problems.add(where + ": min " + n.min() + " is above max " + n.max());
-                }
-            }
-            case CATEGORICAL -> {
-                List<String> vocabulary = ((Categorical) feature).vocabulary();
-                if (vocabulary == null || vocabulary.isEmpty()) {
-                    problems.add(where + ": a CATEGORICAL feature needs a non-empty vocabulary");
-                } else if (vocabulary.stream().anyMatch(Objects::isNull) || vocabulary.stream()
-                        .map(v -> v.trim().toLowerCase(Locale.ROOT)).distinct().count() != vocabulary.size()) {
-                    problems.add(where + ": vocabulary values must be non-null and distinct ignoring case, got "
-                            + vocabulary);
-                }
-            }
-        }
+        feature.validateFields(where, problems);
     }
 
     private static void validateSources(FeatureSpec feature, String where, List<String> problems) {
