@@ -23,6 +23,7 @@ final class SharedRegistry {
 
     private static ApicurioRegistryProcess registry;
     private static String unavailable;
+    private static boolean bannerShown;
 
     private SharedRegistry() {
     }
@@ -70,12 +71,15 @@ final class SharedRegistry {
         if (Boolean.getBoolean("medfuse.registry.required")) {
             throw new IllegalStateException(why + " (and -Dmedfuse.registry.required=true)");
         }
-        System.err.println();
-        System.err.println("*".repeat(100));
-        System.err.println("* SKIPPING the tests against a real schema registry:");
-        System.err.println("* " + why);
-        System.err.println("*".repeat(100));
-        System.err.println();
+        if (!bannerShown) {
+            bannerShown = true;
+            System.err.println();
+            System.err.println("*".repeat(100));
+            System.err.println("* SKIPPING the tests against a real schema registry:");
+            System.err.println("* " + why);
+            System.err.println("*".repeat(100));
+            System.err.println();
+        }
         Assumptions.abort("SKIPPED (no real registry): " + why);
     }
 }
