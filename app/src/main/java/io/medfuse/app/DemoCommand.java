@@ -1,6 +1,11 @@
 package io.medfuse.app;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +41,8 @@ import picocli.CommandLine.Option;
         description = {
             "Starts a real single-node Kafka broker (KRaft) inside this JVM, the in-process schema registry (for "
                     + "the demo only) and a worker with the bundled model; publishes sample requests (images + patient "
-                    + "data) and prints each prediction as it arrives, then one summary line. Nothing is downloaded; all "
+                    + "data) and prints each prediction as it arrives, then one summary line. With --registry URL it "
+                    + "uses that schema registry instead of starting the in-process one. Nothing is downloaded; all "
                     + "data is deleted on exit."
         })
 final class DemoCommand implements java.util.concurrent.Callable<Integer> {
@@ -70,6 +76,14 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--verbose", description = "Show the worker's and Kafka's logs.")
     boolean verbose;
 
+    @Option(names = "--registry", paramLabel = "URL",
+            description = {"Use the schema registry at URL (its Confluent-compatible API base, e.g. "
+                    + "http://host:8081 for Confluent/Karapace/Redpanda, http://host:8080/apis/ccompat/v7 for "
+                    + "Apicurio) instead of starting the in-process one. The producer, the worker and the reader "
+                    + "all use it; the demo registers its three schemas under the medfuse.*-value subjects there.",
+                    "The demo stops at once with one line if GET URL/subjects does not answer 200."})
+    URI registryUrl;
+
     @Override
     public Integer call() throws Exception {
         if (count < 1 || malformed < 0 || malformed > count) {
@@ -80,12 +94,22 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         }
         PrintStream out = System.out;
         long t0 = System.nanoTime();
-        out.println("medfuse demo: starting an embedded Kafka broker (KRaft), the in-process schema registry "
-                + "and a worker ...");
+        if (registryUrl != null) {
+            // before the broker starts: a wrong URL should cost a second, not a broker start-up
+            checkReachable(registryUrl);
+        }
+        out.println(registryUrl == null
+                ? "medfuse demo: starting an embedded Kafka broker (KRaft), the in-process schema registry and a "
+                        + "worker ..."
+                : "medfuse demo: starting an embedded Kafka broker (KRaft) and a worker; schema registry at "
+                        + RegistrySettings.redact(registryUrl) + " ...");
         Path references = Files.createDirectories(referenceFolder());
         Path stateDir = Files.createTempDirectory("medfuse-demo-state-");
+        // an external registry is not ours to start or stop: the resource is then null, which try skips
         try (EmbeddedKafka kafka = EmbeddedKafka.start();
-             InProcessSchemaRegistry registryServer = InProcessSchemaRegistry.start(0)) {
+             InProcessSchemaRegistry inProcess = registryUrl == null ? InProcessSchemaRegistry.start(0) : null) {
+            URI registryUri = inProcess != null ? inProcess.url() : registryUrl;
+            String registryShown = RegistrySettings.redact(registryUri);
             String requests = "medfuse.requests";
             String predictions = "medfuse.predictions";
             String deadLetters = "medfuse.dead-letters";
@@ -93,7 +117,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             kafka.createTopics(3, predictions, deadLetters);
             Map<String, Object> settings = new LinkedHashMap<>();
             settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-            settings.put(WorkerConfig.REGISTRY_URL, registryServer.url().toString());
+            settings.put(WorkerConfig.REGISTRY_URL, registryUri.toString());
             settings.put(WorkerConfig.APPLICATION_ID, "medfuse-demo");
             // any free port: a demo must not fail because something else holds 9464
             settings.put(WorkerConfig.METRICS_PORT, "0");
@@ -103,7 +127,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             settings.put(WorkerConfig.STATE_DIR, stateDir.toString());
             WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
             SchemaRegistryClient registry = new RestSchemaRegistryClient(
-                    new RegistrySettings(registryServer.url(), null, null, Duration.ofSeconds(10)));
+                    new RegistrySettings(registryUri, null, null, Duration.ofSeconds(10)));
             try (MedfuseWorker worker = MedfuseWorker.start(config)) {
                 if (!worker.awaitRunning(Duration.ofSeconds(60))) {
                     throw new IllegalStateException("the worker did not reach RUNNING (state " + worker.state()
@@ -112,7 +136,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 var identity = worker.classifier().identity();
                 out.printf("worker ready: model %s %s (sha256 %s…) on %s; broker %s; registry %s%n",
                         identity.getName(), identity.getVersion(), identity.getSha256().substring(0, 12),
-                        identity.getExecutionProvider(), kafka.bootstrapServers(), registryServer.url());
+                        identity.getExecutionProvider(), kafka.bootstrapServers(), registryShown);
                 out.printf("image references are allowed under %s only (image.reference.file.roots)%n",
                         references);
                 if (!worker.classifier().contract().trained()) {
@@ -124,12 +148,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     out.println();
                     out.println("keeping the broker and the worker up; connect with:");
                     out.println("  bootstrap servers: " + kafka.bootstrapServers());
-                    out.println("  schema registry:   " + registryServer.url());
+                    out.println("  schema registry:   " + registryShown);
                     out.println("  topics:            " + requests + " -> " + predictions + " / " + deadLetters);
                     out.println("  file references:   allowed under " + references + " (bin/medfuse produce "
                             + "stages images larger than --inline-max-bytes there)");
                     out.println("  for example:       bin/medfuse produce --bootstrap " + kafka.bootstrapServers()
-                            + " --registry " + registryServer.url() + " --images DIR --metadata FILE.csv");
+                            + " --registry " + registryShown + " --images DIR --metadata FILE.csv");
                     out.println("press Ctrl-C to stop.");
                     CountDownLatch stop = new CountDownLatch(1);
                     Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
@@ -139,6 +163,38 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             }
         } finally {
             deleteQuietly(stateDir);
+        }
+    }
+
+    /**
+     * Asks {@code GET url/subjects} once, with a short timeout.
+     *
+     * @throws UserInputException with one line naming the URL and what came back, when the answer is not 200
+     */
+    static void checkReachable(URI url) {
+        String shown = RegistrySettings.redact(url);
+        if (!"http".equalsIgnoreCase(url.getScheme()) && !"https".equalsIgnoreCase(url.getScheme())) {
+            throw new UserInputException("--registry must be an http or https URL, got " + shown);
+        }
+        String base = url.toString().endsWith("/") ? url.toString().substring(0, url.toString().length() - 1)
+                : url.toString();
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+        HttpResponse<Void> answer;
+        try {
+            answer = http.send(HttpRequest.newBuilder(URI.create(base + "/subjects")).timeout(Duration.ofSeconds(5))
+                    .header("Accept", "application/vnd.schemaregistry.v1+json, application/json").GET().build(),
+                    HttpResponse.BodyHandlers.discarding());
+        } catch (IOException e) {
+            throw new UserInputException("the schema registry at " + shown + " is unreachable (" + e.getClass()
+                    .getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()) + "); is it running,"
+                    + " and is the URL right?");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UserInputException("interrupted while checking the schema registry at " + shown);
+        }
+        if (answer.statusCode() != 200) {
+            throw new UserInputException("the schema registry at " + shown + " answered GET /subjects with HTTP "
+                    + answer.statusCode() + ": is the URL its Confluent API base (Apicurio: .../apis/ccompat/v7)?");
         }
     }
 

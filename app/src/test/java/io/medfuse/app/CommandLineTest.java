@@ -24,7 +24,8 @@ class CommandLineTest {
 
     @Test
     void eachCommandExplainsItsOptions() {
-        assertThat(run("demo", "--help").out()).contains("--count", "--rate", "--keep-running");
+        assertThat(run("demo", "--help").out()).contains("--count", "--rate", "--keep-running", "--registry",
+                "Apicurio");
         assertThat(run("serve", "--help").out()).contains("--config", "MEDFUSE_");
         assertThat(run("produce", "--help").out()).contains("--bootstrap", "--registry", "--images", "--metadata");
         assertThat(run("watch", "--help").out()).contains("--bootstrap", "--json", "--drift-threshold", "--model");
@@ -50,6 +51,36 @@ class CommandLineTest {
                 assertThat(paragraph).as(name + " description paragraph").matches("(?s).*[.:)]$");
             }
         });
+    }
+
+    @Test
+    void demoWithAnUnreachableRegistryStopsAtOnceWithOneLine() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        long start = System.nanoTime();
+
+        CliRun r = run("demo", "--registry", "http://127.0.0.1:" + closed + "/apis/ccompat/v7");
+
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("medfuse demo: the schema registry at http://127.0.0.1:" + closed
+                + "/apis/ccompat/v7 is unreachable").doesNotContain("\n").doesNotContain("\tat ");
+        assertThat(r.out()).as("no broker was started").doesNotContain("starting an embedded Kafka broker");
+        assertThat(System.nanoTime() - start).as("fails fast").isLessThan(10_000_000_000L);
+    }
+
+    @Test
+    void demoWithARegistryUrlMissingItsApiPathSaysSo() {
+        try (var registry = io.medfuse.testkit.InProcessSchemaRegistry.builder().pathPrefix("/apis/ccompat/v7")
+                .start()) {
+            String root = "http://127.0.0.1:" + registry.url().getPort();
+
+            CliRun r = run("demo", "--registry", root);
+
+            assertThat(r.exit()).isEqualTo(2);
+            assertThat(r.err()).contains("answered GET /subjects with HTTP 404", ".../apis/ccompat/v7");
+        }
     }
 
     @Test

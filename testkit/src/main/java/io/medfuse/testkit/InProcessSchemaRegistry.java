@@ -34,7 +34,7 @@ import org.apache.avro.SchemaCompatibility;
 /**
  * A minimal Confluent-compatible schema registry served over HTTP on 127.0.0.1, <b>for the embedded demo and for
  * tests only</b>. It keeps everything in memory, forgets it on {@link #close()}, has no persistence, no
- * replication, no per-subject configuration and no deletes. Production uses a real registry (Confluent, Karapace,
+ * replication and no deletes. Production uses a real registry (Confluent, Karapace,
  * Redpanda, Apicurio's {@code ccompat} API) through {@link RestSchemaRegistryClient}.
  *
  * <p>Served, under an optional path prefix:
@@ -42,8 +42,12 @@ import org.apache.avro.SchemaCompatibility;
  *   <li>{@code POST /subjects/{subject}/versions}: registers; the same schema again returns the same id; a new
  *       version must be BACKWARD compatible with the subject's latest version (checked with Avro's
  *       {@link SchemaCompatibility}: the new schema, as reader, reads data written with the latest), else HTTP 409
- *       {@code {"error_code":409,"message":...}}. Ids are global (the same schema under two subjects has one id)
- *       and increase from 1.</li>
+ *       {@code {"error_code":409,"message":...}}, unless the subject's compatibility is NONE. Ids are global (the
+ *       same schema under two subjects has one id) and increase from 1 without gaps (a real registry may skip
+ *       ids: docs/schema-evolution.md).</li>
+ *   <li>{@code PUT /config} and {@code PUT /config/{subject}} with {@code {"compatibility":"BACKWARD"|"NONE"}}
+ *       (other levels: 422 with 42203), {@code GET /config[/{subject}]}. The global default is BACKWARD, as on
+ *       Confluent's registry; Apicurio's is NONE.</li>
  *   <li>{@code POST /subjects/{subject}}: looks a schema up under a subject (404 with 40401 / 40403 when not
  *       found).</li>
  *   <li>{@code GET /schemas/ids/{id}} (404 with 40403 when unknown), {@code GET /subjects},
@@ -72,6 +76,10 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     /** Guarded by {@link #lock}; versions in order, version n at index n-1. */
     private final Map<String, List<Integer>> versionsBySubject = new LinkedHashMap<>();
     private int nextId = 1;
+    /** Guarded by {@link #lock}. */
+    private String globalCompatibility = "BACKWARD";
+    /** Guarded by {@link #lock}. */
+    private final Map<String, String> compatibilityBySubject = new HashMap<>();
 
     private final AtomicLong requestCount = new AtomicLong();
     private final List<String> requestLog = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -228,6 +236,19 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         if ("GET".equals(method) && n == 3 && s.get(0).equals("schemas") && s.get(1).equals("ids")) {
             return schemaById(s.get(2));
         }
+        if (n >= 1 && n <= 2 && s.get(0).equals("config")) {
+            String subject = n == 2 ? s.get(1) : null;
+            if ("PUT".equals(method)) {
+                return setCompatibility(subject, body);
+            }
+            if ("GET".equals(method)) {
+                synchronized (lock) {
+                    return new Answer(200, JSON.createObjectNode().put("compatibilityLevel",
+                            subject == null ? globalCompatibility
+                                    : compatibilityBySubject.getOrDefault(subject, globalCompatibility)));
+                }
+            }
+        }
         if (n >= 1 && s.get(0).equals("subjects")) {
             if ("GET".equals(method) && n == 1) {
                 return subjects();
@@ -248,6 +269,28 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         return new Answer(404, error(404, "HTTP 404 Not Found: " + method + " /" + String.join("/", s)));
     }
 
+    private Answer setCompatibility(String subject, InputStream body) throws IOException {
+        JsonNode request;
+        try {
+            request = JSON.readTree(body.readAllBytes());
+        } catch (IOException e) {
+            return new Answer(400, error(400, "Request body is not JSON: " + e.getMessage()));
+        }
+        String level = request == null ? "" : request.path("compatibility").asText("");
+        if (!"BACKWARD".equals(level) && !"NONE".equals(level)) {
+            return new Answer(422, error(42203, "Invalid compatibility level \"" + level + "\": the in-process"
+                    + " registry knows BACKWARD and NONE only"));
+        }
+        synchronized (lock) {
+            if (subject == null) {
+                globalCompatibility = level;
+            } else {
+                compatibilityBySubject.put(subject, level);
+            }
+        }
+        return new Answer(200, JSON.createObjectNode().put("compatibility", level));
+    }
+
     private Answer register(String subject, InputStream body) throws IOException {
         ParsedSchema parsed = parseBody(body);
         if (parsed.error() != null) {
@@ -259,7 +302,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             if (existing != null && versions != null && versions.contains(existing)) {
                 return new Answer(200, JSON.createObjectNode().put("id", existing));
             }
-            if (versions != null && !versions.isEmpty()) {
+            boolean checked = !"NONE".equals(compatibilityBySubject.getOrDefault(subject, globalCompatibility));
+            if (checked && versions != null && !versions.isEmpty()) {
                 int latestId = versions.get(versions.size() - 1);
                 Schema latest = new Schema.Parser().parse(schemaTextById.get(latestId));
                 SchemaCompatibility.SchemaPairCompatibility compatibility =

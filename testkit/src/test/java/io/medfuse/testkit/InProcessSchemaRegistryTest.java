@@ -76,6 +76,26 @@ class InProcessSchemaRegistryTest {
     }
 
     @Test
+    void compatibilityNoneOnASubjectLetsAnIncompatibleVersionInAndOtherSubjectsStayBackward() throws Exception {
+        Schema requiredWard = SchemaBuilder.record("Visit").namespace("test")
+                .fields().requiredString("id").requiredString("ward").endRecord();
+        post("/subjects/visits-value/versions", V1);
+        post("/subjects/checked-value/versions", V1);
+
+        Answer set = put("/config/visits-value", "{\"compatibility\":\"NONE\"}");
+
+        assertThat(set.status()).isEqualTo(200);
+        assertThat(set.body().get("compatibility").asText()).isEqualTo("NONE");
+        assertThat(get("/config/visits-value").body().get("compatibilityLevel").asText()).isEqualTo("NONE");
+        assertThat(get("/config").body().get("compatibilityLevel").asText()).isEqualTo("BACKWARD");
+        assertThat(post("/subjects/visits-value/versions", requiredWard).status()).isEqualTo(200);
+        assertThat(post("/subjects/checked-value/versions", requiredWard).status()).isEqualTo(409);
+        Answer unsupported = put("/config/visits-value", "{\"compatibility\":\"FULL_TRANSITIVE\"}");
+        assertThat(unsupported.status()).isEqualTo(422);
+        assertThat(unsupported.body().get("error_code").asInt()).isEqualTo(42203);
+    }
+
+    @Test
     void lookUpAnswersNotFoundWithConfluentErrorCodes() throws Exception {
         post("/subjects/visits-value/versions", V1);
 
@@ -111,6 +131,13 @@ class InProcessSchemaRegistryTest {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri(path))
                 .header("Content-Type", "application/vnd.schemaregistry.v1+json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return new Answer(response.statusCode(), JSON.readTree(response.body()));
+    }
+
+    private Answer put(String path, String body) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri(path))
+                .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                .PUT(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         return new Answer(response.statusCode(), JSON.readTree(response.body()));
     }
 

@@ -37,7 +37,10 @@ import io.medfuse.events.serde.ConfluentAvroCodec;
 final class StreamFixture implements AutoCloseable {
 
     final EmbeddedKafka kafka;
+    /** The in-process registry, or null when the fixture uses another one by URL. */
     final InProcessSchemaRegistry registryServer;
+    /** The registry the producer, the reader and the worker all use. */
+    final java.net.URI registryUrl;
     final SchemaRegistryClient registry;
     final String requests;
     final String predictions;
@@ -51,9 +54,20 @@ final class StreamFixture implements AutoCloseable {
     private OutcomeConsumer reader;
 
     StreamFixture(EmbeddedKafka kafka, InProcessSchemaRegistry registryServer, int partitions) {
+        this(kafka, registryServer, registryServer.url(), partitions);
+    }
+
+    /** A fixture on any registry that speaks the Confluent API (e.g. {@link SharedRegistry}'s Apicurio). */
+    StreamFixture(EmbeddedKafka kafka, java.net.URI registryUrl, int partitions) {
+        this(kafka, null, registryUrl, partitions);
+    }
+
+    private StreamFixture(EmbeddedKafka kafka, InProcessSchemaRegistry registryServer, java.net.URI registryUrl,
+                          int partitions) {
         this.kafka = kafka;
         this.registryServer = registryServer;
-        this.registry = new RestSchemaRegistryClient(new RegistrySettings(registryServer.url(), null, null,
+        this.registryUrl = registryUrl;
+        this.registry = new RestSchemaRegistryClient(new RegistrySettings(registryUrl, null, null,
                 Duration.ofSeconds(10)));
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         this.requests = "requests-" + suffix;
@@ -78,7 +92,7 @@ final class StreamFixture implements AutoCloseable {
     Map<String, Object> workerSettings(Map<String, Object> extra) {
         Map<String, Object> s = new HashMap<>();
         s.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        s.put(WorkerConfig.REGISTRY_URL, registryServer.url().toString());
+        s.put(WorkerConfig.REGISTRY_URL, registryUrl.toString());
         s.put(WorkerConfig.APPLICATION_ID, applicationId);
         s.put(WorkerConfig.TOPIC_REQUESTS, requests);
         s.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
