@@ -26,6 +26,7 @@ import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.testkit.InProcessSchemaRegistry;
 import io.medfuse.testkit.OutcomeConsumer;
+import io.medfuse.testkit.SharedBroker;
 import io.medfuse.trainer.eval.Evaluation;
 import io.medfuse.trainer.synth.SyntheticDataset;
 import io.medfuse.worker.MedfuseWorker;
@@ -99,21 +100,28 @@ class FeatureSourcesIT {
     private static Map<String, Prediction> serve(Path model, Path images, Path csv, Path dir) throws Exception {
         Map<String, Prediction> got = new ConcurrentHashMap<>();
         java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(SERVED);
-        try (EmbeddedKafka kafka = EmbeddedKafka.start();
-             InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0)) {
-            kafka.createTopics(2, "medfuse.requests", "medfuse.predictions", "medfuse.dead-letters");
+        EmbeddedKafka kafka = SharedBroker.kafka();
+        InProcessSchemaRegistry registry = SharedBroker.registry();
+        String suffix = java.util.UUID.randomUUID().toString().substring(0, 8);
+        String requests = "sources-it-requests-" + suffix;
+        String predictions = "sources-it-predictions-" + suffix;
+        String deadLetters = "sources-it-dead-letters-" + suffix;
+        {
+            kafka.createTopics(2, requests, predictions, deadLetters);
             Map<String, Object> settings = new LinkedHashMap<>();
             settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             settings.put(WorkerConfig.REGISTRY_URL, registry.url().toString());
-            settings.put(WorkerConfig.APPLICATION_ID, "feature-sources-it");
+            settings.put(WorkerConfig.APPLICATION_ID, "feature-sources-it-" + suffix);
+            settings.put(WorkerConfig.TOPIC_REQUESTS, requests);
+            settings.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
+            settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, deadLetters);
             settings.put(WorkerConfig.MODEL_PATH, model.toString());
             settings.put(WorkerConfig.METRICS_PORT, "0");
             settings.put(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
             settings.put(WorkerConfig.STATE_DIR, Files.createDirectories(dir.resolve("state")).toString());
             try (MedfuseWorker worker = MedfuseWorker.start(WorkerConfig.load(null, Map.of(), settings));
                  OutcomeConsumer outcomes = new OutcomeConsumer(kafka.bootstrapServers(),
-                         new RestSchemaRegistryClient(RegistrySettings.of(registry.url())), "medfuse.predictions",
-                         "medfuse.dead-letters", Map.of(), OutcomeConsumer.of(p -> {
+                         new RestSchemaRegistryClient(RegistrySettings.of(registry.url())), predictions, deadLetters, Map.of(), OutcomeConsumer.of(p -> {
                              if (got.put(p.getRequestId(), p) == null) {
                                  answered.countDown();
                              }
@@ -123,7 +131,7 @@ class FeatureSourcesIT {
                 CliRun produce = CliRun.of("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
                         registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
                         "--age-column", "age_years", "--sex-column", "gender", "--clinical", "site",
-                        "--limit", Integer.toString(SERVED));
+                        "--limit", Integer.toString(SERVED), "--topic", requests);
                 assertThat(produce.exit()).as(produce.err()).isZero();
                 assertThat(answered.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("%d predictions within 60 s, "
                         + "got %d", SERVED, got.size()).isTrue();

@@ -23,6 +23,7 @@ import io.medfuse.testkit.InProcessSchemaRegistry;
 import io.medfuse.events.registry.RegistrySettings;
 import io.medfuse.events.registry.RestSchemaRegistryClient;
 import io.medfuse.testkit.SampleRequests;
+import io.medfuse.testkit.SharedBroker;
 import io.medfuse.events.serde.ConfluentAvroCodec;
 
 /** 'medfuse produce' publishes a folder of images plus a CSV as ImagingRequest events on a real broker. */
@@ -40,11 +41,14 @@ class ProduceIT {
                 + "a.png,nv,45,male,trunk\n"
                 + "b.png,mel,,female,\"lower extremity\"\n"
                 + "c.png,nv,70.5,,back\n");
-        try (EmbeddedKafka kafka = EmbeddedKafka.start();
-             InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0)) {
-            kafka.createTopics(2, "medfuse.requests");
+        EmbeddedKafka kafka = SharedBroker.kafka();
+        InProcessSchemaRegistry registry = SharedBroker.registry();
+        String topic = "produce-it-" + java.util.UUID.randomUUID();
+        {
+            kafka.createTopics(2, topic);
             int exit = Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString());
+                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
+                    "--topic", topic);
             assertThat(exit).isZero();
 
             var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
@@ -55,7 +59,7 @@ class ProduceIT {
             List<ImagingRequest> got = new ArrayList<>();
             try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
                     new ByteArrayDeserializer())) {
-                consumer.subscribe(List.of("medfuse.requests"));
+                consumer.subscribe(List.of(topic));
                 long deadline = System.currentTimeMillis() + 30_000;
                 while (got.size() < 3 && System.currentTimeMillis() < deadline) {
                     for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {

@@ -27,6 +27,7 @@ import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SharedBroker;
 import io.medfuse.events.registry.RegistrySettings;
 import io.medfuse.events.registry.RestSchemaRegistryClient;
 import io.medfuse.events.serde.ConfluentAvroCodec;
@@ -40,9 +41,13 @@ class WatchIT {
         Files.write(model, MedfuseWorker.bundledModel());
         List<String> labels = OnnxModelFile.readContract(model).labelNames();
         String only = labels.get(0);
-        try (EmbeddedKafka kafka = EmbeddedKafka.start();
-             InProcessSchemaRegistry registry = InProcessSchemaRegistry.start(0)) {
-            kafka.createTopics(2, "medfuse.predictions", "medfuse.dead-letters");
+        EmbeddedKafka kafka = SharedBroker.kafka();
+        InProcessSchemaRegistry registry = SharedBroker.registry();
+        String suffix = java.util.UUID.randomUUID().toString();
+        String predictionsTopic = "watch-it-predictions-" + suffix;
+        String deadLettersTopic = "watch-it-dead-letters-" + suffix;
+        {
+            kafka.createTopics(2, predictionsTopic, deadLettersTopic);
             var client = new RestSchemaRegistryClient(RegistrySettings.of(registry.url()));
             var predictions = new ConfluentAvroCodec<>(client, Prediction.class, true);
             var deadLetters = new ConfluentAvroCodec<>(client, FailedRequest.class, true);
@@ -52,12 +57,12 @@ class WatchIT {
                 for (int i = 0; i < 60; i++) {
                     // every prediction has the same label: far from any training mix over several labels
                     Prediction pr = WatchStatsTest.prediction("w" + i, only, 1_000_000, 1_000_000 + 10 + i);
-                    producer.send(new ProducerRecord<>("medfuse.predictions", pr.getRequestId(),
-                            predictions.encode("medfuse.predictions", pr)));
+                    producer.send(new ProducerRecord<>(predictionsTopic, pr.getRequestId(),
+                            predictions.encode(predictionsTopic, pr)));
                 }
                 FailedRequest dead = WatchStatsTest.deadLetter(FailureReason.IMAGE_TOO_LARGE);
-                producer.send(new ProducerRecord<>("medfuse.dead-letters", "x",
-                        deadLetters.encode("medfuse.dead-letters", dead)));
+                producer.send(new ProducerRecord<>(deadLettersTopic, "x",
+                        deadLetters.encode(deadLettersTopic, dead)));
                 producer.flush();
             }
 
@@ -67,14 +72,15 @@ class WatchIT {
             int exit;
             try {
                 exit = Medfuse.run("watch", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                        registry.url().toString(), "--model", model.toString(), "--from-beginning", "--json",
-                        "--interval", "1", "--duration", "8", "--drift-threshold", "0.3");
+                        registry.url().toString(), "--predictions-topic", predictionsTopic, "--dead-letters-topic",
+                        deadLettersTopic, "--model", model.toString(), "--from-beginning", "--json",
+                        "--interval", "1", "--duration", "6", "--drift-threshold", "0.3");
             } finally {
                 System.setOut(out);
             }
             assertThat(exit).isZero();
             List<String> lines = o.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("{")).toList();
-            assertThat(lines).hasSizeGreaterThanOrEqualTo(5);
+            assertThat(lines).hasSizeGreaterThanOrEqualTo(4);
             JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
             System.out.println("WatchIT last line: " + lines.get(lines.size() - 1));
             assertThat(last.get("predictions").asLong()).isEqualTo(60);

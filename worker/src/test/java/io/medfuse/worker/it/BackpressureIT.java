@@ -1,5 +1,6 @@
 package io.medfuse.worker.it;
 
+import io.medfuse.testkit.SharedBroker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.awt.image.BufferedImage;
@@ -55,7 +56,7 @@ class BackpressureIT {
             long heapBaseline = BadInputCorpusIT.usedHeapAfterGc();
             WorkerConfig config = f.workerConfig(Map.of(WorkerConfig.MAX_IN_FLIGHT, String.valueOf(maxInFlight),
                     WorkerConfig.BATCH_MAX_SIZE, "4", WorkerConfig.PREPROCESS_THREADS, "2"));
-            SlowClassifier slow = new SlowClassifier(MedfuseWorker.loadModel(config), 150);
+            SlowClassifier slow = new SlowClassifier(MedfuseWorker.loadModel(config), 100);
             AtomicInteger maxSeen = new AtomicInteger();
             List<Long> heapSamples = new ArrayList<>();
             List<Integer> answeredPerSecond = new ArrayList<>();

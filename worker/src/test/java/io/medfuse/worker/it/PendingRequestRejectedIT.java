@@ -1,5 +1,6 @@
 package io.medfuse.worker.it;
 
+import io.medfuse.testkit.SharedBroker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;

@@ -1,14 +1,11 @@
-package io.medfuse.worker.it;
-
-import io.medfuse.testkit.EmbeddedKafka;
-import io.medfuse.testkit.InProcessSchemaRegistry;
+package io.medfuse.testkit;
 
 /**
  * One embedded broker and one in-process registry for every integration test in the JVM: started on first use,
  * closed when the JVM exits. Tests stay apart through unique topics and application ids ({@link StreamFixture}),
- * and a broker start (2.5–8 s) is paid once instead of once per test class.
+ * and a broker start (2.5–8 s) is paid once instead of once per test class. For tests only.
  */
-final class SharedBroker {
+public final class SharedBroker {
 
     private static EmbeddedKafka kafka;
     private static InProcessSchemaRegistry registry;
@@ -16,12 +13,12 @@ final class SharedBroker {
     private SharedBroker() {
     }
 
-    static synchronized EmbeddedKafka kafka() {
+    public static synchronized EmbeddedKafka kafka() {
         start();
         return kafka;
     }
 
-    static synchronized InProcessSchemaRegistry registry() {
+    public static synchronized InProcessSchemaRegistry registry() {
         start();
         return registry;
     }
