@@ -71,6 +71,24 @@ public final class Waits {
     }
 
     /**
+     * The sum over {@code topic}'s partitions of the offsets consumer group {@code group} has committed: how many
+     * records the group has taken in (with exactly-once, a record counts once the transaction that took it commits).
+     * 0 when nothing is committed yet.
+     */
+    public static long committedOffsets(Admin admin, String group, String topic) {
+        try {
+            return admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS)
+                    .entrySet().stream().filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
+                    .mapToLong(e -> e.getValue().offset()).sum();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cannot read the committed offsets of " + group + ": " + e, e);
+        }
+    }
+
+    /**
      * Counts the committed records of {@code topics} by reading them from the start to their last stable offset
      * (read_committed): aborted and open transactions are not counted.
      */
