@@ -1,6 +1,7 @@
 package io.medfuse.worker.it;
 
 import io.medfuse.testkit.SharedBroker;
+import io.medfuse.worker.config.WorkerConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -42,7 +43,10 @@ class CrashRecoveryIT {
         try (StreamFixture f = new StreamFixture(kafka, registry, 4)) {
             Path dir = Files.createTempDirectory("medfuse-crash-it");
             Path log = dir.resolve("worker-a.log");
-            Process a = f.startWorkerProcess(Map.of(), dir, "worker-a");
+            // A holds each batch up to 400 ms, so whenever it is killed some requests it has taken (offsets committed)
+            // are still unanswered: the pending store must give them to B. With the default 10 ms, A often had
+            // answered everything it had taken, and the recovery path this test is about did not run.
+            Process a = f.startWorkerProcess(Map.of(WorkerConfig.BATCH_MAX_QUEUE_DELAY_MS, "400"), dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();

@@ -106,6 +106,10 @@ class PendingRequestRejectedIT {
                     && f.predicted.size() >= stalled, Duration.ofSeconds(90)))
                     .as("worker A fetches every reference (%d) and answers the inline requests (%d); log: %s",
                             fetchesStarted.get(), f.predicted.size(), dir.resolve("worker-a.log")).isTrue();
+            // every request's offset committed: the stalled ones are in the pending store, not merely read (a record
+            // whose transaction had not committed yet would reach B again from the topic, not from the store)
+            assertThat(io.medfuse.testkit.Waits.awaitCommitted(kafka.clientProperties(), f.applicationId, f.requests,
+                    Duration.ofSeconds(30))).as("worker A committed every request it took").isTrue();
             workerA.destroyForcibly(); // SIGKILL with the fetches in flight: those requests are pending
             assertThat(workerA.waitFor(30, TimeUnit.SECONDS)).isTrue();
             release.countDown();
