@@ -281,6 +281,7 @@ class RealRegistryIT {
     @Test
     void aWorkerAnswersRequestsWhileProducerWorkerAndReaderAllUseTheRealRegistry() throws Exception {
         int n = 6;
+        int deadLetters = 2;
         try (StreamFixture f = new StreamFixture(SharedBroker.kafka(), url, 2);
              MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of()))) {
             assertThat(worker.awaitRunning(Duration.ofSeconds(90))).isTrue();
@@ -293,19 +294,28 @@ class RealRegistryIT {
                 ids.add(r.getRequestId());
                 f.send(r);
             }
+            // a request whose image is not an image, and a record naming a schema id the registry never issued
+            f.send(samples.request("real-registry-undecodable", 50.0, "female", "back",
+                    "not an image".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            f.sendRaw("real-registry-unknown-id", new byte[] {0, 0x0f, 0x42, 0x3f, 0x7f, 2, 4, 6});
             f.flush();
 
-            assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(90)))
-                    .as("%d predictions, %d dead letters of %d", f.predicted.size(), f.failed.size(), n).isTrue();
-            System.out.printf("RealRegistryIT: %d answers %d ms after sending%n", n,
+            assertThat(StreamFixture.await(() -> f.answers() >= n + deadLetters, Duration.ofSeconds(90)))
+                    .as("%d predictions, %d dead letters of %d", f.predicted.size(), f.failed.size(),
+                            n + deadLetters).isTrue();
+            System.out.printf("RealRegistryIT: %d answers %d ms after sending%n", n + deadLetters,
                     (System.nanoTime() - sent) / 1_000_000);
-            assertThat(f.failed).isEmpty();
+            assertThat(f.failed).extracting(FailedRequest::getReason).containsExactlyInAnyOrder(
+                    FailureReason.IMAGE_UNDECODABLE, FailureReason.UNKNOWN_SCHEMA);
+            assertThat(f.failed).filteredOn(d -> d.getReason() == FailureReason.UNKNOWN_SCHEMA).singleElement()
+                    .satisfies(d -> assertThat(d.getDetail()).as("the registry's 404 for the id, as a reason")
+                            .contains("255999871"));
             assertThat(f.predicted.stream().map(Prediction::getRequestId).collect(Collectors.toSet())).isEqualTo(ids);
             assertThat(f.predicted).allSatisfy(p -> assertThat(p.getLabel()).isNotBlank());
             // the worker registered its output schema in Apicurio, where the reader found it by id
             JsonNode subjects = call("GET", url, "/subjects", null).body();
             assertThat(subjects.toString()).contains("\"" + f.requests + "-value\"",
-                    "\"" + f.predictions + "-value\"");
+                    "\"" + f.predictions + "-value\"", "\"" + f.deadLetters + "-value\"");
             int predictionId = freshClient().lookup(f.predictions + "-value", Prediction.getClassSchema());
             assertThat(freshClient().schemaById(predictionId)).isEqualTo(Prediction.getClassSchema());
         }
