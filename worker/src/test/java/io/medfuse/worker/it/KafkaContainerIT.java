@@ -112,7 +112,14 @@ class KafkaContainerIT {
             producer.flush();
             assertThat(StreamFixture.await(() -> predicted.size() + failed.size() >= n, Duration.ofSeconds(120)))
                     .isTrue();
-            Thread.sleep(1000);
+            // every committed answer read: a duplicate would be among them now
+            java.util.Properties readerProps = new java.util.Properties();
+            readerProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            long committed = io.medfuse.testkit.Waits.committedRecords(readerProps, Duration.ofSeconds(60),
+                    "medfuse.predictions", "medfuse.dead-letters");
+            assertThat(StreamFixture.await(() -> predicted.size() + failed.size() >= committed, Duration.ofSeconds(60)))
+                    .isTrue();
+            assertThat(committed).isEqualTo(n);
             assertThat(failed).isEmpty();
             assertThat(predicted).extracting(Prediction::getRequestId).containsExactlyInAnyOrderElementsOf(ids);
             assertThat(worker.telemetry().metrics().scrape()).contains("medfuse_predictions_total " + n + ".0");

@@ -228,10 +228,9 @@ class TopologyTest {
         } finally {
             registryServer.restart();
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (outage.isDown() && System.nanoTime() < deadline) {
-            Thread.sleep(20); // the probe runs on its own thread, with back-off
-        }
+        // the probe runs on its own thread, with back-off
+        assertThat(io.medfuse.testkit.Waits.until(() -> !outage.isDown(), Duration.ofSeconds(20)))
+                .as("the registry probe saw the registry back").isTrue();
         List<Object> out = answers(1);
         assertThat(out).hasSize(1).allMatch(o -> o instanceof Prediction);
         assertThat(((Prediction) out.get(0)).getRequestId()).isEqualTo(r.getRequestId());
