@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
         description = {
             "Scores any ONNX model that carries a medfuse contract on a folder of images and a CSV, through the "
                     + "same preprocessing, tabular encoding and ONNX Runtime path the worker uses. The CSV needs the "
-                    + "image and label columns and one column per contract feature (same names).",
+                    + "image and label columns and, for each contract feature, the column named as the feature or the "
+                    + "one --source maps to the feature's source; rows are read through the sources the worker uses.",
             "Reports accuracy, balanced accuracy, macro one-vs-rest ROC AUC, per-class precision/recall/F1, the "
                     + "confusion matrix and expected calibration error (15 bins), overall, by sex and by age band "
                     + "(<40, 40-59, 60-79, 80+). Writes DIR/metrics.json and DIR/report.html with PNG charts.",
