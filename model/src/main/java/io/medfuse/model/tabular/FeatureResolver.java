@@ -50,7 +50,7 @@ public final class FeatureResolver {
     }
 
     /** Which source supplied a feature's value, or null when none did (the value is then imputed). */
-    public FeatureSource origin(FeatureBinding binding, SourceValues values) {
+    public static FeatureSource origin(FeatureBinding binding, SourceValues values) {
         for (FeatureSource s : binding.sources()) {
             if (!missing(s.readFrom(values))) {
                 return s;

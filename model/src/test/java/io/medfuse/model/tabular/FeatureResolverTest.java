@@ -51,9 +51,9 @@ class FeatureResolverTest {
         clinical.put("site", "  ");
         assertThat(resolver.resolve(new Request(null, null, Map.of())))
                 .containsEntry("age_years", null).containsEntry("site", null).hasSize(2);
-        assertThat(resolver.origin(AGE, new Request(null, null, Map.of("age", 5.0))))
+        assertThat(FeatureResolver.origin(AGE, new Request(null, null, Map.of("age", 5.0))))
                 .isEqualTo(new FeatureSource.Clinical("age"));
-        assertThat(resolver.origin(SITE, new Request(null, null, clinical))).as("blank text is absent").isNull();
+        assertThat(FeatureResolver.origin(SITE, new Request(null, null, clinical))).as("blank text is absent").isNull();
     }
 
     @Test

@@ -179,7 +179,8 @@ public final class DatasetReader {
         for (FeatureBinding f : options.features()) {
             Object v = resolved.get(f.name());
             features.put(f.name(), switch (f.kind()) {
-                case NUMERIC -> v == null ? null : parseNumber(v.toString(), f, columnOf(sources, f, row), csv, line);
+                case NUMERIC -> v == null ? null : parseNumber(v.toString(), f, () -> columnOf(sources, f, row), csv,
+                        line);
                 case CATEGORICAL -> v;
             });
         }
@@ -206,11 +207,13 @@ public final class DatasetReader {
 
     /** The column a feature's value was read from in this row, for messages. */
     private static String columnOf(CsvSourceValues sources, FeatureBinding f, List<String> row) {
-        FeatureSource from = new FeatureResolver(List.of(f)).origin(f, sources.row(row));
+        FeatureSource from = FeatureResolver.origin(f, sources.row(row));
         return from == null ? f.name() : sources.columnOf(from);
     }
 
-    private static Double parseNumber(String cell, FeatureBinding feature, String column, Path csv, int line) {
+    /** @param column the column the cell came from, for a message: computed only when there is one to write */
+    private static Double parseNumber(String cell, FeatureBinding feature, java.util.function.Supplier<String> column,
+                                      Path csv, int line) {
         String s = cell.trim();
         if (s.isEmpty() || s.equalsIgnoreCase("NA") || s.equalsIgnoreCase("NaN")) {
             return null;
@@ -219,15 +222,15 @@ public final class DatasetReader {
         try {
             v = Double.parseDouble(s);
         } catch (NumberFormatException e) {
-            throw new DatasetException(Reason.NON_NUMERIC, csv, line, column, "'" + abbreviate(s)
+            throw new DatasetException(Reason.NON_NUMERIC, csv, line, column.get(), "'" + abbreviate(s)
                     + "' is not a number (leave the cell empty when the value is unknown)");
         }
         if (!Double.isFinite(v)) {
-            throw new DatasetException(Reason.NON_NUMERIC, csv, line, column, "'" + abbreviate(s)
+            throw new DatasetException(Reason.NON_NUMERIC, csv, line, column.get(), "'" + abbreviate(s)
                     + "' is not a finite number");
         }
         if (isAge(feature) && (v < AGE_MIN || v > AGE_MAX)) {
-            throw new DatasetException(Reason.OUT_OF_RANGE, csv, line, column, v + " is outside 0..120 years");
+            throw new DatasetException(Reason.OUT_OF_RANGE, csv, line, column.get(), v + " is outside 0..120 years");
         }
         return v;
     }
