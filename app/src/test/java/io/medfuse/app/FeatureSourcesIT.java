@@ -106,36 +106,34 @@ class FeatureSourcesIT {
         String requests = "sources-it-requests-" + suffix;
         String predictions = "sources-it-predictions-" + suffix;
         String deadLetters = "sources-it-dead-letters-" + suffix;
-        {
-            kafka.createTopics(2, requests, predictions, deadLetters);
-            Map<String, Object> settings = new LinkedHashMap<>();
-            settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-            settings.put(WorkerConfig.REGISTRY_URL, registry.url().toString());
-            settings.put(WorkerConfig.APPLICATION_ID, "feature-sources-it-" + suffix);
-            settings.put(WorkerConfig.TOPIC_REQUESTS, requests);
-            settings.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
-            settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, deadLetters);
-            settings.put(WorkerConfig.MODEL_PATH, model.toString());
-            settings.put(WorkerConfig.METRICS_PORT, "0");
-            settings.put(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
-            settings.put(WorkerConfig.STATE_DIR, Files.createDirectories(dir.resolve("state")).toString());
-            try (MedfuseWorker worker = MedfuseWorker.start(WorkerConfig.load(null, Map.of(), settings));
-                 OutcomeConsumer outcomes = new OutcomeConsumer(kafka.bootstrapServers(),
-                         new RestSchemaRegistryClient(RegistrySettings.of(registry.url())), predictions, deadLetters, Map.of(), OutcomeConsumer.of(p -> {
-                             if (got.put(p.getRequestId(), p) == null) {
-                                 answered.countDown();
-                             }
-                         },
-                                 f -> { throw new AssertionError("dead letter " + f.getReason() + ": " + f.getDetail()); }))) {
-                assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
-                CliRun produce = CliRun.of("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                        registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
-                        "--age-column", "age_years", "--sex-column", "gender", "--clinical", "site",
-                        "--limit", Integer.toString(SERVED), "--topic", requests);
-                assertThat(produce.exit()).as(produce.err()).isZero();
-                assertThat(answered.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("%d predictions within 60 s, "
-                        + "got %d", SERVED, got.size()).isTrue();
-            }
+        kafka.createTopics(2, requests, predictions, deadLetters);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        settings.put(WorkerConfig.REGISTRY_URL, registry.url().toString());
+        settings.put(WorkerConfig.APPLICATION_ID, "feature-sources-it-" + suffix);
+        settings.put(WorkerConfig.TOPIC_REQUESTS, requests);
+        settings.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
+        settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, deadLetters);
+        settings.put(WorkerConfig.MODEL_PATH, model.toString());
+        settings.put(WorkerConfig.METRICS_PORT, "0");
+        settings.put(WorkerConfig.METRICS_BIND_ADDRESS, "127.0.0.1");
+        settings.put(WorkerConfig.STATE_DIR, Files.createDirectories(dir.resolve("state")).toString());
+        try (MedfuseWorker worker = MedfuseWorker.start(WorkerConfig.load(null, Map.of(), settings));
+             OutcomeConsumer outcomes = new OutcomeConsumer(kafka.bootstrapServers(),
+                     new RestSchemaRegistryClient(RegistrySettings.of(registry.url())), predictions, deadLetters, Map.of(), OutcomeConsumer.of(p -> {
+                         if (got.put(p.getRequestId(), p) == null) {
+                             answered.countDown();
+                         }
+                     },
+                             f -> { throw new AssertionError("dead letter " + f.getReason() + ": " + f.getDetail()); }))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            CliRun produce = CliRun.of("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
+                    "--age-column", "age_years", "--sex-column", "gender", "--clinical", "site",
+                    "--limit", Integer.toString(SERVED), "--topic", requests);
+            assertThat(produce.exit()).as(produce.err()).isZero();
+            assertThat(answered.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("%d predictions within 60 s, "
+                    + "got %d", SERVED, got.size()).isTrue();
         }
         assertThat(got).as("predictions").hasSize(SERVED);
         return got;

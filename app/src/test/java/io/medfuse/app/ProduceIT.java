@@ -44,44 +44,42 @@ class ProduceIT {
         EmbeddedKafka kafka = SharedBroker.kafka();
         InProcessSchemaRegistry registry = SharedBroker.registry();
         String topic = "produce-it-" + java.util.UUID.randomUUID();
-        {
-            kafka.createTopics(2, topic);
-            int exit = Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
-                    "--topic", topic);
-            assertThat(exit).isZero();
+        kafka.createTopics(2, topic);
+        int exit = Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
+                "--topic", topic);
+        assertThat(exit).isZero();
 
-            var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
-                    ImagingRequest.class, false);
-            Properties p = kafka.clientProperties();
-            p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-it");
-            p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-            List<ImagingRequest> got = new ArrayList<>();
-            try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
-                    new ByteArrayDeserializer())) {
-                consumer.subscribe(List.of(topic));
-                long deadline = System.currentTimeMillis() + 30_000;
-                while (got.size() < 3 && System.currentTimeMillis() < deadline) {
-                    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                        ImagingRequest req = codec.decode(r.value());
-                        assertThat(r.key()).isEqualTo(req.getRequestId());
-                        got.add(req);
-                    }
+        var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
+                ImagingRequest.class, false);
+        Properties p = kafka.clientProperties();
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-it");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ImagingRequest> got = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got.size() < 3 && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    ImagingRequest req = codec.decode(r.value());
+                    assertThat(r.key()).isEqualTo(req.getRequestId());
+                    got.add(req);
                 }
             }
-            assertThat(got).extracting(ImagingRequest::getRequestId).containsExactlyInAnyOrder("a", "b", "c");
-            ImagingRequest a = got.stream().filter(r -> r.getRequestId().equals("a")).findFirst().orElseThrow();
-            assertThat(a.getPatient().getAgeYears()).isEqualTo(45.0);
-            assertThat(a.getPatient().getSex()).isEqualTo("male");
-            assertThat(a.getClinical()).containsEntry("localization", "trunk").doesNotContainKey("label");
-            assertThat(a.getImage().getMediaType()).isEqualTo("image/png");
-            assertThat(a.getImage().getData().remaining()).isEqualTo(Files.size(images.resolve("a.png")));
-            ImagingRequest b = got.stream().filter(r -> r.getRequestId().equals("b")).findFirst().orElseThrow();
-            assertThat(b.getPatient().getAgeYears()).isNull();
-            assertThat(b.getClinical()).containsEntry("localization", "lower extremity");
-            ImagingRequest c = got.stream().filter(r -> r.getRequestId().equals("c")).findFirst().orElseThrow();
-            assertThat(c.getPatient().getSex()).isNull();
-            assertThat(c.getPatient().getAgeYears()).isEqualTo(70.5);
         }
+        assertThat(got).extracting(ImagingRequest::getRequestId).containsExactlyInAnyOrder("a", "b", "c");
+        ImagingRequest a = got.stream().filter(r -> r.getRequestId().equals("a")).findFirst().orElseThrow();
+        assertThat(a.getPatient().getAgeYears()).isEqualTo(45.0);
+        assertThat(a.getPatient().getSex()).isEqualTo("male");
+        assertThat(a.getClinical()).containsEntry("localization", "trunk").doesNotContainKey("label");
+        assertThat(a.getImage().getMediaType()).isEqualTo("image/png");
+        assertThat(a.getImage().getData().remaining()).isEqualTo(Files.size(images.resolve("a.png")));
+        ImagingRequest b = got.stream().filter(r -> r.getRequestId().equals("b")).findFirst().orElseThrow();
+        assertThat(b.getPatient().getAgeYears()).isNull();
+        assertThat(b.getClinical()).containsEntry("localization", "lower extremity");
+        ImagingRequest c = got.stream().filter(r -> r.getRequestId().equals("c")).findFirst().orElseThrow();
+        assertThat(c.getPatient().getSex()).isNull();
+        assertThat(c.getPatient().getAgeYears()).isEqualTo(70.5);
     }
 }

@@ -46,52 +46,50 @@ class WatchIT {
         String suffix = java.util.UUID.randomUUID().toString();
         String predictionsTopic = "watch-it-predictions-" + suffix;
         String deadLettersTopic = "watch-it-dead-letters-" + suffix;
-        {
-            kafka.createTopics(2, predictionsTopic, deadLettersTopic);
-            var client = new RestSchemaRegistryClient(RegistrySettings.of(registry.url()));
-            var predictions = new ConfluentAvroCodec<>(client, Prediction.class, true);
-            var deadLetters = new ConfluentAvroCodec<>(client, FailedRequest.class, true);
-            Properties p = kafka.clientProperties();
-            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
-                    new ByteArraySerializer())) {
-                for (int i = 0; i < 60; i++) {
-                    // every prediction has the same label: far from any training mix over several labels
-                    Prediction pr = WatchStatsTest.prediction("w" + i, only, 1_000_000, 1_000_000 + 10 + i);
-                    producer.send(new ProducerRecord<>(predictionsTopic, pr.getRequestId(),
-                            predictions.encode(predictionsTopic, pr)));
-                }
-                FailedRequest dead = WatchStatsTest.deadLetter(FailureReason.IMAGE_TOO_LARGE);
-                producer.send(new ProducerRecord<>(deadLettersTopic, "x",
-                        deadLetters.encode(deadLettersTopic, dead)));
-                producer.flush();
+        kafka.createTopics(2, predictionsTopic, deadLettersTopic);
+        var client = new RestSchemaRegistryClient(RegistrySettings.of(registry.url()));
+        var predictions = new ConfluentAvroCodec<>(client, Prediction.class, true);
+        var deadLetters = new ConfluentAvroCodec<>(client, FailedRequest.class, true);
+        Properties p = kafka.clientProperties();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+                new ByteArraySerializer())) {
+            for (int i = 0; i < 60; i++) {
+                // every prediction has the same label: far from any training mix over several labels
+                Prediction pr = WatchStatsTest.prediction("w" + i, only, 1_000_000, 1_000_000 + 10 + i);
+                producer.send(new ProducerRecord<>(predictionsTopic, pr.getRequestId(),
+                        predictions.encode(predictionsTopic, pr)));
             }
-
-            PrintStream out = System.out;
-            ByteArrayOutputStream o = new ByteArrayOutputStream();
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            int exit;
-            try {
-                exit = Medfuse.run("watch", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                        registry.url().toString(), "--predictions-topic", predictionsTopic, "--dead-letters-topic",
-                        deadLettersTopic, "--model", model.toString(), "--from-beginning", "--json",
-                        "--interval", "1", "--duration", "6", "--drift-threshold", "0.3");
-            } finally {
-                System.setOut(out);
-            }
-            assertThat(exit).isZero();
-            List<String> lines = o.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("{")).toList();
-            assertThat(lines).hasSizeGreaterThanOrEqualTo(4);
-            JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
-            System.out.println("WatchIT last line: " + lines.get(lines.size() - 1));
-            assertThat(last.get("predictions").asLong()).isEqualTo(60);
-            assertThat(last.get("deadLetters").asLong()).isEqualTo(1);
-            assertThat(last.get("deadLettersByReason").get("IMAGE_TOO_LARGE").asLong()).isEqualTo(1);
-            assertThat(last.get("latencyMs").get("p50").asDouble()).isBetween(10.0, 70.0);
-            assertThat(last.get("labels").get(only).asLong()).isEqualTo(60);
-            assertThat(last.get("trainingMix").size()).isEqualTo(labels.size());
-            assertThat(last.get("drift").asDouble()).isGreaterThan(0.3);
-            assertThat(last.get("driftWarning").asBoolean()).isTrue();
-            assertThat(last.get("models").fieldNames().next()).startsWith("derm 1.0");
+            FailedRequest dead = WatchStatsTest.deadLetter(FailureReason.IMAGE_TOO_LARGE);
+            producer.send(new ProducerRecord<>(deadLettersTopic, "x",
+                    deadLetters.encode(deadLettersTopic, dead)));
+            producer.flush();
         }
+
+        PrintStream out = System.out;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = Medfuse.run("watch", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                    registry.url().toString(), "--predictions-topic", predictionsTopic, "--dead-letters-topic",
+                    deadLettersTopic, "--model", model.toString(), "--from-beginning", "--json",
+                    "--interval", "1", "--duration", "6", "--drift-threshold", "0.3");
+        } finally {
+            System.setOut(out);
+        }
+        assertThat(exit).isZero();
+        List<String> lines = o.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("{")).toList();
+        assertThat(lines).hasSizeGreaterThanOrEqualTo(4);
+        JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        System.out.println("WatchIT last line: " + lines.get(lines.size() - 1));
+        assertThat(last.get("predictions").asLong()).isEqualTo(60);
+        assertThat(last.get("deadLetters").asLong()).isEqualTo(1);
+        assertThat(last.get("deadLettersByReason").get("IMAGE_TOO_LARGE").asLong()).isEqualTo(1);
+        assertThat(last.get("latencyMs").get("p50").asDouble()).isBetween(10.0, 70.0);
+        assertThat(last.get("labels").get(only).asLong()).isEqualTo(60);
+        assertThat(last.get("trainingMix").size()).isEqualTo(labels.size());
+        assertThat(last.get("drift").asDouble()).isGreaterThan(0.3);
+        assertThat(last.get("driftWarning").asBoolean()).isTrue();
+        assertThat(last.get("models").fieldNames().next()).startsWith("derm 1.0");
     }
 }
