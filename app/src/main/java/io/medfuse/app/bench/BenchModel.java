@@ -14,12 +14,10 @@ import io.medfuse.events.ImagePayload;
 import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.Patient;
 import io.medfuse.events.SourceRef;
-import io.medfuse.model.contract.ClassLabel;
-import io.medfuse.model.contract.FeatureSpec;
-import io.medfuse.model.contract.ImageSpec;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.onnx.OnnxModelFile;
+import io.medfuse.model.onnx.RandomWeightContracts;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.testkit.SampleRequests;
 
@@ -42,7 +40,7 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
         int[] sides = {96, 128, 160, 192, 224};
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < IMAGE_COUNT; i++) {
-            images.add(BenchImages.image(1000 + i, sides[i % sides.length], "image/png", 6));
+            images.add(SampleRequests.noisyImage(1000 + i, sides[i % sides.length], "image/png", 6));
         }
         return new BenchModel("bundled", onnx, contract, "", "image/png", images, "PNG 96-224 px");
     }
@@ -52,32 +50,15 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
      * JPEG images.
      */
     static BenchModel seed(Path dir) throws java.io.IOException {
-        ModelContract contract = seedContract();
-        byte[] onnx = FusedCnnFactory.seed(contract, 7);
+        ModelContract contract = RandomWeightContracts.benchSeed();
+        byte[] onnx = FusedCnnFactory.seed(contract, RandomWeightContracts.BENCH_SEED);
         Path file = dir.resolve("medfuse-bench-seed.onnx");
         Files.write(file, onnx);
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < IMAGE_COUNT; i++) {
-            images.add(BenchImages.image(2000 + i, 512, "image/jpeg", 26));
+            images.add(SampleRequests.noisyImage(2000 + i, 512, "image/jpeg", 26));
         }
         return new BenchModel("seed", onnx, contract, file.toString(), "image/jpeg", images, "JPEG 512x512");
-    }
-
-    /** 512×512 RGB plus age and lesion diameter; ten classes, as the seed network ends in ten. */
-    static ModelContract seedContract() {
-        List<ClassLabel> labels = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            labels.add(new ClassLabel("class" + i, 0.1));
-        }
-        return new ModelContract(ModelContract.CURRENT_VERSION, "medfuse-bench-seed", "0.0.0-random",
-                "benchmark model: the seed-size architecture with random weights (timing only)",
-                "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES,
-                new ImageSpec(512, 512, 3, "NCHW", ImageSpec.ResizeMode.STRETCH,
-                        List.of(0.5, 0.5, 0.5), List.of(0.25, 0.25, 0.25)),
-                List.of(FeatureSpec.numeric("age", 50, 20, 0.0, 120.0, 50, false),
-                        FeatureSpec.numeric("lesion_diameter_mm", 6, 4, 0.0, 100.0, 6, false)),
-                labels, ModelContract.PREPROCESSING_VERSION, false,
-                Map.of("architecture", "seed", "seed", 7, "note", "random weights, for the benchmark only"));
     }
 
     /** Mean encoded image size, in bytes. */

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -20,23 +19,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
-import org.apache.kafka.clients.consumer.CloseOptions;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-import io.medfuse.events.FailedRequest;
 import io.medfuse.events.ImagingRequest;
-import io.medfuse.events.Prediction;
 import io.medfuse.testkit.ChildJvm;
 import io.medfuse.testkit.KafkaBrokerProcess;
 import io.medfuse.worker.WorkerMain;
@@ -46,6 +35,7 @@ import io.medfuse.events.registry.RegistrySettings;
 import io.medfuse.events.registry.RestSchemaRegistryClient;
 import io.medfuse.events.registry.SchemaRegistryClient;
 import io.medfuse.testkit.NewerRequestSchema;
+import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.testkit.SampleRequests;
 import io.medfuse.events.serde.ConfluentAvroCodec;
 
@@ -152,8 +142,16 @@ public final class Soak {
             workerConfig = writeWorkerConfig(registryServer, "medfuse-soak-" + suffix, requestsTopic,
                     predictionsTopic, deadLettersTopic);
             producer = newProducer();
-            try (AnswerReader reader = new AnswerReader(broker.bootstrapServers(), registry, predictionsTopic,
-                    deadLettersTopic)) {
+            try (OutcomeConsumer reader = OutcomeConsumer.withoutGroup(broker.bootstrapServers(), registry,
+                    predictionsTopic, deadLettersTopic, OutcomeConsumer.of(
+                            p -> count(predictions, p.getRequestId()),
+                            d -> {
+                                if (d.getRequestId() == null) {
+                                    withoutId.incrementAndGet();
+                                } else {
+                                    count(deadLetters, d.getRequestId());
+                                }
+                            }))) {
                 startWorker();
                 say("soak: worker-1 started; waiting for it to answer ...");
                 faults.add(probeAfter("start-up", System.nanoTime(), () -> allRunning(), null));
@@ -271,78 +269,6 @@ public final class Soak {
                 unexpected, sendFailures.get(), faults, seconds(t0));
         print(report);
         return report;
-    }
-
-    /**
-     * Reads both answer topics under read_committed with assigned partitions (no consumer group): a group without
-     * committed offsets would be reset to the beginning when the broker restarts and count every answer twice. Each
-     * record is counted once by its topic, partition and offset.
-     */
-    private final class AnswerReader implements AutoCloseable {
-        private final KafkaConsumer<String, byte[]> consumer;
-        private final Thread thread;
-        private volatile boolean running = true;
-
-        AnswerReader(String bootstrap, SchemaRegistryClient registry, String predictionsTopic,
-                     String deadLettersTopic) {
-            Properties p = new Properties();
-            p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-            p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-            p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-            p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-            consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : List.of(predictionsTopic, deadLettersTopic)) {
-                for (int i = 0; i < 2; i++) {
-                    partitions.add(new TopicPartition(topic, i));
-                }
-            }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            ConfluentAvroCodec<Prediction> predictionCodec = new ConfluentAvroCodec<>(registry, Prediction.class,
-                    false);
-            ConfluentAvroCodec<FailedRequest> deadLetterCodec = new ConfluentAvroCodec<>(registry,
-                    FailedRequest.class, false);
-            Set<String> seen = new HashSet<>();
-            thread = new Thread(() -> {
-                try {
-                    while (running) {
-                        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                            if (!seen.add(r.topic() + "/" + r.partition() + "/" + r.offset())) {
-                                continue;
-                            }
-                            if (r.topic().equals(predictionsTopic)) {
-                                count(predictions, predictionCodec.decode(r.value()).getRequestId());
-                            } else {
-                                FailedRequest d = deadLetterCodec.decode(r.value());
-                                if (d.getRequestId() == null) {
-                                    withoutId.incrementAndGet();
-                                } else {
-                                    count(deadLetters, d.getRequestId());
-                                }
-                            }
-                        }
-                    }
-                } catch (WakeupException e) {
-                    // closing
-                } finally {
-                    consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
-                }
-            }, "soak-answer-reader");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        @Override
-        public void close() {
-            running = false;
-            consumer.wakeup();
-            try {
-                thread.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     private void produce() {

@@ -121,8 +121,8 @@ class OnnxModelFileTest {
 
     @Test
     void theSameContractAndSeedWriteTheSameBytes() {
-        byte[] first = FusedCnnFactory.small(DemoModelWriter.contract(), DemoModelWriter.SEED);
-        byte[] second = FusedCnnFactory.small(DemoModelWriter.contract(), DemoModelWriter.SEED);
+        byte[] first = FusedCnnFactory.small(RandomWeightContracts.demoShaped(), RandomWeightContracts.DEMO_SEED);
+        byte[] second = FusedCnnFactory.small(RandomWeightContracts.demoShaped(), RandomWeightContracts.DEMO_SEED);
 
         assertThat(first).isEqualTo(second);
         assertThat(first.length).isLessThan(200_000);

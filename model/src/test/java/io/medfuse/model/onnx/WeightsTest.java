@@ -11,7 +11,7 @@ import java.util.Map;
 
 class WeightsTest {
 
-    private static final ModelContract CONTRACT = DemoModelWriter.contract();
+    private static final ModelContract CONTRACT = RandomWeightContracts.demoShaped();
 
     @Test
     void namedWeightsWriteTheSameBytesAsTheSeededRandomOnes() {
