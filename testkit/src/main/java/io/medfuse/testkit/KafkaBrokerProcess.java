@@ -6,7 +6,6 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -16,7 +15,6 @@ import java.util.concurrent.TimeoutException;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
@@ -257,34 +255,9 @@ public final class KafkaBrokerProcess implements AutoCloseable {
         return p;
     }
 
-    /** Creates topics with replication 1 and image-sized records. */
+    /** Creates topics (replication 1, image-sized records), ignoring those that exist already. */
     public void createTopics(int partitions, String... topics) {
-        List<NewTopic> newTopics = new ArrayList<>();
-        for (String t : topics) {
-            newTopics.add(new NewTopic(t, partitions, (short) 1)
-                    .configs(Map.of("max.message.bytes", String.valueOf(EmbeddedKafka.MAX_MESSAGE_BYTES))));
-        }
-        try (Admin admin = Admin.create(clientProperties())) {
-            admin.createTopics(newTopics).all().get(60, TimeUnit.SECONDS);
-            // the broker's metadata may lag behind the controller: wait until a client sees the topics
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (true) {
-                try {
-                    admin.describeTopics(List.of(topics)).allTopicNames().get(10, TimeUnit.SECONDS);
-                    break;
-                } catch (ExecutionException e) {
-                    if (System.nanoTime() > deadline) {
-                        throw e;
-                    }
-                    TimeUnit.MILLISECONDS.sleep(50);
-                }
-            }
-        } catch (ExecutionException | TimeoutException e) {
-            throw new EmbeddedKafkaException("cannot create topics " + List.of(topics) + ": " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new EmbeddedKafkaException("interrupted while creating topics", e);
-        }
+        Topics.create(clientProperties(), partitions, topics);
     }
 
     /** Adds (or replaces) a SCRAM-SHA-512 user, over the PLAINTEXT listener. */
