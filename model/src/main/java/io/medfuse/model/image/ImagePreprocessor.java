@@ -56,15 +56,26 @@ public final class ImagePreprocessor {
     private final ImageLimits limits;
     private final float[] mean;
     private final float[] std;
+    private final int dicomFrame;
+
+    /** As {@link #ImagePreprocessor(ImageSpec, ImageLimits, int)}, reading a DICOM object's first frame. */
+    public ImagePreprocessor(ImageSpec spec, ImageLimits limits) {
+        this(spec, limits, 0);
+    }
 
     /**
      * @param spec image part of a validated model contract (channels 1 or 3, positive size, std &gt; 0)
      * @param limits size limits checked before decoding
+     * @param dicomFrame 0-based frame read from multi-frame DICOM objects
      * @throws NullPointerException when an argument is null
      * @throws IllegalArgumentException when the spec cannot be applied (wrong channels, size, mean/std lengths)
      */
-    public ImagePreprocessor(ImageSpec spec, ImageLimits limits) {
+    public ImagePreprocessor(ImageSpec spec, ImageLimits limits, int dicomFrame) {
         this.spec = Objects.requireNonNull(spec, "spec");
+        if (dicomFrame < 0) {
+            throw new IllegalArgumentException("image.dicom.frame must be >= 0, got " + dicomFrame);
+        }
+        this.dicomFrame = dicomFrame;
         this.limits = Objects.requireNonNull(limits, "limits");
         if (spec.channels() != 1 && spec.channels() != 3) {
             throw new IllegalArgumentException("image.channels must be 1 or 3, got " + spec.channels());
@@ -129,7 +140,7 @@ public final class ImagePreprocessor {
         Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
         Format declared = Format.ofMediaType(mediaType);
         if (encoded == null || encoded.length == 0) {
-            throw new ImageDecodeException("the image is empty (0 bytes); send the bytes of a PNG or JPEG file");
+            throw new ImageDecodeException("the image is empty (0 bytes); send the bytes of a PNG, JPEG or DICOM file");
         }
         if (encoded.length > limits.maxBytes()) {
             throw new ImageTooLargeException("the image is " + encoded.length + " bytes, over the limit of "
@@ -139,15 +150,39 @@ public final class ImagePreprocessor {
         if (actual == null) {
             // the declared type is supported, so the bytes are what is wrong: undecodable, not unsupported
             throw new ImageDecodeException("the media type says " + declared.mediaType
-                    + " but the bytes are neither PNG nor JPEG (they start with " + hex(encoded, 4)
-                    + "); send a PNG or JPEG file");
+                    + " but the bytes are neither PNG, JPEG nor DICOM (they start with " + hex(encoded, 4)
+                    + "); send a PNG, JPEG or DICOM file");
         }
         if (actual != declared) {
             throw new ImageDecodeException("the media type says " + declared.mediaType + " but the bytes are "
                     + actual.label + "; send the media type that matches the file");
         }
+        if (actual == Format.DICOM) {
+            preprocessInto(DicomParser.parse(encoded, limits), dst, offset);
+            return;
+        }
         BufferedImage image = decode(encoded, actual);
         resample(PixelRows.of(image, spec.channels()), dst, offset);
+    }
+
+    /**
+     * Writes the tensor of a DICOM object parsed earlier (so a caller that reads its tags parses it once), from
+     * frame {@link #dicomFrame()}.
+     *
+     * @throws ImageException as {@link #preprocess(byte[], String)}; {@link UnsupportedTransferSyntaxException}
+     *                        when its pixel data is in a syntax medfuse does not decode
+     */
+    public void preprocessInto(DicomObject dicom, float[] dst, int offset) {
+        Objects.requireNonNull(dicom, "dicom");
+        Objects.requireNonNull(dst, "dst");
+        Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
+        resample(DicomPixels.rows(dicom, dicomFrame, spec.channels(), limits, jpeg -> decode(jpeg, Format.JPEG)),
+                dst, offset);
+    }
+
+    /** The 0-based frame read from a multi-frame DICOM object (config key {@code image.dicom.frame}). */
+    public int dicomFrame() {
+        return dicomFrame;
     }
 
     private BufferedImage decode(byte[] encoded, Format format) {
@@ -347,7 +382,8 @@ public final class ImagePreprocessor {
     /** The two accepted encodings. */
     private enum Format {
         PNG("image/png", "a PNG file", new byte[] {(byte) 0x89, 0x50, 0x4E, 0x47}),
-        JPEG("image/jpeg", "a JPEG file", new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF});
+        JPEG("image/jpeg", "a JPEG file", new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF}),
+        DICOM("application/dicom", "a DICOM file", new byte[0]);
 
         final String mediaType;
         final String label;
@@ -361,7 +397,8 @@ public final class ImagePreprocessor {
 
         static Format ofMediaType(String mediaType) {
             if (mediaType == null || mediaType.isBlank()) {
-                throw new UnsupportedMediaTypeException("the image has no media type; send image/png or image/jpeg");
+                throw new UnsupportedMediaTypeException("the image has no media type; send image/png, image/jpeg or "
+                        + "application/dicom");
             }
             int semicolon = mediaType.indexOf(';');
             String type = (semicolon < 0 ? mediaType : mediaType.substring(0, semicolon)).trim()
@@ -372,16 +409,24 @@ public final class ImagePreprocessor {
                 case "image/jpeg":
                 case "image/jpg":
                     return JPEG;
+                case "application/dicom":
+                    return DICOM;
                 default:
                     String shown = mediaType.length() > MEDIA_TYPE_ECHO_LIMIT
                             ? mediaType.substring(0, MEDIA_TYPE_ECHO_LIMIT) + "..." : mediaType;
                     throw new UnsupportedMediaTypeException("media type '" + shown
-                            + "' is not supported; send image/png or image/jpeg");
+                            + "' is not supported; send image/png, image/jpeg or application/dicom");
             }
         }
 
         static Format sniff(byte[] bytes) {
+            if (DicomParser.isPart10(bytes)) {
+                return DICOM;
+            }
             for (Format f : values()) {
+                if (f.magic.length == 0) {
+                    continue;
+                }
                 if (bytes.length >= f.magic.length) {
                     boolean match = true;
                     for (int i = 0; i < f.magic.length && match; i++) {

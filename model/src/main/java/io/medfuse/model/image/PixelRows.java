@@ -49,6 +49,43 @@ abstract class PixelRows {
     abstract void readRow(int y, float[][] dst);
 
     /**
+     * Rows of already decoded samples in [0,1]: one plane (gray) or three (R, G, B), each {@code width × height}
+     * row-major. With {@code targetChannels} 1, three planes are read as luminance.
+     */
+    static PixelRows ofPlanes(int width, int height, float[][] planes, int targetChannels) {
+        return new PlaneRows(width, height, planes, targetChannels == 1);
+    }
+
+    private static final class PlaneRows extends PixelRows {
+        private final float[][] planes;
+        private final boolean luminance;
+
+        PlaneRows(int width, int height, float[][] planes, boolean luminance) {
+            super(width, height, planes.length == 1 || luminance ? 1 : 3);
+            this.planes = planes;
+            this.luminance = luminance && planes.length == 3;
+        }
+
+        @Override
+        void readRow(int y, float[][] dst) {
+            int base = y * width;
+            if (luminance) {
+                float[] r = planes[0];
+                float[] g = planes[1];
+                float[] b = planes[2];
+                float[] out = dst[0];
+                for (int x = 0; x < width; x++) {
+                    out[x] = LUMA_R * r[base + x] + LUMA_G * g[base + x] + LUMA_B * b[base + x];
+                }
+                return;
+            }
+            for (int c = 0; c < channels; c++) {
+                System.arraycopy(planes[c], base, dst[c], 0, width);
+            }
+        }
+    }
+
+    /**
      * @param targetChannels 1 for luminance/gray, 3 for RGB
      */
     static PixelRows of(BufferedImage image, int targetChannels) {
