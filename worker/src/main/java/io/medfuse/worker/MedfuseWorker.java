@@ -293,7 +293,8 @@ public final class MedfuseWorker implements AutoCloseable {
         return new RequestPipeline.Settings(config.preprocessThreads(), config.batchMaxSize(),
                 config.batchMaxQueueDelayMs(), new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()),
                 config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
-                Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()));
+                Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()),
+                config.imageDicomFrame());
     }
 
     /** What the output topics take, read at start-up. */

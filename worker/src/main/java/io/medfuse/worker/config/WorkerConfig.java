@@ -58,6 +58,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String MAX_IN_FLIGHT = "max.in.flight";
     public static final String IMAGE_MAX_BYTES = "image.max.bytes";
     public static final String IMAGE_MAX_PIXELS = "image.max.pixels";
+    public static final String IMAGE_DICOM_FRAME = "image.dicom.frame";
     public static final String REFERENCE_FILE_ROOTS = "image.reference.file.roots";
     public static final String REFERENCE_HTTP_ALLOW = "image.reference.http.allow";
     public static final String REFERENCE_HTTP_CREDENTIALS = "image.reference.http.credentials";
@@ -149,7 +150,11 @@ public final class WorkerConfig extends AbstractConfig {
             .define(IMAGE_MAX_BYTES, Type.LONG, 20L * 1024 * 1024, Range.atLeast(1), Importance.MEDIUM,
                     "Largest encoded image accepted, in bytes (inline or fetched); larger: IMAGE_TOO_LARGE.")
             .define(IMAGE_MAX_PIXELS, Type.LONG, 40_000_000L, Range.atLeast(1), Importance.MEDIUM,
-                    "Largest width x height accepted, checked from the image header before decoding.")
+                    "Largest width x height accepted, checked from the image header before decoding (for DICOM: "
+                            + "rows x columns x frames x samples).")
+            .define(IMAGE_DICOM_FRAME, Type.INT, 0, Range.atLeast(0), Importance.LOW,
+                    "The frame (0-based) of a multi-frame DICOM image that is classified; an object with fewer "
+                            + "frames is IMAGE_UNDECODABLE.")
             .define(REFERENCE_FILE_ROOTS, Type.LIST, "", Importance.HIGH,
                     "Folders under which file: image references may be read (after resolving .. and symbolic "
                             + "links; regular files only, never /proc, /sys or /dev); empty: file: references "
@@ -446,6 +451,10 @@ public final class WorkerConfig extends AbstractConfig {
 
     public long imageMaxPixels() {
         return getLong(IMAGE_MAX_PIXELS);
+    }
+
+    public int imageDicomFrame() {
+        return getInt(IMAGE_DICOM_FRAME);
     }
 
     public int referenceTimeoutMs() {

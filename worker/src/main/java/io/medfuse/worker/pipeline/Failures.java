@@ -10,6 +10,7 @@ import io.medfuse.events.FailureReason;
 import io.medfuse.model.image.ImageDecodeException;
 import io.medfuse.model.image.ImageTooLargeException;
 import io.medfuse.model.image.UnsupportedMediaTypeException;
+import io.medfuse.model.image.UnsupportedTransferSyntaxException;
 import io.medfuse.worker.batch.BatcherClosedException;
 import io.medfuse.worker.batch.ModelRunException;
 import io.medfuse.events.serde.AvroDecodeException;
@@ -46,6 +47,8 @@ public final class Failures {
             reason = FailureReason.TIMED_OUT;
         } else if (t instanceof ImageTooLargeException) {
             reason = FailureReason.IMAGE_TOO_LARGE;
+        } else if (t instanceof UnsupportedTransferSyntaxException) {
+            reason = FailureReason.UNSUPPORTED_TRANSFER_SYNTAX;
         } else if (t instanceof UnsupportedMediaTypeException) {
             reason = FailureReason.UNSUPPORTED_MEDIA_TYPE;
         } else if (t instanceof ImageDecodeException) {

@@ -284,7 +284,7 @@ public final class ImageFetcher {
                 return;
             }
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).GET().timeout(policy.fetchTimeout())
-                    .header("Accept", "image/png, image/jpeg, application/octet-stream;q=0.5");
+                    .header("Accept", "image/png, image/jpeg, application/dicom, application/octet-stream;q=0.5");
             policy.authorizationFor(uri).ifPresent(h -> request.header("Authorization", h));
             LimitedBody[] body = new LimitedBody[1];
             CompletableFuture<HttpResponse<byte[]>> response = http.sendAsync(request.build(), info -> {

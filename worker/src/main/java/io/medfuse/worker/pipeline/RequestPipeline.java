@@ -35,6 +35,7 @@ import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
 import io.medfuse.model.image.ImageTooLargeException;
 import io.medfuse.model.image.UnsupportedMediaTypeException;
+import io.medfuse.model.image.UnsupportedTransferSyntaxException;
 import io.medfuse.model.tabular.EncodedRow;
 import io.medfuse.model.tabular.InvalidFeatureException;
 import io.medfuse.model.tabular.TabularEncoder;
@@ -79,11 +80,16 @@ public final class RequestPipeline implements AutoCloseable {
      * @param requestDeadline longest time from {@link #submit} to the outcome
      * @param requestedAtMaxSkew a requestedAt further in the future is flagged
      * @param requestedAtMaxAge a requestedAt older than this is flagged
+     * @param dicomFrame the 0-based frame read from multi-frame DICOM objects
      */
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
-                           Duration requestedAtMaxAge) {
+                           Duration requestedAtMaxAge, int dicomFrame) {
     }
+
+    /** The media types {@code image.mediaType} may name (parameters and case aside). */
+    static final Set<String> SUPPORTED_MEDIA_TYPES = Set.of("image/png", "image/jpeg", "image/jpg",
+            "application/dicom");
 
     /** Flag on a prediction whose requestedAt is implausible; latency figures leave it out. */
     public static final String REQUESTED_AT_IMPLAUSIBLE = "requestedAt:implausible";
@@ -114,7 +120,7 @@ public final class RequestPipeline implements AutoCloseable {
         this.settings = settings;
         this.metrics = metrics;
         ModelContract contract = classifier.contract();
-        this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits());
+        this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
         this.featureResolver = FeatureResolver.of(contract.tabular());
         this.cpu = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
@@ -210,9 +216,10 @@ public final class RequestPipeline implements AutoCloseable {
                     + settings.imageLimits().maxBytes());
         }
         String mediaType = normalisedMediaType(image.getMediaType());
-        if (!mediaType.equals("image/png") && !mediaType.equals("image/jpeg") && !mediaType.equals("image/jpg")) {
+        if (!SUPPORTED_MEDIA_TYPES.contains(mediaType)) {
             throw new RequestRejectedException(FailureReason.UNSUPPORTED_MEDIA_TYPE, "image.mediaType '"
-                    + abbreviate(image.getMediaType()) + "' is not supported; send image/png or image/jpeg");
+                    + abbreviate(image.getMediaType()) + "' is not supported; send image/png, image/jpeg or "
+                    + "application/dicom");
         }
         if (hasRef) {
             fetcher.check(image.getReference());
@@ -372,7 +379,7 @@ public final class RequestPipeline implements AutoCloseable {
     private float[] decode(byte[] bytes, String mediaType, ImageReference ref) {
         try {
             return preprocessor.preprocess(bytes, mediaType);
-        } catch (ImageTooLargeException | UnsupportedMediaTypeException e) {
+        } catch (ImageTooLargeException | UnsupportedMediaTypeException | UnsupportedTransferSyntaxException e) {
             throw e;
         } catch (ImageDecodeException e) {
             if (ref == null) {

@@ -210,6 +210,11 @@ class BadInputCorpusIT {
         if (detail.contains("SECRET")) {
             return java.util.Optional.of("a secret from the reference");
         }
+        for (String value : BadInputCorpusWriter.SEEDED_PATIENT_VALUES) {
+            if (detail.contains(value)) {
+                return java.util.Optional.of("a patient tag's value from the DICOM object");
+            }
+        }
         if (c.d().getProperty("reference") != null) {
             if (detail.contains("start with")) {
                 return java.util.Optional.of("the first bytes of the fetched content");

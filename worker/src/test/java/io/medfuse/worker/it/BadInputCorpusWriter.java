@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.zip.CRC32;
@@ -28,6 +29,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
 
+import io.medfuse.testkit.DicomBuilder;
 import io.medfuse.testkit.SampleRequests;
 
 /**
@@ -36,6 +38,9 @@ import io.medfuse.testkit.SampleRequests;
  * descriptor (what to send, what must come back) and the image or record bytes. {@link BadInputCorpusIT} reads it.
  *
  * <p>Usage: {@code java -cp <test classpath> io.medfuse.worker.it.BadInputCorpusWriter worker/src/test/resources/bad-inputs}
+ * writes every case; {@code ... BadInputCorpusWriter worker/src/test/resources/bad-inputs --dicom
+ * model/src/test/resources/dicom/independent} writes only the {@code dicom-*} cases, from the objects other
+ * implementations made.
  */
 public final class BadInputCorpusWriter {
 
@@ -46,7 +51,179 @@ public final class BadInputCorpusWriter {
     }
 
     public static void main(String[] args) throws IOException {
-        new BadInputCorpusWriter(Path.of(args[0])).writeAll();
+        BadInputCorpusWriter writer = new BadInputCorpusWriter(Path.of(args[0]));
+        if (args.length == 3 && args[1].equals("--dicom")) {
+            writer.writeDicomCases(Path.of(args[2]));
+        } else {
+            writer.writeAll();
+        }
+    }
+
+    /** Patient identifiers seeded into DICOM cases; BadInputCorpusIT checks no answer carries them. */
+    static final List<String> SEEDED_PATIENT_VALUES = List.of("Doe^Jane", "MRN-4711-0815", "19580317");
+
+    /**
+     * The bad-DICOM corpus: objects other implementations made (gdcm, dcmtk), cut and bent at every structural point,
+     * and objects no tool would write (DicomBuilder). Each is a typed dead letter or a prediction.
+     */
+    private void writeDicomCases(Path independent) throws IOException {
+        Map<String, String> f = fields("47", "female", "back");
+        byte[] rgb = Files.readAllBytes(independent.resolve("rgb8-explicit.dcm"));
+        byte[] jpeg = Files.readAllBytes(independent.resolve("rgb8-jpeg-baseline.dcm"));
+        byte[] rle = Files.readAllBytes(independent.resolve("rgb8-rle.dcm"));
+        byte[] deflated = Files.readAllBytes(independent.resolve("rgb8-deflated.dcm"));
+        String[][] ok = {
+                {"rgb8-explicit", "RGB, Explicit VR Little Endian (gdcmimg)"},
+                {"rgb8-implicit", "RGB, Implicit VR Little Endian (dcmconv +ti)"},
+                {"rgb8-deflated", "RGB, Deflated Explicit VR Little Endian (dcmconv +td)"},
+                {"rgb8-rle", "RGB, RLE Lossless (dcmcrle)"},
+                {"rgb8-jpeg-baseline", "YBR_FULL_422 JPEG Baseline (dcmcjpeg +eb)"},
+                {"gray12-window", "12-bit MONOCHROME2 with a window (dcmodify)"},
+                {"signed16-rescale-window", "signed 16-bit MONOCHROME2 with rescale and window"},
+                {"gray8-3frames", "three frames of 8-bit MONOCHROME2 (frame 0 is classified)"},
+        };
+        for (String[] o : ok) {
+            request("dicom-ok-" + o[0], "control: " + o[1], Files.readAllBytes(independent.resolve(o[0] + ".dcm")),
+                    "application/dicom", f, "prediction", null, "");
+        }
+        request("dicom-ok-media-type-parameters", "application/dicom with a transfer-syntax parameter", rgb,
+                "application/dicom; transfer-syntax=1.2.840.10008.1.2.1", f, "prediction", null, "");
+        String[][] unsupported = {
+                {"unsupported-big-endian", "Explicit VR Big Endian (dcmconv +tb)"},
+                {"unsupported-jpeg-lossless", "JPEG Lossless, Process 14 (dcmcjpeg +el)"},
+                {"unsupported-jpeg2000", "JPEG 2000 (gdcmconv --j2k)"},
+                {"unsupported-jpegls", "JPEG-LS (gdcmconv --jpegls)"},
+        };
+        for (String[] u : unsupported) {
+            request("dicom-" + u[0], u[1], Files.readAllBytes(independent.resolve(u[0] + ".dcm")),
+                    "application/dicom", f, "dead-letter", "UNSUPPORTED_TRANSFER_SYNTAX", null);
+        }
+        request("dicom-unknown-transfer-syntax", "a transfer syntax UID no standard defines (1.2.3.4.5.6)",
+                DicomBuilder.part10("1.2.3.4.5.6").pixelModule(8, 8, 3, "RGB")
+                        .element(0x7FE0_0010, "OB", new byte[192]).bytes(),
+                "application/dicom", f, "dead-letter", "UNSUPPORTED_TRANSFER_SYNTAX", null);
+
+        int pixelTag = indexOf(rgb, new byte[] {(byte) 0xE0, 0x7F, 0x10, 0x00});
+        undecodable("dicom-truncated-in-preamble", "the first 100 bytes of an object", Arrays.copyOf(rgb, 100), f);
+        undecodable("dicom-truncated-in-meta-group", "cut inside the file meta group", Arrays.copyOf(rgb, 150), f);
+        undecodable("dicom-truncated-in-element-header", "cut inside the Pixel Data element's header",
+                Arrays.copyOf(rgb, pixelTag + 6), f);
+        undecodable("dicom-truncated-in-pixel-data", "cut in the middle of the pixel data",
+                Arrays.copyOf(rgb, rgb.length - 1800), f);
+        undecodable("dicom-truncated-in-jpeg-fragment", "a JPEG object cut inside its fragment",
+                Arrays.copyOf(jpeg, jpeg.length - 300), f);
+        undecodable("dicom-truncated-in-rle-fragment", "an RLE object cut inside its fragment",
+                Arrays.copyOf(rle, rle.length - 500), f);
+        undecodable("dicom-deflated-truncated", "a deflated object cut in its compressed stream",
+                Arrays.copyOf(deflated, deflated.length - 1000), f);
+        undecodable("dicom-no-preamble", "a dataset without the 128-byte preamble and DICM",
+                Arrays.copyOfRange(rgb, 132, rgb.length), f);
+        byte[] noMagic = rgb.clone();
+        noMagic[131] = 'X';
+        undecodable("dicom-no-dicm-magic", "a preamble followed by DICX instead of DICM", noMagic, f);
+        byte[] noTs = DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).bytes();
+        int tsTag = indexOf(noTs, new byte[] {0x02, 0x00, 0x10, 0x00});
+        noTs[tsTag + 2] = 0x11; // (0002,0010) becomes (0002,0011): there is no transfer syntax
+        undecodable("dicom-no-transfer-syntax", "a file meta group without TransferSyntaxUID", noTs, f);
+        byte[] lyingElement = rgb.clone();
+        int rows = indexOf(lyingElement, new byte[] {0x28, 0x00, 0x10, 0x00, 'U', 'S'});
+        lyingElement[rows + 6] = (byte) 0xF0;
+        lyingElement[rows + 7] = (byte) 0xFF;
+        undecodable("dicom-element-length-lying", "Rows claims 65520 bytes in an object of 4400", lyingElement, f);
+        byte[] lyingPixels = rgb.clone();
+        lyingPixels[pixelTag + 8] = (byte) 0xF0;
+        lyingPixels[pixelTag + 9] = (byte) 0xFF;
+        lyingPixels[pixelTag + 10] = (byte) 0xFF;
+        lyingPixels[pixelTag + 11] = 0x7F;
+        undecodable("dicom-pixel-data-length-lying", "Pixel Data claims 2 GB", lyingPixels, f);
+        request("dicom-rows-columns-65535", "a 200-byte object whose header says 65535 x 65535 RGB",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).pixelModule(65535, 65535, 3, "RGB")
+                        .element(0x7FE0_0010, "OB", new byte[12]).bytes(),
+                "application/dicom", f, "dead-letter", "IMAGE_TOO_LARGE", null);
+        request("dicom-frames-1000000", "8 x 8 RGB with NumberOfFrames 1000000 (192 M samples)",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).string(0x0028_0008, "IS", "1000000")
+                        .pixelModule(8, 8, 3, "RGB").element(0x7FE0_0010, "OB", new byte[192]).bytes(),
+                "application/dicom", f, "dead-letter", "IMAGE_TOO_LARGE", null);
+        // 10,000 levels take 360 KB, over this test's image.max.bytes; deflated they take 1 KB, and the worker
+        // still has to refuse the nesting after inflating (DicomParserTest has the plain form)
+        DicomBuilder deep = DicomBuilder.dataset(true);
+        for (int i = 0; i < 10_000; i++) {
+            deep.header(0x0040_A730, "SQ", 0xFFFF_FFFFL).item(0xFFFE_E000, 0xFFFF_FFFFL);
+        }
+        for (int i = 0; i < 10_000; i++) {
+            deep.item(0xFFFE_E00D, 0).item(0xFFFE_E0DD, 0);
+        }
+        deep.pixelModule(8, 8, 3, "RGB").element(0x7FE0_0010, "OB", new byte[192]);
+        undecodable("dicom-sequence-nested-10000", "sequences nested 10,000 deep (undefined lengths; deflated "
+                + "to 1 KB)", DicomBuilder.part10("1.2.840.10008.1.2.1.99").raw(rawDeflate(deep.bytes())).bytes(), f);
+        undecodable("dicom-sequence-without-delimiter", "a sequence of undefined length that never ends",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).pixelModule(8, 8, 3, "RGB")
+                        .header(0x0008_2218, "SQ", 0xFFFF_FFFFL).item(0xFFFE_E000, 0xFFFF_FFFFL)
+                        .string(0x0008_0100, "SH", "T-D4000").bytes(), f);
+        undecodable("dicom-no-pixel-data", "an image pixel module but no Pixel Data",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).pixelModule(8, 8, 3, "RGB").bytes(), f);
+        undecodable("dicom-encapsulated-no-fragments", "JPEG Baseline pixel data with only the offset table",
+                DicomBuilder.part10(DicomBuilder.JPEG_BASELINE).pixelModule(8, 8, 3, "YBR_FULL_422")
+                        .encapsulated().bytes(), f);
+        undecodable("dicom-encapsulated-garbage-fragment", "JPEG Baseline pixel data whose fragment is not JPEG",
+                DicomBuilder.part10(DicomBuilder.JPEG_BASELINE).pixelModule(8, 8, 3, "YBR_FULL_422")
+                        .encapsulated("this is not a JPEG stream".getBytes(StandardCharsets.US_ASCII)).bytes(), f);
+        byte[] noDelimiter = Arrays.copyOf(jpeg, jpeg.length - 8);
+        undecodable("dicom-encapsulated-no-delimiter", "encapsulated pixel data without its sequence delimiter",
+                noDelimiter, f);
+        byte[] rleHeader = new byte[64 + 8];
+        rleHeader[0] = 7; // seven segments where RGB needs three
+        rleHeader[4] = 64;
+        undecodable("dicom-rle-wrong-segment-count", "an RLE frame with 7 segments for 3 samples",
+                DicomBuilder.part10(DicomBuilder.RLE).pixelModule(8, 8, 3, "RGB").encapsulated(rleHeader).bytes(),
+                f);
+        undecodable("dicom-photometric-palette-color", "PALETTE COLOR (not converted)",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).pixelModule(8, 8, 1, "PALETTE COLOR")
+                        .element(0x7FE0_0010, "OB", new byte[64]).bytes(), f);
+        DicomBuilder bits32 = DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).us(0x0028_0002, 1)
+                .string(0x0028_0004, "CS", "MONOCHROME2").us(0x0028_0010, 8).us(0x0028_0011, 8)
+                .us(0x0028_0100, 32).us(0x0028_0101, 32).us(0x0028_0102, 31).us(0x0028_0103, 0)
+                .element(0x7FE0_0010, "OB", new byte[256]);
+        undecodable("dicom-bits-allocated-32", "32 bits allocated per sample", bits32.bytes(), f);
+        request("dicom-declared-png", "a DICOM object sent as image/png", rgb, "image/png", f, "dead-letter",
+                "IMAGE_UNDECODABLE", null);
+        undecodable("dicom-patient-tags-then-corrupt", "PatientName, PatientID and PatientBirthDate, then a "
+                + "corrupt element: the answer names none of them",
+                DicomBuilder.part10(DicomBuilder.EXPLICIT_LE).string(0x0010_0010, "PN", SEEDED_PATIENT_VALUES.get(0))
+                        .string(0x0010_0020, "LO", SEEDED_PATIENT_VALUES.get(1))
+                        .string(0x0010_0030, "DA", SEEDED_PATIENT_VALUES.get(2))
+                        .raw(new byte[] {0x10, 0x00, 0x40, 0x00, 'c', 's'}).bytes(), f);
+    }
+
+    private void undecodable(String name, String description, byte[] dicom, Map<String, String> fields)
+            throws IOException {
+        request(name, description, dicom, "application/dicom", fields, "dead-letter", "IMAGE_UNDECODABLE", null);
+    }
+
+    private static byte[] rawDeflate(byte[] data) {
+        Deflater d = new Deflater(Deflater.BEST_COMPRESSION, true);
+        d.setInput(data);
+        d.finish();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] chunk = new byte[8192];
+        while (!d.finished()) {
+            out.write(chunk, 0, d.deflate(chunk));
+        }
+        d.end();
+        return out.toByteArray();
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new IllegalArgumentException("pattern not found");
     }
 
     private void writeAll() throws IOException {
@@ -96,8 +273,8 @@ public final class BadInputCorpusWriter {
         request("media-type-gif", "a GIF (unsupported media type)", encode(convert(okPng,
                 BufferedImage.TYPE_BYTE_INDEXED), "gif"), "image/gif", fields("47", "female", "back"),
                 "dead-letter", "UNSUPPORTED_MEDIA_TYPE", null);
-        request("media-type-dicom", "application/dicom (not supported yet)", okPng, "application/dicom",
-                fields("47", "female", "back"), "dead-letter", "UNSUPPORTED_MEDIA_TYPE", null);
+        request("media-type-dicom", "PNG bytes sent as application/dicom", okPng, "application/dicom",
+                fields("47", "female", "back"), "dead-letter", "IMAGE_UNDECODABLE", null);
         request("age-nan", "patient.ageYears = NaN", okPng, "image/png", fields("NaN", "female", "back"),
                 "dead-letter", "INVALID_FIELD", null);
         request("age-negative", "patient.ageYears = -1", okPng, "image/png", fields("-1", "female", "back"),

@@ -36,7 +36,7 @@ class RequestPipelineTest {
         model = new SlowClassifier(OnnxModel.load(MedfuseWorker.bundledModel(), "bundled",
                 EngineOptions.defaults().withDevice("cpu")), 0);
         pipeline = new RequestPipeline(model, new RequestPipeline.Settings(1, 1, 0, ImageLimits.defaults(),
-                ReferencePolicy.NONE, Duration.ofMillis(400), Duration.ofMinutes(5), Duration.ofDays(7)));
+                ReferencePolicy.NONE, Duration.ofMillis(400), Duration.ofMinutes(5), Duration.ofDays(7), 0));
     }
 
     @AfterEach

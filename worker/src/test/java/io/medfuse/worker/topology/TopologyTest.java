@@ -67,7 +67,7 @@ class TopologyTest {
         var registry = new RestSchemaRegistryClient(RegistrySettings.of(registryServer.url()));
         model = OnnxModel.load(MedfuseWorker.bundledModel(), "bundled", EngineOptions.defaults().withDevice("cpu"));
         pipeline = new RequestPipeline(model, new RequestPipeline.Settings(2, 8, 5, ImageLimits.defaults(),
-                ReferencePolicy.NONE, Duration.ofSeconds(30), Duration.ofMinutes(5), Duration.ofDays(7)));
+                ReferencePolicy.NONE, Duration.ofSeconds(30), Duration.ofMinutes(5), Duration.ofDays(7), 0));
         requestCodec = new ConfluentAvroCodec<>(registry, ImagingRequest.class, true);
         predictionCodec = new ConfluentAvroCodec<>(registry, Prediction.class, true);
         deadLetterCodec = new ConfluentAvroCodec<>(registry, FailedRequest.class, true);

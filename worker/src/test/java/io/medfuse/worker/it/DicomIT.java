@@ -1,0 +1,129 @@
+package io.medfuse.worker.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import javax.imageio.ImageIO;
+
+import org.junit.jupiter.api.Test;
+
+import io.medfuse.events.FailedRequest;
+import io.medfuse.events.FailureReason;
+import io.medfuse.events.ImagePayload;
+import io.medfuse.events.ImageReference;
+import io.medfuse.events.ImagingRequest;
+import io.medfuse.events.LabelProbability;
+import io.medfuse.events.Patient;
+import io.medfuse.events.Prediction;
+import io.medfuse.events.SourceRef;
+import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.InProcessSchemaRegistry;
+import io.medfuse.testkit.SharedBroker;
+import io.medfuse.worker.MedfuseWorker;
+import io.medfuse.worker.config.WorkerConfig;
+
+/**
+ * DICOM objects made by gdcm and dcmtk, inline and by file: reference, through a worker on a real broker: each gets
+ * the probabilities the same pixels get as a PNG; an object in a syntax medfuse does not decode is a dead letter
+ * naming it.
+ */
+class DicomIT {
+
+    static final EmbeddedKafka kafka = SharedBroker.kafka();
+    static final InProcessSchemaRegistry registry = SharedBroker.registry();
+    /** The objects other implementations made (model's test resources; see their README). */
+    static final Path INDEPENDENT = Path.of("..", "model", "src", "test", "resources", "dicom", "independent")
+            .toAbsolutePath().normalize();
+
+    @Test
+    void aDicomObjectInlineOrByReferenceIsClassifiedAsTheSamePixelsAsPng() throws Exception {
+        byte[] explicit = Files.readAllBytes(INDEPENDENT.resolve("rgb8-explicit.dcm"));
+        byte[] png = pngOfPixelData(explicit, 40, 30);
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.REFERENCE_FILE_ROOTS, INDEPENDENT.toString())))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            f.send(request("as-png", "image/png", png, null));
+            f.send(request("dicom-inline", "application/dicom", explicit, null));
+            f.send(request("dicom-implicit", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("rgb8-implicit.dcm")), null));
+            f.send(request("dicom-rle", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("rgb8-rle.dcm")), null));
+            f.send(request("dicom-deflated", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("rgb8-deflated.dcm")), null));
+            f.send(request("dicom-file", "application/dicom", null,
+                    INDEPENDENT.resolve("rgb8-planar1.dcm").toUri().toString()));
+            f.send(request("dicom-jpeg2000", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("unsupported-jpeg2000.dcm")), null));
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= 7, Duration.ofSeconds(60)))
+                    .as("answers: %s / %s", f.predicted, f.failed).isTrue();
+
+            List<LabelProbability> reference = prediction(f, "as-png").getProbabilities();
+            for (String id : List.of("dicom-inline", "dicom-implicit", "dicom-rle", "dicom-deflated", "dicom-file")) {
+                Prediction p = prediction(f, id);
+                assertThat(p.getFlags()).as(id).isEmpty();
+                for (int i = 0; i < reference.size(); i++) {
+                    assertThat(p.getProbabilities().get(i).getLabel()).isEqualTo(reference.get(i).getLabel());
+                    assertThat(p.getProbabilities().get(i).getProbability()).as("%s class %d", id, i)
+                            .isCloseTo(reference.get(i).getProbability(), within(1e-5));
+                }
+            }
+            FailedRequest refused = f.failed.stream().filter(d -> "dicom-jpeg2000".equals(d.getRequestId()))
+                    .findFirst().orElseThrow();
+            assertThat(refused.getReason()).isEqualTo(FailureReason.UNSUPPORTED_TRANSFER_SYNTAX);
+            assertThat(refused.getDetail()).contains("JPEG 2000").contains("1.2.840.10008.1.2.4.90");
+            assertThat(f.failed).hasSize(1);
+        }
+    }
+
+    private static Prediction prediction(StreamFixture f, String id) {
+        Optional<Prediction> p;
+        synchronized (f.predicted) {
+            p = f.predicted.stream().filter(x -> id.equals(x.getRequestId())).findFirst();
+        }
+        return p.orElseThrow(() -> new AssertionError("no prediction for " + id + "; dead letters " + f.failed));
+    }
+
+    private static ImagingRequest request(String id, String mediaType, byte[] data, String reference) {
+        ImagePayload.Builder image = ImagePayload.newBuilder().setMediaType(mediaType);
+        if (data != null) {
+            image.setData(ByteBuffer.wrap(data));
+        } else {
+            image.setReference(ImageReference.newBuilder().setUri(reference).build());
+        }
+        return ImagingRequest.newBuilder().setRequestId(id).setRequestedAt(Instant.now())
+                .setSource(SourceRef.newBuilder().setSystem("dicom-it").build())
+                .setPatient(Patient.newBuilder().setAgeYears(55.0).setSex("female").build())
+                .setClinical(Map.of("localization", "back")).setImage(image.build()).build();
+    }
+
+    /** A PNG of an 8-bit RGB object's pixel data, which gdcmimg writes as the object's last bytes. */
+    private static byte[] pngOfPixelData(byte[] dicom, int width, int height) throws Exception {
+        int n = width * height * 3;
+        int start = dicom.length - n;
+        // the Pixel Data element's header (7FE0,0010) OB, 4-byte length) sits right before its value
+        assertThat(dicom[start - 12] & 0xFF).isEqualTo(0xE0);
+        assertThat(dicom[start - 11] & 0xFF).isEqualTo(0x7F);
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        for (int i = 0; i < width * height; i++) {
+            int p = start + 3 * i;
+            img.setRGB(i % width, i / width, (dicom[p] & 0xFF) << 16 | (dicom[p + 1] & 0xFF) << 8 | (dicom[p + 2] & 0xFF));
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", out);
+        return out.toByteArray();
+    }
+}
