@@ -118,7 +118,7 @@ public final class ImagePreprocessor {
      *
      * @param encoded the PNG or JPEG file's bytes; not modified
      * @param mediaType the declared media type, e.g. {@code image/png}
-     * @throws UnsupportedMediaTypeException media type not PNG/JPEG, or bytes neither PNG nor JPEG
+     * @throws UnsupportedMediaTypeException media type not PNG, JPEG or DICOM
      * @throws ImageTooLargeException over {@link ImageLimits#maxBytes()} or {@link ImageLimits#maxPixels()}
      * @throws ImageDecodeException empty, truncated, corrupt, or not of the declared type
      */

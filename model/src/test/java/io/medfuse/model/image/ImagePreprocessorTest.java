@@ -422,7 +422,7 @@ class ImagePreprocessorTest {
 
         assertThatThrownBy(() -> preprocessor(2, 2, 3, ResizeMode.STRETCH).preprocess(random, "image/png"))
                 .isInstanceOf(ImageDecodeException.class)
-                .hasMessageContaining("neither PNG nor JPEG")
+                .hasMessageContaining("neither PNG, JPEG nor DICOM")
                 .hasMessageContaining("12 ");
     }
 
@@ -455,14 +455,23 @@ class ImagePreprocessorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"image/gif", "text/plain", "application/dicom", "image/pngx"})
+    @ValueSource(strings = {"image/gif", "text/plain", "application/dicomx", "image/pngx"})
     void rejectsUnsupportedMediaTypes(String mediaType) {
         byte[] png = png(constantRgb(2, 2, 1, 2, 3));
 
         assertThatThrownBy(() -> preprocessor(2, 2, 3, ResizeMode.STRETCH).preprocess(png, mediaType))
                 .isInstanceOf(UnsupportedMediaTypeException.class)
                 .hasMessageContaining("'" + mediaType + "' is not supported")
-                .hasMessageContaining("image/png or image/jpeg");
+                .hasMessageContaining("image/png, image/jpeg or application/dicom");
+    }
+
+    @Test
+    void rejectsPngBytesDeclaredAsDicom() {
+        byte[] png = png(constantRgb(8, 8, 1, 2, 3));
+
+        assertThatThrownBy(() -> preprocessor(8, 8, 3, ResizeMode.STRETCH).preprocess(png, "application/dicom"))
+                .isInstanceOf(ImageDecodeException.class)
+                .hasMessageContaining("media type says application/dicom but the bytes are a PNG file");
     }
 
     @Test
