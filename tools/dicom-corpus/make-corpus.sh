@@ -82,6 +82,14 @@ dcmodify -nb -i "(0028,1052)=-1024" -i "(0028,1053)=1" -i "(0028,1050)=40" -i "(
   "$out/signed16-rescale-window.dcm"
 cp "$work/gray8x3.native.dcm" "$out/gray8-3frames.dcm"
 dcmcrle "$work/gray8x3.native.dcm" "$out/gray8-3frames-rle.dcm"
+# patient tags (synthetic values): feature sources read them when a request leaves patient fields empty
+cp "$work/rgb8.native.dcm" "$out/rgb8-tags.dcm"
+dcmodify -nb -i "(0010,0010)=Doe^Jane" -i "(0010,0020)=MRN-4711-0815" -i "(0010,1010)=045Y" -i "(0010,0040)=F" \
+  -i "(0018,0015)=BACK" "$out/rgb8-tags.dcm"
+cp "$work/rgb8.native.dcm" "$out/rgb8-tags-birthdate.dcm"
+dcmodify -nb -i "(0010,0030)=19580317" -i "(0008,0020)=20260317" -i "(0010,0040)=M" "$out/rgb8-tags-birthdate.dcm"
+cp "$work/rgb8.native.dcm" "$out/rgb8-tags-invalid.dcm"
+dcmodify -nb -i "(0010,1010)=45" -i "(0010,0040)=X" "$out/rgb8-tags-invalid.dcm"
 # syntaxes medfuse refuses, by name
 dcmconv +tb "$work/gray8.native.dcm" "$out/unsupported-big-endian.dcm"
 dcmcjpeg +el "$work/gray8.native.dcm" "$out/unsupported-jpeg-lossless.dcm"

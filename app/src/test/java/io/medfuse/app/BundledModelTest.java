@@ -65,9 +65,12 @@ class BundledModelTest {
 
         assertThat(contract.tabular()).extracting(io.medfuse.model.contract.FeatureSpec::name)
                 .containsExactly("age", "sex", "localization");
+        // the request's field first, then the DICOM tag of the same fact (for an application/dicom image)
         assertThat(contract.tabular()).extracting(io.medfuse.model.contract.FeatureSpec::sources).containsExactly(
-                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_AGE),
-                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_SEX),
+                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_AGE,
+                        io.medfuse.model.contract.FeatureSource.DICOM_PATIENT_AGE),
+                List.of(io.medfuse.model.contract.FeatureSource.PATIENT_SEX,
+                        io.medfuse.model.contract.FeatureSource.DICOM_PATIENT_SEX),
                 List.of(new io.medfuse.model.contract.FeatureSource.Clinical("localization")));
     }
 }

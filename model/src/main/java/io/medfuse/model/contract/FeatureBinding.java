@@ -10,8 +10,10 @@ import java.util.Objects;
  * @param name feature name
  * @param kind how it will be encoded
  * @param sources where its value is read from, first present wins; at least one
+ * @param dicomValues for a CATEGORICAL feature, how a DICOM source's codes (upper case) read in its vocabulary
  */
-public record FeatureBinding(String name, FeatureSpec.Kind kind, List<FeatureSource> sources) {
+public record FeatureBinding(String name, FeatureSpec.Kind kind, List<FeatureSource> sources,
+                             java.util.Map<String, String> dicomValues) {
 
     public FeatureBinding {
         Objects.requireNonNull(name, "name");
@@ -20,5 +22,10 @@ public record FeatureBinding(String name, FeatureSpec.Kind kind, List<FeatureSou
         if (sources.isEmpty()) {
             throw new IllegalArgumentException("feature '" + name + "' needs at least one source");
         }
+        dicomValues = dicomValues == null ? java.util.Map.of() : java.util.Map.copyOf(dicomValues);
+    }
+
+    public FeatureBinding(String name, FeatureSpec.Kind kind, List<FeatureSource> sources) {
+        this(name, kind, sources, null);
     }
 }

@@ -5,12 +5,13 @@ import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.List;
 
 /**
- * Where a feature's value is read from: a request field, or the CSV column that stands for it in training and
- * evaluation. Written in the contract as text: {@code patient.ageYears}, {@code patient.sex} or
- * {@code clinical.<key>} (the request's {@code clinical} map).
+ * Where a feature's value is read from: a request field, a tag of the request's DICOM image, or the CSV column that
+ * stands for it in training and evaluation. Written in the contract as text: {@code patient.ageYears},
+ * {@code patient.sex}, {@code clinical.<key>} (the request's {@code clinical} map) or {@code dicom.<keyword>}
+ * ({@link DicomAttribute}).
  *
- * <p>A new kind of source (a DICOM tag, say) is a new record here and a new method in {@link SourceValues}: the
- * compiler then names every place that reads sources (the worker's request view, the CSV view).
+ * <p>A new kind of source is a new record here and a new method in {@link SourceValues}: the compiler then names
+ * every place that reads sources (the worker's request view, the CSV view).
  */
 public sealed interface FeatureSource {
 
@@ -107,11 +108,69 @@ public sealed interface FeatureSource {
         }
     }
 
+    /**
+     * The DICOM attributes a feature may read, each converted to what a request field would carry (PS3.3 C.7.1.1,
+     * C.7.3.1, C.7.5.1):
+     * <ul>
+     *   <li>{@code PatientAge}: age in years from PatientAge (0010,1010), {@code nnnD/W/M/Y}; when it is absent, from
+     *       PatientBirthDate (0010,0030) and StudyDate (0008,0020);</li>
+     *   <li>{@code PatientSex}: PatientSex (0010,0040) {@code M}, {@code F}, {@code O} as {@code male},
+     *       {@code female}, {@code other}; another code is passed on as it is (the model's unknown slot);</li>
+     *   <li>{@code BodyPartExamined}: BodyPartExamined (0018,0015), upper case as DICOM writes it;</li>
+     *   <li>{@code AnatomicRegionSequence}: the first item's code, {@code SCHEME:VALUE} (e.g. {@code SCT:39937001}).</li>
+     * </ul>
+     * A text value reaches a CATEGORICAL feature through the feature's {@code dicomValues} map when it has one.
+     */
+    enum DicomAttribute {
+        PatientAge(ValueKind.NUMBER), PatientSex(ValueKind.TEXT), BodyPartExamined(ValueKind.TEXT),
+        AnatomicRegionSequence(ValueKind.TEXT);
+
+        private final ValueKind kind;
+
+        DicomAttribute(ValueKind kind) {
+            this.kind = kind;
+        }
+
+        public ValueKind kind() {
+            return kind;
+        }
+    }
+
+    /** An attribute of the request's DICOM image (absent when the image is not DICOM). */
+    record Dicom(DicomAttribute attribute) implements FeatureSource {
+        public Dicom {
+            java.util.Objects.requireNonNull(attribute, "attribute");
+        }
+
+        @Override
+        public String id() {
+            return "dicom." + attribute.name();
+        }
+
+        @Override
+        public ValueKind valueKind() {
+            return attribute.kind();
+        }
+
+        @Override
+        public Object readFrom(SourceValues values) {
+            return values.dicom(attribute);
+        }
+
+        @Override
+        public String toString() {
+            return id();
+        }
+    }
+
     FeatureSource PATIENT_AGE = new PatientAge();
     FeatureSource PATIENT_SEX = new PatientSex();
+    FeatureSource DICOM_PATIENT_AGE = new Dicom(DicomAttribute.PatientAge);
+    FeatureSource DICOM_PATIENT_SEX = new Dicom(DicomAttribute.PatientSex);
 
     /** The forms {@link #parse} accepts, for messages. */
-    String FORMS = "patient.ageYears, patient.sex or clinical.<key>";
+    String FORMS = "patient.ageYears, patient.sex, clinical.<key> or dicom.<PatientAge|PatientSex|BodyPartExamined|"
+            + "AnatomicRegionSequence>";
 
     /**
      * Parses the text form.
@@ -130,6 +189,13 @@ public sealed interface FeatureSource {
             }
             if (t.startsWith("clinical.") && t.length() > "clinical.".length()) {
                 return new Clinical(t.substring("clinical.".length()));
+            }
+            if (t.startsWith("dicom.")) {
+                for (DicomAttribute a : DicomAttribute.values()) {
+                    if (t.equals("dicom." + a.name())) {
+                        return new Dicom(a);
+                    }
+                }
             }
         }
         String shown = text == null ? "null" : text.length() > 60 ? text.substring(0, 60) + "..." : text;
@@ -150,8 +216,28 @@ public sealed interface FeatureSource {
         };
     }
 
-    /** {@link #defaultFor} as the one-element source list of a feature. */
+    /**
+     * The sources of a feature named {@code name} in a contract that names none: {@link #defaultFor}, then, for the
+     * patient's age and sex, the DICOM tag that carries the same fact ({@link #withDicomFallbacks}).
+     */
     static List<FeatureSource> defaultsFor(String name) {
-        return List.of(defaultFor(name));
+        return withDicomFallbacks(List.of(defaultFor(name)));
+    }
+
+    /**
+     * {@code sources} with {@code dicom.PatientAge} after {@code patient.ageYears} and {@code dicom.PatientSex} after
+     * {@code patient.sex}, where they are not listed already: a request's own fields win, the image's tags fill in.
+     */
+    static List<FeatureSource> withDicomFallbacks(List<FeatureSource> sources) {
+        List<FeatureSource> out = new java.util.ArrayList<>();
+        for (FeatureSource s : sources) {
+            out.add(s);
+            FeatureSource fallback = s.equals(PATIENT_AGE) ? DICOM_PATIENT_AGE
+                    : s.equals(PATIENT_SEX) ? DICOM_PATIENT_SEX : null;
+            if (fallback != null && !sources.contains(fallback)) {
+                out.add(fallback);
+            }
+        }
+        return List.copyOf(out);
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
@@ -100,13 +101,35 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
      * CATEGORICAL: one-hot over {@code vocabulary} plus one final "unknown" slot; a value not in the vocabulary
      * (compared case-insensitively after trimming) or a missing value sets the unknown slot and is flagged.
      */
-    @JsonPropertyOrder({"name", "sources", "vocabulary"})
-    record Categorical(String name, List<FeatureSource> sources, List<String> vocabulary) implements FeatureSpec {
+    @JsonPropertyOrder({"name", "sources", "vocabulary", "dicomValues"})
+    record Categorical(String name, List<FeatureSource> sources, List<String> vocabulary,
+                       @com.fasterxml.jackson.annotation.JsonInclude(
+                               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+                       Map<String, String> dicomValues) implements FeatureSpec {
 
+        /**
+         * @param dicomValues how a DICOM source's codes read in the vocabulary (e.g. {@code CHEST → chest}); keys
+         *                    compared in upper case; empty: codes are used as they are
+         */
         public Categorical {
             sources = sourcesOrDefault(name, sources);
             vocabulary = vocabulary == null ? null : java.util.Collections.unmodifiableList(
                     new java.util.ArrayList<>(vocabulary));
+            java.util.Map<String, String> upper = new java.util.LinkedHashMap<>();
+            if (dicomValues != null) {
+                dicomValues.forEach((k, v) -> upper.put(k == null ? null : k.trim().toUpperCase(Locale.ROOT), v));
+            }
+            dicomValues = java.util.Collections.unmodifiableMap(upper);
+        }
+
+        public Categorical(String name, List<FeatureSource> sources, List<String> vocabulary) {
+            this(name, sources, vocabulary, null);
+        }
+
+        @Override
+        @JsonIgnore
+        public FeatureBinding binding() {
+            return new FeatureBinding(name, kind(), sources, dicomValues);
         }
 
         @Override
@@ -127,6 +150,14 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
                     .map(v -> v.trim().toLowerCase(Locale.ROOT)).distinct().count() != vocabulary.size()) {
                 problems.add(where + ": vocabulary values must be non-null and distinct ignoring case, got "
                         + vocabulary);
+            } else {
+                dicomValues.forEach((code, value) -> {
+                    if (code == null || code.isBlank() || value == null || vocabulary.stream()
+                            .noneMatch(v -> v.trim().equalsIgnoreCase(value.trim()))) {
+                        problems.add(where + ": dicomValues maps '" + code + "' to '" + value
+                                + "', which is not in the vocabulary");
+                    }
+                });
             }
         }
     }
@@ -151,7 +182,8 @@ public sealed interface FeatureSpec permits FeatureSpec.Numeric, FeatureSpec.Cat
                 yield new Numeric(n.name(), sources, n.center(), n.scale(), n.min(), n.max(), n.impute(),
                         n.missingIndicator());
             }
-            case CATEGORICAL -> new Categorical(name(), sources, ((Categorical) this).vocabulary());
+            case CATEGORICAL -> new Categorical(name(), sources, ((Categorical) this).vocabulary(),
+                    ((Categorical) this).dicomValues());
         };
     }
 

@@ -15,4 +15,18 @@ public interface SourceValues {
 
     /** {@code clinical.<key>}. */
     Object clinical(String key);
+
+    /**
+     * {@code dicom.<keyword>}: null when the request's image is not DICOM or lacks the attribute; {@link #INVALID}
+     * when the attribute is there but unreadable (a malformed PatientAge, say).
+     */
+    Object dicom(FeatureSource.DicomAttribute attribute);
+
+    /** A value that is present but unreadable: resolved as absent, and flagged ({@code <feature>:dicom-invalid}). */
+    Object INVALID = new Object() {
+        @Override
+        public String toString() {
+            return "invalid";
+        }
+    };
 }

@@ -99,6 +99,11 @@ public final class CsvSourceValues {
                 return cell(new FeatureSource.Clinical(key));
             }
 
+            @Override
+            public Object dicom(FeatureSource.DicomAttribute attribute) {
+                return cell(new FeatureSource.Dicom(attribute));
+            }
+
             private Object cell(FeatureSource source) {
                 Integer i = columns.get(source);
                 return i == null || i >= cells.size() ? null : cells.get(i).trim();

@@ -4,6 +4,7 @@ import io.medfuse.model.contract.FeatureBinding;
 import io.medfuse.model.contract.FeatureSource;
 import io.medfuse.model.contract.FeatureSpec;
 import io.medfuse.model.contract.SourceValues;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,12 +42,50 @@ public final class FeatureResolver {
      *         a key. This is what {@link TabularEncoder#encode} takes.
      */
     public Map<String, Object> resolve(SourceValues values) {
+        return resolveWithFlags(values).values();
+    }
+
+    /**
+     * What {@link #resolve} gives, and the flags that say where values came from: {@code <feature>:from-dicom}
+     * when a DICOM tag supplied it, {@code <feature>:dicom-invalid} when a DICOM tag was there but unreadable (the
+     * feature then took its next source, or is imputed).
+     *
+     * @param values feature name → value (every feature is a key); flags in feature order
+     */
+    public record Resolution(Map<String, Object> values, List<String> flags) {
+    }
+
+    /** See {@link Resolution}. */
+    public Resolution resolveWithFlags(SourceValues values) {
         Objects.requireNonNull(values, "values");
         Map<String, Object> out = new HashMap<>(bindings.size() * 2);
+        List<String> flags = new ArrayList<>(2);
         for (FeatureBinding b : bindings) {
-            out.put(b.name(), first(b, values));
+            Object value = null;
+            boolean invalidTag = false;
+            for (FeatureSource s : b.sources()) {
+                Object v = s.readFrom(values);
+                if (v == SourceValues.INVALID) {
+                    invalidTag |= s instanceof FeatureSource.Dicom;
+                    continue;
+                }
+                if (!missing(v)) {
+                    if (s instanceof FeatureSource.Dicom) {
+                        flags.add(b.name() + ":from-dicom");
+                        if (v instanceof String text && !b.dicomValues().isEmpty()) {
+                            v = b.dicomValues().getOrDefault(text.trim().toUpperCase(java.util.Locale.ROOT), text);
+                        }
+                    }
+                    value = v;
+                    break;
+                }
+            }
+            if (invalidTag) {
+                flags.add(b.name() + ":dicom-invalid");
+            }
+            out.put(b.name(), value);
         }
-        return out;
+        return new Resolution(out, List.copyOf(flags));
     }
 
     /** Which source supplied a feature's value, or null when none did (the value is then imputed). */
@@ -59,18 +98,9 @@ public final class FeatureResolver {
         return null;
     }
 
-    private static Object first(FeatureBinding b, SourceValues values) {
-        for (FeatureSource s : b.sources()) {
-            Object v = s.readFrom(values);
-            if (!missing(v)) {
-                return v;
-            }
-        }
-        return null;
-    }
-
-    /** Absent, null, or blank text: the encoder imputes it. */
+    /** Absent, null, blank text, or {@link SourceValues#INVALID}: the encoder imputes it. */
     public static boolean missing(Object value) {
-        return value == null || value instanceof CharSequence text && text.toString().isBlank();
+        return value == null || value == SourceValues.INVALID
+                || value instanceof CharSequence text && text.toString().isBlank();
     }
 }

@@ -122,9 +122,11 @@ class ModelContractJsonTest {
                 List.of(0.25)));
         assertThat(c.tabular().get(0).kind()).isEqualTo(FeatureSpec.Kind.NUMERIC);
         assertThat(((FeatureSpec.Numeric) c.tabular().get(0)).missingIndicator()).isNull();
-        assertThat(c.tabular().get(0).sources()).as("a contract without sources reads the rule of earlier versions")
-                .containsExactly(FeatureSource.PATIENT_AGE);
-        assertThat(c.tabular().get(1).sources()).containsExactly(FeatureSource.PATIENT_SEX);
+        assertThat(c.tabular().get(0).sources()).as("a contract without sources reads the rule of earlier versions, "
+                + "with the DICOM tag of the same fact after the request's field")
+                .containsExactly(FeatureSource.PATIENT_AGE, FeatureSource.DICOM_PATIENT_AGE);
+        assertThat(c.tabular().get(1).sources()).containsExactly(FeatureSource.PATIENT_SEX,
+                FeatureSource.DICOM_PATIENT_SEX);
         assertThat(c.tabularWidth()).isEqualTo(1 + 3);
         assertThat(c.labelNames()).containsExactly("benign", "malignant");
         assertThat(c.labels().get(0).frequency()).isNull();
@@ -184,9 +186,17 @@ class ModelContractJsonTest {
                 Arguments.of("unknown type", (Consumer<ObjectNode>) n -> feature(n, 1).put("type", "ORDINAL"),
                         "tabular[1] (sex): type must be NUMERIC or CATEGORICAL"),
                 Arguments.of("unknown source", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources")
-                                .add("dicom.PatientAge"),
-                        "tabular[0] (age): unknown feature source 'dicom.PatientAge'; a source is patient.ageYears, "
-                                + "patient.sex or clinical.<key>"),
+                                .add("dicom.PatientWeight"),
+                        "tabular[0] (age): unknown feature source 'dicom.PatientWeight'; a source is "
+                                + "patient.ageYears, patient.sex, clinical.<key> or dicom.<PatientAge|PatientSex|"
+                                + "BodyPartExamined|AnatomicRegionSequence>"),
+                Arguments.of("a DICOM text tag into a number", (Consumer<ObjectNode>) n -> feature(n, 0)
+                                .putArray("sources").add("dicom.PatientSex"),
+                        "tabular[0] (age)"),
+                Arguments.of("dicomValues outside the vocabulary", (Consumer<ObjectNode>) n -> feature(n, 2)
+                                .putObject("dicomValues").put("BACK", "lower back"),
+                        "tabular[2] (localization): dicomValues maps 'BACK' to 'lower back', which is not in the "
+                                + "vocabulary"),
                 Arguments.of("no sources", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources"),
                         "tabular[0] (age): sources is empty"),
                 Arguments.of("text into a number", (Consumer<ObjectNode>) n -> feature(n, 0).putArray("sources")

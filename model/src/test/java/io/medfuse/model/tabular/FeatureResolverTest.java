@@ -15,6 +15,66 @@ import org.junit.jupiter.api.Test;
 class FeatureResolverTest {
 
     /** A request's values, as the worker's view of an ImagingRequest supplies them. */
+    /** A request whose DICOM image supplies tag values (null: not DICOM). */
+    private record Tagged(Double age, Map<FeatureSource.DicomAttribute, Object> tags) implements SourceValues {
+        @Override
+        public Object patientAgeYears() {
+            return age;
+        }
+
+        @Override
+        public Object patientSex() {
+            return null;
+        }
+
+        @Override
+        public Object clinical(String key) {
+            return null;
+        }
+
+        @Override
+        public Object dicom(FeatureSource.DicomAttribute attribute) {
+            return tags.get(attribute);
+        }
+    }
+
+    private static final FeatureBinding DICOM_AGE = new FeatureBinding("age", FeatureSpec.Kind.NUMERIC,
+            FeatureSource.withDicomFallbacks(List.of(FeatureSource.PATIENT_AGE)));
+    private static final FeatureBinding DICOM_SITE = new FeatureBinding("site", FeatureSpec.Kind.CATEGORICAL,
+            List.of(new FeatureSource.Clinical("site"),
+                    new FeatureSource.Dicom(FeatureSource.DicomAttribute.BodyPartExamined)),
+            Map.of("BACK", "back", "CHEST", "chest"));
+
+    @Test
+    void requestFieldsWinOverTagsAndTagsFillInWithAFlagAndTheContractsMap() {
+        FeatureResolver r = new FeatureResolver(List.of(DICOM_AGE, DICOM_SITE));
+        Map<FeatureSource.DicomAttribute, Object> tags = Map.of(FeatureSource.DicomAttribute.PatientAge, 45.0,
+                FeatureSource.DicomAttribute.BodyPartExamined, "BACK");
+
+        FeatureResolver.Resolution explicit = r.resolveWithFlags(new Tagged(60.0, tags));
+        assertThat(explicit.values()).containsEntry("age", 60.0).containsEntry("site", "back");
+        assertThat(explicit.flags()).containsExactly("site:from-dicom");
+
+        FeatureResolver.Resolution fromTags = r.resolveWithFlags(new Tagged(null, tags));
+        assertThat(fromTags.values()).containsEntry("age", 45.0);
+        assertThat(fromTags.flags()).containsExactly("age:from-dicom", "site:from-dicom");
+
+        FeatureResolver.Resolution unmapped = r.resolveWithFlags(new Tagged(null,
+                Map.of(FeatureSource.DicomAttribute.BodyPartExamined, "KNEE")));
+        assertThat(unmapped.values()).as("a code the map lacks is passed on (the unknown slot)")
+                .containsEntry("site", "KNEE").containsEntry("age", null);
+    }
+
+    @Test
+    void anUnreadableTagIsAbsentAndFlagged() {
+        FeatureResolver r = new FeatureResolver(List.of(DICOM_AGE));
+        FeatureResolver.Resolution res = r.resolveWithFlags(new Tagged(null,
+                Map.of(FeatureSource.DicomAttribute.PatientAge, SourceValues.INVALID)));
+        assertThat(res.values()).containsEntry("age", null);
+        assertThat(res.flags()).containsExactly("age:dicom-invalid");
+        assertThat(FeatureResolver.missing(SourceValues.INVALID)).isTrue();
+    }
+
     private record Request(Double age, String sex, Map<String, Object> clinical) implements SourceValues {
         @Override
         public Object patientAgeYears() {
@@ -29,6 +89,11 @@ class FeatureResolverTest {
         @Override
         public Object clinical(String key) {
             return clinical.get(key);
+        }
+
+        @Override
+        public Object dicom(FeatureSource.DicomAttribute attribute) {
+            return null;
         }
     }
 
@@ -108,7 +173,11 @@ class FeatureResolverTest {
                 .isEqualTo(new FeatureSource.Clinical("Age"));
         assertThatThrownBy(() -> FeatureSource.parse("clinical.")).hasMessageContaining("unknown feature source");
         assertThatThrownBy(() -> FeatureSource.parse("patient.age" + "x".repeat(200)))
-                .hasMessageEndingWith("...'; a source is patient.ageYears, patient.sex or clinical.<key>");
+                .hasMessageEndingWith("...'; a source is " + FeatureSource.FORMS);
+        assertThat(FeatureSource.parse("dicom.BodyPartExamined")).isEqualTo(
+                new FeatureSource.Dicom(FeatureSource.DicomAttribute.BodyPartExamined));
+        assertThatThrownBy(() -> FeatureSource.parse("dicom.PatientName")).hasMessageContaining(
+                "unknown feature source 'dicom.PatientName'");
         assertThatThrownBy(() -> FeatureSource.parse("clinical." + "k".repeat(300)))
                 .hasMessageContaining("1 to 256 characters");
     }

@@ -77,11 +77,11 @@ public record DatasetOptions(String imageColumn, String labelColumn, List<Featur
         List<FeatureBinding> out = new ArrayList<>();
         for (String c : numeric == null ? List.<String>of() : numeric) {
             out.add(new FeatureBinding(c, FeatureSpec.Kind.NUMERIC,
-                    List.of(sources.getOrDefault(c, FeatureSource.defaultFor(c)))));
+                    FeatureSource.withDicomFallbacks(List.of(sources.getOrDefault(c, FeatureSource.defaultFor(c))))));
         }
         for (String c : categorical == null ? List.<String>of() : categorical) {
             out.add(new FeatureBinding(c, FeatureSpec.Kind.CATEGORICAL,
-                    List.of(sources.getOrDefault(c, FeatureSource.defaultFor(c)))));
+                    FeatureSource.withDicomFallbacks(List.of(sources.getOrDefault(c, FeatureSource.defaultFor(c))))));
         }
         return out;
     }

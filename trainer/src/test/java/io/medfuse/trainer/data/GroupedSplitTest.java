@@ -85,7 +85,8 @@ class GroupedSplitTest {
         assertThat(age.min()).isEqualTo(0.0);
         assertThat(age.max()).isEqualTo(120.0);
         assertThat(age.missingIndicator()).isFalse();
-        assertThat(age.sources()).containsExactly(io.medfuse.model.contract.FeatureSource.PATIENT_AGE);
+        assertThat(age.sources()).containsExactly(io.medfuse.model.contract.FeatureSource.PATIENT_AGE,
+                io.medfuse.model.contract.FeatureSource.DICOM_PATIENT_AGE);
         assertThat(((FeatureSpec.Categorical) specs.get(1)).vocabulary()).containsExactly("Female", "male");
     }
 

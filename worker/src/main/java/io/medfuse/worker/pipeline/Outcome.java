@@ -3,6 +3,7 @@ package io.medfuse.worker.pipeline;
 import java.util.List;
 
 import io.medfuse.events.FailureReason;
+import io.medfuse.events.SourceRef;
 import io.medfuse.worker.batch.BatchStats;
 
 /** What became of one request inside the pipeline: a prediction or a failure. */
@@ -15,9 +16,10 @@ public sealed interface Outcome {
      * @param flags input notes such as {@code age:imputed}
      * @param arrivalNanos when the stream thread took the request
      * @param preprocessNanos image decode/resize/normalise (and fetch) time
+     * @param source the request's source, with a DICOM image's UIDs where it gave none; may be null
      */
     record Predicted(float[] probabilities, List<String> flags, BatchStats stats, long arrivalNanos,
-                     long preprocessNanos) implements Outcome {
+                     long preprocessNanos, SourceRef source) implements Outcome {
     }
 
     /** The request cannot be answered: it becomes a dead letter. */

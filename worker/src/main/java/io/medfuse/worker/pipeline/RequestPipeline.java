@@ -27,6 +27,8 @@ import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Patient;
 import io.medfuse.events.SourceRef;
+import io.medfuse.model.contract.FeatureSource;
+import io.medfuse.model.contract.FeatureSpec;
 import io.medfuse.model.contract.SourceValues;
 import io.medfuse.model.tabular.FeatureResolver;
 import io.medfuse.model.contract.ModelContract;
@@ -34,6 +36,11 @@ import io.medfuse.model.image.ImageDecodeException;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
 import io.medfuse.model.image.ImageTooLargeException;
+import io.medfuse.model.image.DicomDataset;
+import io.medfuse.model.image.DicomObject;
+import io.medfuse.model.image.DicomParser;
+import io.medfuse.model.image.DicomPatientData;
+import io.medfuse.model.image.DicomTags;
 import io.medfuse.model.image.UnsupportedMediaTypeException;
 import io.medfuse.model.image.UnsupportedTransferSyntaxException;
 import io.medfuse.model.tabular.EncodedRow;
@@ -99,6 +106,9 @@ public final class RequestPipeline implements AutoCloseable {
     private final ImagePreprocessor preprocessor;
     private final TabularEncoder tabularEncoder;
     private final FeatureResolver featureResolver;
+    private final List<FeatureSpec> numericFeatures;
+    /** Whether any feature reads a DICOM tag (else a DICOM image's tags are not read at all). */
+    private final boolean readsDicomTags;
     private final ImageFetcher fetcher;
     private final ExecutorService cpu;
     private final ExecutorService io;
@@ -123,6 +133,10 @@ public final class RequestPipeline implements AutoCloseable {
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
         this.featureResolver = FeatureResolver.of(contract.tabular());
+        this.numericFeatures = contract.tabular().stream()
+                .filter(f -> f.kind() == FeatureSpec.Kind.NUMERIC).toList();
+        this.readsDicomTags = contract.tabular().stream()
+                .anyMatch(f -> f.sources().stream().anyMatch(src -> src instanceof FeatureSource.Dicom));
         this.cpu = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
         // I/O waits (file reads, name lookups, HTTP callbacks) never take a decoding thread
         this.io = Executors.newFixedThreadPool(Math.max(4, 2 * settings.preprocessThreads()),
@@ -224,12 +238,7 @@ public final class RequestPipeline implements AutoCloseable {
         if (hasRef) {
             fetcher.check(image.getReference());
         }
-        EncodedRow row;
-        try {
-            row = tabularEncoder.encode(featureResolver.resolve(new RequestSources(request)));
-        } catch (InvalidFeatureException e) {
-            throw new RequestRejectedException(FailureReason.INVALID_FIELD, e.getMessage(), e);
-        }
+        Encoded row = encode(new RequestSources(request, null));
         List<String> flags = row.flags();
         if (implausible(request.getRequestedAt())) {
             flags = new ArrayList<>(flags);
@@ -237,6 +246,47 @@ public final class RequestPipeline implements AutoCloseable {
             flags = List.copyOf(flags);
         }
         return new Validated(row.values(), flags);
+    }
+
+    private record Encoded(float[] values, List<String> flags) {
+    }
+
+    /**
+     * The request's features through the contract's sources. A value a DICOM tag supplied outside a numeric
+     * feature's range is the modality's, not the producer's: it is dropped (imputed or read from the next source)
+     * and flagged {@code <feature>:dicom-invalid}, where a request field out of range is INVALID_FIELD.
+     */
+    private Encoded encode(RequestSources sources) {
+        FeatureResolver.Resolution r = featureResolver.resolveWithFlags(sources);
+        Map<String, Object> values = r.values();
+        List<String> resolutionFlags = r.flags();
+        if (sources.dicom != null) {
+            values = new java.util.HashMap<>(values);
+            List<String> adjusted = new ArrayList<>(resolutionFlags);
+            for (FeatureSpec f : numericFeatures) {
+                FeatureSpec.Numeric n = (FeatureSpec.Numeric) f;
+                if (adjusted.contains(n.name() + ":from-dicom") && values.get(n.name()) instanceof Number v
+                        && (n.min() != null && v.doubleValue() < n.min()
+                        || n.max() != null && v.doubleValue() > n.max())) {
+                    values.put(n.name(), null);
+                    adjusted.remove(n.name() + ":from-dicom");
+                    adjusted.add(n.name() + ":dicom-invalid");
+                }
+            }
+            resolutionFlags = adjusted;
+        }
+        EncodedRow row;
+        try {
+            row = tabularEncoder.encode(values);
+        } catch (InvalidFeatureException e) {
+            throw new RequestRejectedException(FailureReason.INVALID_FIELD, e.getMessage(), e);
+        }
+        if (resolutionFlags.isEmpty()) {
+            return new Encoded(row.values(), row.flags());
+        }
+        List<String> flags = new ArrayList<>(row.flags());
+        flags.addAll(resolutionFlags);
+        return new Encoded(row.values(), List.copyOf(flags));
     }
 
     private boolean implausible(Instant requestedAt) {
@@ -266,7 +316,7 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     /** The request's values by source, for {@link FeatureResolver}: the contract says which source feeds what. */
-    private record RequestSources(ImagingRequest request) implements SourceValues {
+    private record RequestSources(ImagingRequest request, DicomDataset dicom) implements SourceValues {
         @Override
         public Object patientAgeYears() {
             Patient p = request.getPatient();
@@ -284,6 +334,81 @@ public final class RequestPipeline implements AutoCloseable {
             Map<String, Object> clinical = request.getClinical();
             return clinical == null ? null : clinical.get(key);
         }
+
+        @Override
+        public Object dicom(FeatureSource.DicomAttribute attribute) {
+            return dicom == null ? null : DicomPatientData.value(dicom, attribute);
+        }
+    }
+
+    /** The pixels, features, flags and source of a request whose image has been read. */
+    private record Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source) {
+    }
+
+    /**
+     * A DICOM image is parsed once: its pixels, and, when the contract reads DICOM tags, the features again with
+     * the tags beside the request's fields; its Study, Series and SOP Instance UIDs fill what the request's
+     * {@code source} leaves empty.
+     */
+    private Prepared prepare(ImagingRequest request, Validated validated, byte[] bytes, ImageReference ref) {
+        String mediaType = request.getImage().getMediaType();
+        if (!"application/dicom".equals(normalisedMediaType(mediaType)) || !DicomParser.isPart10(bytes)) {
+            // not DICOM, or bytes that are not: the preprocessor's checks name what they are
+            return new Prepared(decode(bytes, mediaType, ref), validated.tabular(), validated.flags(),
+                    request.getSource());
+        }
+        DicomObject dicom;
+        float[] pixels = new float[preprocessor.spec().tensorSize()];
+        try {
+            if (bytes.length > settings.imageLimits().maxBytes()) {
+                return new Prepared(decode(bytes, mediaType, ref), validated.tabular(), validated.flags(),
+                        request.getSource());
+            }
+            dicom = DicomParser.parse(bytes, settings.imageLimits());
+            preprocessor.preprocessInto(dicom, pixels, 0);
+        } catch (ImageTooLargeException | UnsupportedTransferSyntaxException e) {
+            throw e;
+        } catch (ImageDecodeException e) {
+            if (ref == null) {
+                throw e;
+            }
+            throw new ImageDecodeException("the image at " + ImageFetcher.describe(java.net.URI.create(ref.getUri()))
+                    + " is not a decodable DICOM object: " + e.getMessage());
+        } catch (RuntimeException e) {
+            throw new ImageDecodeException("the DICOM object could not be decoded (" + e.getClass().getSimpleName()
+                    + ")");
+        }
+        float[] tabular = validated.tabular();
+        List<String> flags = validated.flags();
+        if (readsDicomTags) {
+            Encoded row = encode(new RequestSources(request, dicom.dataset()));
+            tabular = row.values();
+            List<String> merged = new ArrayList<>(row.flags());
+            if (validated.flags().contains(REQUESTED_AT_IMPLAUSIBLE)) {
+                merged.add(REQUESTED_AT_IMPLAUSIBLE);
+            }
+            flags = List.copyOf(merged);
+        }
+        return new Prepared(pixels, tabular, flags, withDicomUids(request.getSource(), dicom.dataset()));
+    }
+
+    /** The request's source, with the object's UIDs where the request gave none (only well-formed UIDs). */
+    static SourceRef withDicomUids(SourceRef source, DicomDataset d) {
+        SourceRef.Builder b = source == null ? SourceRef.newBuilder() : SourceRef.newBuilder(source);
+        if (b.getStudyInstanceUid() == null) {
+            b.setStudyInstanceUid(uid(d, DicomTags.STUDY_INSTANCE_UID));
+        }
+        if (b.getSeriesInstanceUid() == null) {
+            b.setSeriesInstanceUid(uid(d, DicomTags.SERIES_INSTANCE_UID));
+        }
+        if (b.getSopInstanceUid() == null) {
+            b.setSopInstanceUid(uid(d, DicomTags.SOP_INSTANCE_UID));
+        }
+        return b.build();
+    }
+
+    private static String uid(DicomDataset d, int tag) {
+        return d.string(tag).filter(u -> u.length() <= 64 && u.matches("[0-9]+(\\.[0-9]+)*")).orElse(null);
     }
 
     /**
@@ -320,24 +445,26 @@ public final class RequestPipeline implements AutoCloseable {
             bytes = CompletableFuture.completedFuture(inlineBytes(payload.getData()));
         }
         long[] preprocessNanos = new long[1];
-        CompletableFuture<float[]> image = bytes.thenApplyAsync(b -> {
+        CompletableFuture<Prepared> image = bytes.thenApplyAsync(b -> {
             if (answer.isDone()) {
                 throw new java.util.concurrent.CancellationException("answered already (deadline)");
             }
             stage.set("decoding its image");
             long start = System.nanoTime();
-            float[] pixels = decode(b, payload.getMediaType(), ref);
+            Prepared prepared = prepare(request, validated, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
-            return pixels;
+            return prepared;
         }, cpu);
+        AtomicReference<Prepared> prepared = new AtomicReference<>();
         AtomicReference<CompletableFuture<MicroBatcher.Result>> queued = new AtomicReference<>();
-        image.thenCompose(pixels -> {
+        image.thenCompose(p -> {
+            prepared.set(p);
             if (answer.isDone()) {
                 return CompletableFuture.<MicroBatcher.Result>failedFuture(
                         new java.util.concurrent.CancellationException("answered already (deadline)"));
             }
             stage.set("waiting for its batch or in the model");
-            CompletableFuture<MicroBatcher.Result> f = batcher.submit(pixels, validated.tabular());
+            CompletableFuture<MicroBatcher.Result> f = batcher.submit(p.pixels(), p.tabular());
             queued.set(f);
             if (answer.isDone()) {
                 f.cancel(false); // the deadline passed meanwhile: the batcher leaves it out
@@ -347,8 +474,9 @@ public final class RequestPipeline implements AutoCloseable {
             if (error != null) {
                 answer.completeExceptionally(Failures.unwrap(error));
             } else {
-                answer.complete(new Outcome.Predicted(result.probabilities(), validated.flags(), result.stats(),
-                        arrivalNanos, preprocessNanos[0]));
+                Prepared p = prepared.get();
+                answer.complete(new Outcome.Predicted(result.probabilities(), p.flags(), result.stats(),
+                        arrivalNanos, preprocessNanos[0], p.source()));
             }
         });
         answer.whenComplete((p, error) -> {

@@ -437,6 +437,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 .setPredictedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
                 .setTimings(timings)
                 .setFlags(p.flags())
+                .setSource(p.source())
                 .build();
     }
 

@@ -89,6 +89,57 @@ class DicomIT {
         }
     }
 
+    @Test
+    void patientFieldsLeftEmptyAreReadFromTheTagsAndTheUidsAreEchoed() throws Exception {
+        byte[] tags = Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags.dcm"));
+        io.medfuse.model.image.DicomDataset tagged = io.medfuse.model.image.DicomParser.parse(tags,
+                io.medfuse.model.image.ImageLimits.defaults()).dataset();
+        byte[] png = pngOfPixelData(tags, 40, 30);
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            f.send(withPatient(request("png-45-female", "image/png", png, null), 45.0, "female"));
+            f.send(withPatient(request("tags-only", "application/dicom", tags, null), null, null));
+            f.send(withPatient(request("fields-win", "application/dicom", tags, null), 60.0, null));
+            f.send(withPatient(request("birthdate", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags-birthdate.dcm")), null), null, null));
+            f.send(withPatient(request("invalid-tags", "application/dicom",
+                    Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags-invalid.dcm")), null), null, null));
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= 5, Duration.ofSeconds(60)))
+                    .as("answers: %s / %s", f.predicted, f.failed).isTrue();
+
+            Prediction fromTags = prediction(f, "tags-only");
+            assertThat(fromTags.getFlags()).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
+            List<LabelProbability> reference = prediction(f, "png-45-female").getProbabilities();
+            for (int i = 0; i < reference.size(); i++) {
+                assertThat(fromTags.getProbabilities().get(i).getProbability()).as("class %d", i)
+                        .isCloseTo(reference.get(i).getProbability(), within(1e-5));
+            }
+            assertThat(fromTags.getSource().getSystem()).as("the request's own source is kept").isEqualTo("dicom-it");
+            assertThat(fromTags.getSource().getStudyInstanceUid())
+                    .isEqualTo(tagged.string(io.medfuse.model.image.DicomTags.STUDY_INSTANCE_UID).orElseThrow());
+            assertThat(fromTags.getSource().getSeriesInstanceUid())
+                    .isEqualTo(tagged.string(io.medfuse.model.image.DicomTags.SERIES_INSTANCE_UID).orElseThrow());
+            assertThat(fromTags.getSource().getSopInstanceUid())
+                    .isEqualTo(tagged.string(io.medfuse.model.image.DicomTags.SOP_INSTANCE_UID).orElseThrow());
+
+            assertThat(prediction(f, "fields-win").getFlags()).as("the request's age wins over PatientAge")
+                    .containsExactly("sex:from-dicom");
+            assertThat(prediction(f, "birthdate").getFlags()).containsExactlyInAnyOrder("age:from-dicom",
+                    "sex:from-dicom");
+            assertThat(prediction(f, "invalid-tags").getFlags()).as("PatientAge '45' and PatientSex 'X'")
+                    .containsExactlyInAnyOrder("age:imputed", "age:dicom-invalid", "sex:unknown", "sex:from-dicom");
+            assertThat(prediction(f, "png-45-female").getSource().getStudyInstanceUid()).isNull();
+        }
+    }
+
+    private static ImagingRequest withPatient(ImagingRequest r, Double age, String sex) {
+        r.setPatient(Patient.newBuilder().setAgeYears(age).setSex(sex).build());
+        return r;
+    }
+
     private static Prediction prediction(StreamFixture f, String id) {
         Optional<Prediction> p;
         synchronized (f.predicted) {
