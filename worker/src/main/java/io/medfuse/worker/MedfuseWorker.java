@@ -304,7 +304,7 @@ public final class MedfuseWorker implements AutoCloseable {
     private static TopologySettings topologySettings(WorkerConfig config, TopicLimits limits) {
         return new TopologySettings(config.requestsTopic(), config.predictionsTopic(), config.deadLettersTopic(),
                 config.forwardIntervalMs(), config.deadLetterMaxOriginalBytes(), limits.predictionsMaxBytes(),
-                limits.deadLettersMaxBytes(), config.requestIdWindowMs());
+                limits.deadLettersMaxBytes(), config.requestIdWindowMs(), config.fhirTopic());
     }
 
     /**
@@ -420,7 +420,11 @@ public final class MedfuseWorker implements AutoCloseable {
         adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
         adminProps.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
         adminProps.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
-        List<String> topics = List.of(config.requestsTopic(), config.predictionsTopic(), config.deadLettersTopic());
+        List<String> topics = new ArrayList<>(List.of(config.requestsTopic(), config.predictionsTopic(),
+                config.deadLettersTopic()));
+        if (config.fhirTopic() != null) {
+            topics.add(config.fhirTopic());
+        }
         List<String> missing = new ArrayList<>();
         try (Admin admin = Admin.create(adminProps)) {
             // one request for every topic, one for both limits: each round trip counts on a restart (ADR 0006)

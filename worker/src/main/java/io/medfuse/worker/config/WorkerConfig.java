@@ -47,6 +47,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String TOPIC_REQUESTS = "topic.requests";
     public static final String TOPIC_PREDICTIONS = "topic.predictions";
     public static final String TOPIC_DEAD_LETTERS = "topic.dead.letters";
+    public static final String OUTPUT_FHIR_TOPIC = "output.fhir.topic";
     public static final String MODEL_PATH = "model.path";
     public static final String MODEL_DEVICE = "model.device";
     public static final String MODEL_INTRA_OP_THREADS = "model.intra.op.threads";
@@ -123,6 +124,10 @@ public final class WorkerConfig extends AbstractConfig {
                     Importance.HIGH, "Topic the Prediction events are written to.")
             .define(TOPIC_DEAD_LETTERS, Type.STRING, "medfuse.dead-letters", new ConfigDef.NonEmptyString(),
                     Importance.HIGH, "Topic the FailedRequest events (dead letters) are written to.")
+            .define(OUTPUT_FHIR_TOPIC, Type.STRING, "", Importance.MEDIUM,
+                    "Topic a FHIR R4 document (a transaction Bundle: Device, Observation, DiagnosticReport; no "
+                            + "patient data) is written to for each prediction, in the same transaction; empty: "
+                            + "off. See docs/fhir.md.")
             .define(MODEL_PATH, Type.STRING, BUNDLED_MODEL, Importance.HIGH,
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
@@ -375,6 +380,12 @@ public final class WorkerConfig extends AbstractConfig {
 
     public String deadLettersTopic() {
         return getString(TOPIC_DEAD_LETTERS);
+    }
+
+    /** The FHIR output topic, or null when the FHIR output is off. */
+    public String fhirTopic() {
+        String t = getString(OUTPUT_FHIR_TOPIC);
+        return t == null || t.isBlank() ? null : t.trim();
     }
 
     public String registryUrl() {

@@ -29,6 +29,7 @@ import io.medfuse.events.ImagingRequest;
 import io.medfuse.events.LabelProbability;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Prediction;
+import io.medfuse.worker.fhir.FhirDocuments;
 import io.medfuse.events.Timings;
 import io.medfuse.worker.pipeline.Failures;
 import io.medfuse.worker.pipeline.InFlightLimit;
@@ -88,6 +89,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private final RequestPipeline pipeline;
     private final InFlightLimit limit;
     private final Answers answers;
+    /** Writes the FHIR document of each prediction; null when the FHIR output is off. */
+    private final FhirDocuments fhir;
     private final RegistryOutage outage;
     private final AnswerBacklog backlog;
     private final Queue<Done> done = new ConcurrentLinkedQueue<>();
@@ -115,6 +118,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                        RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
                        AnswerBacklog backlog) {
         this.settings = settings;
+        this.fhir = settings.fhirTopic() == null ? null : new FhirDocuments();
         this.requestCodec = requestCodec;
         this.pipeline = pipeline;
         this.limit = limit;
@@ -378,8 +382,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         while ((d = done.poll()) != null) {
             backlog.forwarded();
             Answers.Serialized answer;
+            Prediction predicted = null;
             if (d.outcome() instanceof Outcome.Predicted p) {
-                answer = answers.prediction(prediction(d, p), settings.requestsTopic(), partition, d.offset());
+                predicted = prediction(d, p);
+                answer = answers.prediction(predicted, settings.requestsTopic(), partition, d.offset());
                 if (answer.isPrediction()) {
                     pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
                             p.preprocessNanos(), p.stats().inferenceNanos());
@@ -392,6 +398,12 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                         f.reason(), f.detail(), original);
             }
             forward(answer, d.requestId(), d.offset());
+            if (fhir != null && predicted != null && answer.isPrediction()) {
+                // in the same transaction as the prediction: both or neither
+                context.forward(new Record<>(d.requestId(), fhir.bundle(predicted), System.currentTimeMillis(),
+                        Answers.sourceHeaders(settings.requestsTopic(), partition, d.offset())),
+                        TopologyFactory.FHIR_SINK);
+            }
             pending.delete(d.offset());
         }
     }

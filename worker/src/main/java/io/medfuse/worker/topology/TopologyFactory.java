@@ -34,6 +34,7 @@ public final class TopologyFactory {
     public static final String PROCESSOR = "infer";
     public static final String PREDICTIONS_SINK = "predictions-sink";
     public static final String DEAD_LETTERS_SINK = "dead-letters-sink";
+    public static final String FHIR_SINK = "fhir-sink";
     public static final String PENDING_STORE = "pending-requests";
     public static final String REQUEST_IDS_STORE = "request-ids";
 
@@ -66,6 +67,10 @@ public final class TopologyFactory {
                 Serdes.ByteArray().serializer(), PROCESSOR);
         topology.addSink(DEAD_LETTERS_SINK, settings.deadLettersTopic(), Serdes.String().serializer(),
                 Serdes.ByteArray().serializer(), PROCESSOR);
+        if (settings.fhirTopic() != null) {
+            topology.addSink(FHIR_SINK, settings.fhirTopic(), Serdes.String().serializer(),
+                    Serdes.ByteArray().serializer(), PROCESSOR);
+        }
         return topology;
     }
 

@@ -12,10 +12,18 @@ package io.medfuse.worker.topology;
  * @param deadLettersMaxBytes largest FailedRequest value the dead-letter topic takes (larger: sent without the
  *     original)
  * @param requestIdWindowMs how long a request id is remembered
+ * @param fhirTopic where a FHIR document per prediction goes, or null: no FHIR output
  */
 public record TopologySettings(String requestsTopic, String predictionsTopic, String deadLettersTopic,
                                long forwardIntervalMs, int deadLetterMaxOriginalBytes, int predictionsMaxBytes,
-                               int deadLettersMaxBytes, long requestIdWindowMs) {
+                               int deadLettersMaxBytes, long requestIdWindowMs, String fhirTopic) {
+
+    public TopologySettings(String requestsTopic, String predictionsTopic, String deadLettersTopic,
+                            long forwardIntervalMs, int deadLetterMaxOriginalBytes, int predictionsMaxBytes,
+                            int deadLettersMaxBytes, long requestIdWindowMs) {
+        this(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs, deadLetterMaxOriginalBytes,
+                predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, null);
+    }
 
     /** Kafka's default message size limit less room for the key, headers and batch overhead. */
     public static final int DEFAULT_MAX_VALUE_BYTES = 1_048_588 - 16 * 1024;
@@ -29,11 +37,17 @@ public record TopologySettings(String requestsTopic, String predictionsTopic, St
 
     public TopologySettings withRequestIdWindowMs(long ms) {
         return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
-                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, ms);
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, ms, fhirTopic);
     }
 
     public TopologySettings withMaxValueBytes(int predictions, int deadLetters) {
         return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
-                deadLetterMaxOriginalBytes, predictions, deadLetters, requestIdWindowMs);
+                deadLetterMaxOriginalBytes, predictions, deadLetters, requestIdWindowMs, fhirTopic);
+    }
+
+    /** These settings with a FHIR output topic (null: none). */
+    public TopologySettings withFhirTopic(String topic) {
+        return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, topic);
     }
 }

@@ -95,8 +95,11 @@ class DicomIT {
         io.medfuse.model.image.DicomDataset tagged = io.medfuse.model.image.DicomParser.parse(tags,
                 io.medfuse.model.image.ImageLimits.defaults()).dataset();
         byte[] png = pngOfPixelData(tags, 40, 30);
+        String fhirTopic = "dicom-it-fhir-" + java.util.UUID.randomUUID();
+        kafka.createTopics(1, fhirTopic);
         try (StreamFixture f = new StreamFixture(kafka, registry, 2);
-             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.OUTPUT_FHIR_TOPIC, fhirTopic)))) {
             assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
             f.startReading();
             f.send(withPatient(request("png-45-female", "image/png", png, null), 45.0, "female"));
@@ -132,7 +135,54 @@ class DicomIT {
             assertThat(prediction(f, "invalid-tags").getFlags()).as("PatientAge '45' and PatientSex 'X'")
                     .containsExactlyInAnyOrder("age:imputed", "age:dicom-invalid", "sex:unknown", "sex:from-dicom");
             assertThat(prediction(f, "png-45-female").getSource().getStudyInstanceUid()).isNull();
+
+            // one FHIR document per prediction, committed with it, each read by HAPI's strict R4 parser
+            List<org.hl7.fhir.r4.model.Bundle> documents = fhirDocuments(fhirTopic, 5);
+            assertThat(documents).hasSize(5);
+            for (org.hl7.fhir.r4.model.Bundle b : documents) {
+                org.hl7.fhir.r4.model.Observation o = (org.hl7.fhir.r4.model.Observation) b.getEntry().get(1)
+                        .getResource();
+                String predictionId = o.getIdentifierFirstRep().getValue();
+                Prediction p;
+                synchronized (f.predicted) {
+                    p = f.predicted.stream().filter(x -> x.getPredictionId().equals(predictionId)).findFirst()
+                            .orElseThrow();
+                }
+                io.medfuse.worker.fhir.FhirDocumentsTest.assertWellFormed(b, p);
+            }
+            org.hl7.fhir.r4.model.Bundle fromTagsDoc = documents.stream().filter(b -> ((org.hl7.fhir.r4.model
+                    .Observation) b.getEntry().get(1).getResource()).getIdentifierFirstRep().getValue()
+                    .equals(fromTags.getPredictionId())).findFirst().orElseThrow();
+            assertThat(((org.hl7.fhir.r4.model.DiagnosticReport) fromTagsDoc.getEntry().get(2).getResource())
+                    .getImagingStudyFirstRep().getIdentifier().getValue())
+                    .isEqualTo("urn:oid:" + fromTags.getSource().getStudyInstanceUid());
+            String all = documents.stream().map(b -> io.medfuse.worker.fhir.FhirDocumentsTest.R4.newJsonParser()
+                    .encodeResourceToString(b)).reduce("", String::concat);
+            assertThat(all).as("no patient tag value reaches a FHIR document").doesNotContain("Doe^Jane")
+                    .doesNotContain("MRN-4711-0815");
         }
+    }
+
+    /** The FHIR topic under read_committed, from the beginning, until {@code n} documents (or 30 s). */
+    private static List<org.hl7.fhir.r4.model.Bundle> fhirDocuments(String topic, int n) {
+        java.util.Properties props = kafka.clientProperties();
+        props.put("isolation.level", "read_committed");
+        List<org.hl7.fhir.r4.model.Bundle> out = new java.util.ArrayList<>();
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<String, byte[]> c =
+                     new org.apache.kafka.clients.consumer.KafkaConsumer<>(props,
+                             new org.apache.kafka.common.serialization.StringDeserializer(),
+                             new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(topic, 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (out.size() < n && System.nanoTime() < deadline) {
+                for (var r : c.poll(Duration.ofMillis(200))) {
+                    out.add(io.medfuse.worker.fhir.FhirDocumentsTest.parse(r.value()));
+                }
+            }
+        }
+        return out;
     }
 
     private static ImagingRequest withPatient(ImagingRequest r, Double age, String sex) {
