@@ -73,6 +73,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             description = "Give up waiting for answers after this long (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Option(names = "--dicom",
+            description = "Send the sample images as DICOM objects (application/dicom) whose tags carry the "
+                    + "patient's age and sex, with no patient fields in the request: the worker reads them from the "
+                    + "tags (flags age:from-dicom, sex:from-dicom) and echoes the object's UIDs.")
+    boolean dicom;
+
     @Option(names = "--verbose", description = "Show the worker's and Kafka's logs.")
     boolean verbose;
 
@@ -225,6 +231,25 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         }
     }
 
+    /**
+     * The request as a DICOM export would carry it: the image as a Secondary Capture object whose PatientAge and
+     * PatientSex tags hold the patient's age and sex, no patient fields, the anatomical site still as a clinical
+     * value (the bundled model's contract reads it from there).
+     */
+    private static ImagingRequest asDicom(ImagingRequest r, SyntheticDataset.Case c) throws java.io.IOException {
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(c.png()));
+        String id = r.getRequestId();
+        byte[] object = io.medfuse.testkit.DicomBuilder.secondaryCapture(img,
+                String.format(java.util.Locale.ROOT, "%03dY", c.age()),
+                "female".equals(c.sex()) ? "F" : "male".equals(c.sex()) ? "M" : "O", null,
+                io.medfuse.testkit.DicomBuilder.uidFor("study/" + id), io.medfuse.testkit.DicomBuilder.uidFor(
+                        "series/" + id), io.medfuse.testkit.DicomBuilder.uidFor("instance/" + id));
+        return ImagingRequest.newBuilder(r).setPatient(null)
+                .setImage(io.medfuse.events.ImagePayload.newBuilder().setMediaType("application/dicom")
+                        .setData(java.nio.ByteBuffer.wrap(object)).build())
+                .build();
+    }
+
     @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
     private int runRequests(PrintStream out, EmbeddedKafka kafka, SchemaRegistryClient registry, String requests,
                             String predictionsTopic, String deadLettersTopic, Path references, long t0)
@@ -233,6 +258,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         Map<String, String> truth = new ConcurrentHashMap<>();
         AtomicInteger correct = new AtomicInteger();
         AtomicInteger predictions = new AtomicInteger();
+        AtomicInteger fromTags = new AtomicInteger();
         AtomicInteger deadLetters = new AtomicInteger();
         CountDownLatch all = new CountDownLatch(count);
         out.printf("%n%-20s %5s %-7s %-12s %-12s %6s %5s %10s%n", "request", "age", "sex", "expected", "predicted",
@@ -253,6 +279,9 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                             expected, p.getLabel() + (expected.equals(p.getLabel()) ? "" : " ✗"),
                             p.getProbability(), p.getTimings().getBatchSize(),
                             receivedAt - p.getRequestedAt().toEpochMilli());
+                }
+                if (p.getFlags().contains("age:from-dicom") && p.getFlags().contains("sex:from-dicom")) {
+                    fromTags.incrementAndGet();
                 }
                 predictions.incrementAndGet();
                 all.countDown();
@@ -296,12 +325,18 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 SyntheticDataset.Case c = synthetic.generate(i);
                 ImagingRequest r = samples.request(String.format("demo-%06d", i), (double) c.age(), c.sex(),
                         c.localization(), c.png());
+                Patient shown = r.getPatient();
+                if (dicom) {
+                    r = asDicom(r, c);
+                }
                 if (i % 5 == 0) {
                     // every fifth image goes by reference, as an imaging system sends what is too large to inline
-                    r = ImagingRequest.newBuilder(r).setImage(ProduceCommand.stage(c.png(), "image/png", references))
-                            .build();
+                    byte[] bytes = new byte[r.getImage().getData().remaining()];
+                    r.getImage().getData().duplicate().get(bytes);
+                    r = ImagingRequest.newBuilder(r).setImage(ProduceCommand.stage(bytes,
+                            r.getImage().getMediaType(), references)).build();
                 }
-                patients.put(r.getRequestId(), r.getPatient());
+                patients.put(r.getRequestId(), shown);
                 truth.put(r.getRequestId(), c.label());
                 publisher.publish(r);
             }
@@ -315,6 +350,11 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             if (predictions.get() > 0) {
                 out.printf("demo: %d of %d predictions match the synthetic ground truth (label = dark lesion XOR "
                         + "age > 50: neither the image nor the clinical data alone decides it)%n", correct.get(),
+                        predictions.get());
+            }
+            if (dicom) {
+                out.printf("demo: %d of %d predictions read age and sex from the DICOM tags (flags age:from-dicom, "
+                        + "sex:from-dicom); the requests carried no patient fields%n", fromTags.get(),
                         predictions.get());
             }
             out.printf("demo: %d requests, %d predictions, %d dead letters in %.1f s%n", count, predictions.get(),

@@ -1,5 +1,11 @@
 package io.medfuse.app;
 
+import io.medfuse.model.image.DicomDataset;
+import io.medfuse.model.image.DicomParser;
+import io.medfuse.model.image.DicomTags;
+import io.medfuse.model.image.ImageException;
+import io.medfuse.model.image.ImageLimits;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +37,13 @@ import picocli.CommandLine.Option;
                     + "--reference-dir is the one 'medfuse demo' allows). Age and sex go as patient fields, the other "
                     + "chosen columns as clinical values (numbers when they parse as numbers); empty values are sent as "
                     + "missing. The request id is the id column, or the image file name without extension; it is also the "
-                    + "record key, so a request sent again reaches the same worker task."
+                    + "record key, so a request sent again reaches the same worker task.",
+            "",
+            "With --dicom DIR instead of --images and --metadata, every DICOM Part 10 file under DIR (other files are "
+                    + "counted and skipped) is published as an application/dicom request with nothing typed by hand: "
+                    + "no patient fields (the worker reads age and sex from the object's tags as the model's contract "
+                    + "says), the Study, Series and SOP Instance UIDs as source, and the SOP Instance UID as request "
+                    + "id (the file name without extension when it has none)."
         })
 final class ProduceCommand implements Callable<Integer> {
 
@@ -41,11 +53,15 @@ final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--topic", defaultValue = "medfuse.requests", description = "Requests topic (default: ${DEFAULT-VALUE}).")
     String topic;
 
-    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder with the image files.")
+    @Option(names = "--images", paramLabel = "DIR", description = "Folder with the image files (with --metadata).")
     Path images;
 
-    @Option(names = "--metadata", required = true, paramLabel = "FILE.csv", description = "CSV with a header row.")
+    @Option(names = "--metadata", paramLabel = "FILE.csv", description = "CSV with a header row (with --images).")
     Path metadata;
+
+    @Option(names = "--dicom", paramLabel = "DIR",
+            description = "Folder of DICOM files, searched 8 levels deep (instead of --images and --metadata).")
+    Path dicom;
 
     @Option(names = "--image-column", defaultValue = "image", description = "Column naming the image file (default: ${DEFAULT-VALUE}).")
     String imageColumn;
@@ -81,6 +97,16 @@ final class ProduceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (dicom != null) {
+            if (images != null || metadata != null) {
+                throw new UserInputException("--dicom publishes DICOM files with their own tags; leave out --images "
+                        + "and --metadata");
+            }
+            return publishDicom();
+        }
+        if (images == null || metadata == null) {
+            throw new UserInputException("give --images DIR and --metadata FILE.csv, or --dicom DIR");
+        }
         if (!Files.isDirectory(images)) {
             throw new UserInputException("--images " + images + ": no such folder");
         }
@@ -181,6 +207,91 @@ final class ProduceCommand implements Callable<Integer> {
                 .build();
     }
 
+    /** The DICOM Part 10 files under {@code dir} (8 levels deep), in name order. */
+    static List<Path> dicomFiles(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException("--dicom " + dir + ": no such folder");
+        }
+        List<Path> out = new ArrayList<>();
+        try (var walk = Files.walk(dir, 8)) {
+            for (Path f : walk.filter(Files::isRegularFile).sorted().toList()) {
+                byte[] head = new byte[132];
+                int n;
+                try (var in = Files.newInputStream(f)) {
+                    n = in.readNBytes(head, 0, head.length);
+                }
+                if (n == head.length && DicomParser.isPart10(head)) {
+                    out.add(f);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One application/dicom request for a DICOM file: no patient fields, the object's UIDs as source, its SOP
+     * Instance UID as id. The object is parsed here only for its UIDs; the worker reads it again.
+     *
+     * @throws UserInputException when the file is not a DICOM object medfuse can read
+     */
+    ImagingRequest dicomRequest(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        DicomDataset d;
+        try {
+            d = DicomParser.parse(bytes, ImageLimits.defaults()).dataset();
+        } catch (ImageException e) {
+            throw new UserInputException(file + ": " + e.getMessage());
+        }
+        String sop = uid(d, DicomTags.SOP_INSTANCE_UID);
+        String id = sop != null ? sop : file.getFileName().toString().replaceFirst("\\.[^.]+$", "");
+        ImagePayload image = bytes.length > inlineMaxBytes
+                ? stage(bytes, "application/dicom", referenceDir != null ? referenceDir : DemoCommand.referenceFolder())
+                : ImagePayload.newBuilder().setMediaType("application/dicom")
+                        .setData(java.nio.ByteBuffer.wrap(bytes)).build();
+        return ImagingRequest.newBuilder()
+                .setRequestId(id)
+                .setRequestedAt(Instant.now())
+                .setSource(SourceRef.newBuilder().setSystem("medfuse-produce")
+                        .setStudyInstanceUid(uid(d, DicomTags.STUDY_INSTANCE_UID))
+                        .setSeriesInstanceUid(uid(d, DicomTags.SERIES_INSTANCE_UID))
+                        .setSopInstanceUid(sop).build())
+                .setClinical(Map.of())
+                .setImage(image)
+                .build();
+    }
+
+    private static String uid(DicomDataset d, int tag) {
+        return d.string(tag).filter(u -> u.length() <= 64 && u.matches("[0-9]+(\\.[0-9]+)*")).orElse(null);
+    }
+
+    private int publishDicom() throws Exception {
+        List<Path> files = dicomFiles(dicom);
+        if (files.isEmpty()) {
+            throw new UserInputException("--dicom " + dicom + ": no DICOM Part 10 file (no 'DICM' after a 128-byte "
+                    + "preamble) in that folder");
+        }
+        int total = limit > 0 ? Math.min(limit, files.size()) : files.size();
+        List<Future<?>> sent = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try (RequestPublisher publisher = new RequestPublisher(cluster.bootstrap, cluster.registry(), topic, rate,
+                cluster.clientOverrides())) {
+            for (int i = 0; i < total; i++) {
+                sent.add(publisher.publish(dicomRequest(files.get(i))));
+                if ((i + 1) % 100 == 0 || i + 1 == total) {
+                    System.err.printf("\rpublished %d/%d", i + 1, total);
+                }
+            }
+            publisher.flush();
+            for (Future<?> f : sent) {
+                f.get();
+            }
+        }
+        System.err.println();
+        System.out.printf("produce: %d DICOM requests to %s in %.1f s%n", total, topic,
+                (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
     /**
      * Copies image bytes into {@code folder} under their sha256 (so a file sent twice is stored once) and returns a
      * payload that references the copy with that sha256: what a worker allowing {@code folder} reads and checks.
@@ -193,7 +304,12 @@ final class ProduceCommand implements Callable<Integer> {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-        Path copy = folder.toAbsolutePath().resolve(sha + (mediaType.equals("image/png") ? ".png" : ".jpg"));
+        String extension = switch (mediaType) {
+            case "image/png" -> ".png";
+            case "application/dicom" -> ".dcm";
+            default -> ".jpg";
+        };
+        Path copy = folder.toAbsolutePath().resolve(sha + extension);
         if (!Files.exists(copy)) {
             Path tmp = Files.createTempFile(folder, ".staging-", ".tmp");
             Files.write(tmp, bytes);

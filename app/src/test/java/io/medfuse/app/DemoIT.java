@@ -40,4 +40,26 @@ class DemoIT {
         // the bundled model was trained on the same generator: it must get nearly all of them right
         assertThat(Integer.parseInt(truth.group(1))).isGreaterThanOrEqualTo(20);
     }
+
+    @Test
+    void demoDicomSendsDicomObjectsWhoseTagsCarryTheClinicalData() {
+        PrintStream out = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = Medfuse.run("demo", "--dicom", "--count", "12", "--rate", "0", "--malformed", "0");
+        } finally {
+            System.setOut(out);
+        }
+        String text = captured.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+        assertThat(exit).isZero();
+        assertThat(text).contains("demo: 12 requests, 12 predictions, 0 dead letters")
+                .contains("demo: 12 of 12 predictions read age and sex from the DICOM tags");
+        Matcher truth = Pattern.compile("demo: (\\d+) of (\\d+) predictions match").matcher(text);
+        assertThat(truth.find()).isTrue();
+        // the label depends on age > 50: right answers mean the age from PatientAge reached the model
+        assertThat(Integer.parseInt(truth.group(1))).isGreaterThanOrEqualTo(10);
+    }
 }

@@ -64,7 +64,8 @@ class FeatureSourcesIT {
         ModelContract contract = OnnxModelFile.readContract(model);
         assertThat(contract.tabular()).extracting(FeatureSpec::name).containsExactly("age_years", "gender", "site");
         assertThat(contract.tabular()).extracting(FeatureSpec::sources).containsExactly(
-                List.of(FeatureSource.PATIENT_AGE), List.of(FeatureSource.PATIENT_SEX),
+                List.of(FeatureSource.PATIENT_AGE, FeatureSource.DICOM_PATIENT_AGE),
+                List.of(FeatureSource.PATIENT_SEX, FeatureSource.DICOM_PATIENT_SEX),
                 List.of(new FeatureSource.Clinical("site")));
         assertThat(((FeatureSpec.Numeric) contract.tabular().get(0)).max()).as("an age gets the 0..120 range by its "
                 + "source, whatever the column is called").isEqualTo(120.0);

@@ -82,4 +82,55 @@ class ProduceIT {
         assertThat(c.getPatient().getSex()).isNull();
         assertThat(c.getPatient().getAgeYears()).isEqualTo(70.5);
     }
+
+    @Test
+    void publishesAFolderOfDicomFilesWithTheirUidsAndNoPatientFields(@TempDir Path dir) throws Exception {
+        Path independent = Path.of("..", "model", "src", "test", "resources", "dicom", "independent");
+        Path folder = Files.createDirectories(dir.resolve("dicom/series-1"));
+        Files.copy(independent.resolve("rgb8-tags.dcm"), folder.resolve("IM0001"));
+        Files.copy(independent.resolve("gray8-implicit.dcm"), folder.resolve("IM0002.dcm"));
+        Files.writeString(dir.resolve("dicom/README.txt"), "not a DICOM file");
+        var expected = io.medfuse.model.image.DicomParser.parse(Files.readAllBytes(folder.resolve("IM0001")),
+                io.medfuse.model.image.ImageLimits.defaults()).dataset();
+        EmbeddedKafka kafka = SharedBroker.kafka();
+        InProcessSchemaRegistry registry = SharedBroker.registry();
+        String topic = "produce-dicom-it-" + java.util.UUID.randomUUID();
+        kafka.createTopics(1, topic);
+        int exit = Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                registry.url().toString(), "--dicom", dir.resolve("dicom").toString(), "--topic", topic);
+        assertThat(exit).isZero();
+
+        var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
+                ImagingRequest.class, false);
+        Properties p = kafka.clientProperties();
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-dicom-it");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ImagingRequest> got = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got.size() < 2 && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    got.add(codec.decode(r.value()));
+                }
+            }
+        }
+        assertThat(got).hasSize(2);
+        assertThat(got).allSatisfy(r -> {
+            assertThat(r.getImage().getMediaType()).isEqualTo("application/dicom");
+            assertThat(r.getPatient()).isNull();
+            assertThat(r.getRequestId()).isEqualTo(r.getSource().getSopInstanceUid());
+        });
+        ImagingRequest first = got.get(0);
+        assertThat(first.getSource().getSopInstanceUid()).isEqualTo(expected.string(
+                io.medfuse.model.image.DicomTags.SOP_INSTANCE_UID).orElseThrow());
+        assertThat(first.getSource().getStudyInstanceUid()).isEqualTo(expected.string(
+                io.medfuse.model.image.DicomTags.STUDY_INSTANCE_UID).orElseThrow());
+        assertThat(first.getImage().getData().remaining()).isEqualTo(Files.size(folder.resolve("IM0001")));
+
+        assertThat(Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
+                registry.url().toString(), "--dicom", dir.resolve("dicom").toString(), "--images", dir.toString()))
+                .as("--dicom with --images is a usage error").isNotZero();
+    }
 }

@@ -118,6 +118,54 @@ public final class DicomBuilder {
         return us(0x0028_0103, 0);
     }
 
+    /**
+     * A Secondary Capture object of an RGB image (Explicit VR Little Endian, elements in tag order) with the given
+     * patient tags (null: left out) and UIDs: what a dermatoscope's DICOM export might send.
+     *
+     * @param patientAge an Age String such as {@code 045Y}
+     * @param patientSex {@code M}, {@code F} or {@code O}
+     */
+    public static byte[] secondaryCapture(java.awt.image.BufferedImage image, String patientAge, String patientSex,
+                                          String bodyPart, String studyUid, String seriesUid, String sopUid) {
+        DicomBuilder b = part10(EXPLICIT_LE);
+        b.string(0x0008_0016, "UI", "1.2.840.10008.5.1.4.1.1.7");
+        b.string(0x0008_0018, "UI", sopUid);
+        b.string(0x0008_0060, "CS", "XC");
+        if (patientSex != null) {
+            b.string(0x0010_0040, "CS", patientSex);
+        }
+        if (patientAge != null) {
+            b.string(0x0010_1010, "AS", patientAge);
+        }
+        if (bodyPart != null) {
+            b.string(0x0018_0015, "CS", bodyPart);
+        }
+        b.string(0x0020_000D, "UI", studyUid);
+        b.string(0x0020_000E, "UI", seriesUid);
+        int w = image.getWidth();
+        int h = image.getHeight();
+        b.pixelModule(h, w, 3, "RGB");
+        byte[] pixels = new byte[w * h * 3];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int rgb = image.getRGB(x, y);
+                int i = 3 * (y * w + x);
+                pixels[i] = (byte) (rgb >>> 16);
+                pixels[i + 1] = (byte) (rgb >>> 8);
+                pixels[i + 2] = (byte) rgb;
+            }
+        }
+        return b.element(0x7FE0_0010, "OB", pixels).bytes();
+    }
+
+    /** A UID under 2.25 (PS3.5 B.2) from a name: the same name, the same UID. */
+    public static String uidFor(String name) {
+        java.util.UUID u = java.util.UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8));
+        java.math.BigInteger v = new java.math.BigInteger(1, java.nio.ByteBuffer.allocate(16)
+                .putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits()).array());
+        return "2.25." + v;
+    }
+
     /** Bytes as they are. */
     public DicomBuilder raw(byte[] bytes) {
         out.writeBytes(bytes);
