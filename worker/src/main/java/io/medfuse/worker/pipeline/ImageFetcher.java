@@ -284,7 +284,8 @@ public final class ImageFetcher {
                 return;
             }
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).GET().timeout(policy.fetchTimeout())
-                    .header("Accept", "image/png, image/jpeg, application/dicom, application/octet-stream;q=0.5");
+                    .header("Accept", "image/png, image/jpeg, application/dicom, "
+                            + "multipart/related; type=\"application/dicom\"; q=0.9, application/octet-stream; q=0.5");
             policy.authorizationFor(uri).ifPresent(h -> request.header("Authorization", h));
             LimitedBody[] body = new LimitedBody[1];
             CompletableFuture<HttpResponse<byte[]>> response = http.sendAsync(request.build(), info -> {
@@ -314,6 +315,18 @@ public final class ImageFetcher {
         private void answered(URI uri, int hop, HttpResponse<byte[]> r) {
             int status = r.statusCode();
             if (status == 200) {
+                String type = r.headers().firstValue("Content-Type").orElse(null);
+                if (MultipartRelated.is(type)) {
+                    // a DICOMweb (WADO-RS) instance: multipart/related; type="application/dicom"
+                    Optional<byte[]> part = MultipartRelated.firstPart(r.body(), type);
+                    if (part.isEmpty()) {
+                        fail(FailureReason.REFERENCE_UNREACHABLE, "GET " + describe(uri) + " answered a "
+                                + "multipart/related body that cannot be read (no boundary, or no complete part)");
+                        return;
+                    }
+                    result.complete(part.get());
+                    return;
+                }
                 result.complete(r.body());
                 return;
             }

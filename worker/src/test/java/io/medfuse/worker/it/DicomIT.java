@@ -185,6 +185,74 @@ class DicomIT {
         return out;
     }
 
+    /**
+     * A DICOMweb stand-in serving real files by WADO-RS instance URLs: as multipart/related (what PS3.18 servers
+     * answer) and as single-part application/dicom, only with the configured bearer token.
+     */
+    @Test
+    void aWadoRsInstanceOnAnAllowedServerIsFetchedWithItsCredentials() throws Exception {
+        byte[] instance = Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags.dcm"));
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        java.util.List<String> accepts = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        server.createContext("/dicomweb/", exchange -> {
+            accepts.add(exchange.getRequestHeaders().getFirst("Accept"));
+            if (!"Bearer s3cr3t".equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                exchange.sendResponseHeaders(401, -1);
+                exchange.close();
+                return;
+            }
+            byte[] body;
+            if (exchange.getRequestURI().getPath().endsWith("/multipart")) {
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                out.writeBytes("--wado-7\r\nContent-Type: application/dicom\r\n\r\n".getBytes(
+                        java.nio.charset.StandardCharsets.US_ASCII));
+                out.writeBytes(instance);
+                out.writeBytes("\r\n--wado-7--\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                body = out.toByteArray();
+                exchange.getResponseHeaders().add("Content-Type",
+                        "multipart/related; type=\"application/dicom\"; boundary=wado-7");
+            } else {
+                body = instance;
+                exchange.getResponseHeaders().add("Content-Type", "application/dicom");
+            }
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.start();
+        String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/dicomweb/";
+        String instanceUrl = base + "studies/1.2.3/series/4.5.6/instances/7.8.9";
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.REFERENCE_HTTP_ALLOW, base,
+                     WorkerConfig.REFERENCE_HTTP_CREDENTIALS, base + "=bearer:s3cr3t")))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            f.send(withPatient(request("inline", "application/dicom", instance, null), null, null));
+            f.send(withPatient(request("wado-multipart", "application/dicom", null, instanceUrl + "/multipart"),
+                    null, null));
+            f.send(withPatient(request("wado-single", "application/dicom", null, instanceUrl + "/single"), null,
+                    null));
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= 3, Duration.ofSeconds(60)))
+                    .as("answers: %s / %s", f.predicted, f.failed).isTrue();
+            List<LabelProbability> reference = prediction(f, "inline").getProbabilities();
+            for (String id : List.of("wado-multipart", "wado-single")) {
+                Prediction p = prediction(f, id);
+                assertThat(p.getFlags()).as(id).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
+                for (int i = 0; i < reference.size(); i++) {
+                    assertThat(p.getProbabilities().get(i).getProbability()).as("%s class %d", id, i)
+                            .isCloseTo(reference.get(i).getProbability(), within(1e-6));
+                }
+            }
+            assertThat(accepts).hasSize(2).allSatisfy(a -> assertThat(a).contains("application/dicom")
+                    .contains("multipart/related; type=\"application/dicom\""));
+        } finally {
+            server.stop(0);
+        }
+    }
+
     private static ImagingRequest withPatient(ImagingRequest r, Double age, String sex) {
         r.setPatient(Patient.newBuilder().setAgeYears(age).setSex(sex).build());
         return r;
