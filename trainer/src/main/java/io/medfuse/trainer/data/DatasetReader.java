@@ -1,5 +1,12 @@
 package io.medfuse.trainer.data;
 
+import io.medfuse.model.contract.SourceValues;
+import io.medfuse.model.image.DicomDataset;
+import io.medfuse.model.image.DicomObject;
+import io.medfuse.model.image.DicomParser;
+import io.medfuse.model.image.DicomPatientData;
+import io.medfuse.model.image.DicomTags;
+
 import io.medfuse.model.contract.FeatureBinding;
 import io.medfuse.model.contract.FeatureSource;
 import io.medfuse.model.contract.FeatureSpec;
@@ -100,7 +107,18 @@ public final class DatasetReader {
         for (FeatureBinding f : options.features()) {
             f.sources().forEach(src -> kindOf.putIfAbsent(src, f));
         }
+        // a DICOM folder's tags may feed age and sex: a feature that can read a tag needs no column of its own name
+        boolean dicomImages = firstImageIsDicom(table, imagesDir, imageCol);
+        Map<FeatureSource, String> columns = new LinkedHashMap<>();
         options.columns().forEach((source, column) -> {
+            FeatureBinding f = kindOf.get(source);
+            boolean tagFed = f != null && f.name().equals(column) && dicomImages
+                    && f.sources().stream().anyMatch(src -> src instanceof FeatureSource.Dicom);
+            if (!tagFed || table.header().contains(column)) {
+                columns.put(source, column);
+            }
+        });
+        columns.forEach((source, column) -> {
             FeatureBinding f = kindOf.get(source);
             table.column(column, f == null ? "--source" : f.kind() == FeatureSpec.Kind.NUMERIC && f.name()
                     .equals(column) ? "--numeric" : f.kind() == FeatureSpec.Kind.CATEGORICAL && f.name().equals(column)
@@ -108,12 +126,16 @@ public final class DatasetReader {
         });
         CsvSourceValues sources;
         try {
-            sources = CsvSourceValues.bind(table.header(), options.features(), options.columns());
+            sources = CsvSourceValues.bind(table.header(), options.features(), columns);
         } catch (IllegalArgumentException e) {
             throw new DatasetException(Reason.MISSING_COLUMN, csv, 1, null, e.getMessage());
         }
-        if (!sources.unbound().isEmpty()) {
-            FeatureBinding f = sources.unbound().get(0);
+        List<FeatureBinding> unbound = sources.unbound().stream()
+                .filter(f -> f.sources().stream().noneMatch(src -> src instanceof FeatureSource.Dicom)
+                        || !dicomImages)
+                .toList();
+        if (!unbound.isEmpty()) {
+            FeatureBinding f = unbound.get(0);
             throw new DatasetException(Reason.MISSING_COLUMN, csv, 1, f.name(), "no column feeds feature '"
                     + f.name() + "' (read from " + f.sources().stream().map(FeatureSource::id).toList()
                     + "): the CSV has no column '" + f.name() + "'; name the column with --source COLUMN="
@@ -173,17 +195,6 @@ public final class DatasetReader {
             throw new DatasetException(Reason.UNKNOWN_LABEL, csv, line, options.labelColumn(), "unknown label '"
                     + label + "'; the allowed labels are " + options.labels());
         }
-        // the same resolution as a request's: each feature from its first source that has a value
-        Map<String, Object> resolved = resolver.resolve(sources.row(row));
-        Map<String, Object> features = new LinkedHashMap<>();
-        for (FeatureBinding f : options.features()) {
-            Object v = resolved.get(f.name());
-            features.put(f.name(), switch (f.kind()) {
-                case NUMERIC -> v == null ? null : parseNumber(v.toString(), f, () -> columnOf(sources, f, row), csv,
-                        line);
-                case CATEGORICAL -> v;
-            });
-        }
         String group = groupCol == null ? "line:" + line : row.get(groupCol).trim();
         if (group.isEmpty()) {
             group = "line:" + line;
@@ -192,23 +203,83 @@ public final class DatasetReader {
         Path file = resolveImage(imagesDir, imageName);
         if (file == null) {
             throw new DatasetException(Reason.MISSING_IMAGE, csv, line, options.imageColumn(), "image '" + imageName
-                    + "' not found in " + imagesDir + (imageName.isEmpty() ? " (the cell is empty)" : ""));
+                    + "' not found in " + imagesDir + (imageName.isEmpty() ? " (the cell is empty)" : "")
+                    + (looksLikeUid(imageName) ? " (nor a DICOM object with that SOP Instance UID)" : ""));
         }
         float[] pixels;
+        DicomDataset tags = null;
         try {
             byte[] bytes = Files.readAllBytes(file);
-            pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
+            if (DicomParser.isPart10(bytes)) {
+                // as the worker reads a DICOM request: one parse for the pixels and the tags
+                DicomObject dicom = DicomParser.parse(bytes, preprocessor.limits());
+                float[] raw = new float[preprocessor.spec().tensorSize()];
+                preprocessor.preprocessInto(dicom, raw, 0);
+                pixels = transform.apply(raw);
+                tags = dicom.dataset();
+            } else {
+                pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
+            }
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(Reason.UNREADABLE_IMAGE, csv, line, options.imageColumn(), "image '"
                     + imageName + "' cannot be used: " + e.getMessage(), e);
         }
+        // the same resolution as a request's: each feature from its first source that has a value, the CSV's
+        // columns standing for the request's fields and a DICOM image's tags for its tags
+        SourceValues values = withTags(sources.row(row), tags);
+        Map<String, Object> resolved = resolver.resolve(values);
+        Map<String, Object> features = new LinkedHashMap<>();
+        for (FeatureBinding f : options.features()) {
+            Object v = resolved.get(f.name());
+            features.put(f.name(), switch (f.kind()) {
+                case NUMERIC -> v == null ? null : parseNumber(v.toString(), f, () -> columnOf(sources, f, values),
+                        csv, line);
+                case CATEGORICAL -> v;
+            });
+        }
         return new Sample(line, imageName, label, group, java.util.Collections.unmodifiableMap(features), pixels);
     }
 
-    /** The column a feature's value was read from in this row, for messages. */
-    private static String columnOf(CsvSourceValues sources, FeatureBinding f, List<String> row) {
-        FeatureSource from = FeatureResolver.origin(f, sources.row(row));
+    /** The column a feature's value was read from in this row (or the DICOM tag), for messages. */
+    private static String columnOf(CsvSourceValues sources, FeatureBinding f, SourceValues values) {
+        FeatureSource from = FeatureResolver.origin(f, values);
+        if (from instanceof FeatureSource.Dicom d) {
+            return "(the image's " + d.attribute() + " tag)";
+        }
         return from == null ? f.name() : sources.columnOf(from);
+    }
+
+    /** A CSV row's values, with a DICOM image's tags as the dicom.* sources (a CSV column mapped to one wins). */
+    private static SourceValues withTags(SourceValues row, DicomDataset tags) {
+        if (tags == null) {
+            return row;
+        }
+        return new SourceValues() {
+            @Override
+            public Object patientAgeYears() {
+                return row.patientAgeYears();
+            }
+
+            @Override
+            public Object patientSex() {
+                return row.patientSex();
+            }
+
+            @Override
+            public Object clinical(String key) {
+                return row.clinical(key);
+            }
+
+            @Override
+            public Object dicom(FeatureSource.DicomAttribute attribute) {
+                Object mapped = row.dicom(attribute);
+                return mapped != null ? mapped : DicomPatientData.value(tags, attribute);
+            }
+        };
+    }
+
+    static boolean looksLikeUid(String name) {
+        return name.length() <= 64 && name.matches("[0-9]+(\\.[0-9]+)+");
     }
 
     /** @param column the column the cell came from, for a message: computed only when there is one to write */
@@ -244,6 +315,22 @@ public final class DatasetReader {
         return s.length() <= 40 ? s : s.substring(0, 40) + "...";
     }
 
+    /** Whether the first row's image is a DICOM object (its tags can then feed features no column feeds). */
+    private static boolean firstImageIsDicom(CsvTable table, Path imagesDir, int imageCol) {
+        if (table.rows().isEmpty()) {
+            return false;
+        }
+        Path file = resolveImage(imagesDir, table.rows().get(0).get(imageCol).trim());
+        if (file == null) {
+            return false;
+        }
+        try (var in = Files.newInputStream(file)) {
+            return DicomParser.isPart10(in.readNBytes(132));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private static Path resolveImage(Path dir, String name) {
         if (name.isEmpty()) {
             return null;
@@ -255,13 +342,41 @@ public final class DatasetReader {
         if (Files.isRegularFile(base)) {
             return base;
         }
-        for (String ext : List.of(".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")) {
+        for (String ext : List.of(".png", ".jpg", ".jpeg", ".dcm", ".PNG", ".JPG", ".JPEG", ".DCM")) {
             Path p = dir.resolve(name + ext);
             if (Files.isRegularFile(p)) {
                 return p;
             }
         }
-        return null;
+        return looksLikeUid(name) ? sopInstanceIndex(dir).get(name) : null;
+    }
+
+    private static final Map<Path, Map<String, Path>> SOP_INDEX = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The DICOM objects directly in {@code dir} by SOP Instance UID (for labels keyed by it), built once per folder
+     * and run; files that are not DICOM, or not readable, are left out.
+     */
+    static Map<String, Path> sopInstanceIndex(Path dir) {
+        return SOP_INDEX.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> {
+            Map<String, Path> index = new java.util.HashMap<>();
+            try (var files = Files.list(d)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    try {
+                        byte[] bytes = Files.readAllBytes(f);
+                        if (DicomParser.isPart10(bytes)) {
+                            DicomParser.parse(bytes, io.medfuse.model.image.ImageLimits.defaults()).dataset()
+                                    .string(DicomTags.SOP_INSTANCE_UID).ifPresent(uid -> index.putIfAbsent(uid, f));
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        // not an object the index can name; the row that needs it reports it missing
+                    }
+                }
+            } catch (IOException e) {
+                return Map.of();
+            }
+            return Map.copyOf(index);
+        });
     }
 
     /** The media type the bytes say (the preprocessor checks it again), falling back to the file extension. */
@@ -271,6 +386,9 @@ public final class DatasetReader {
         }
         if (bytes.length >= 4 && (bytes[0] & 0xFF) == 0x89 && bytes[1] == 'P') {
             return "image/png";
+        }
+        if (DicomParser.isPart10(bytes)) {
+            return "application/dicom";
         }
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         return name.endsWith(".jpg") || name.endsWith(".jpeg") ? "image/jpeg" : "image/png";

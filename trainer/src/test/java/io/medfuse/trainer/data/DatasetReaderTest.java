@@ -147,4 +147,37 @@ class DatasetReaderTest {
 
         assertThat(failure(null).line()).isEqualTo(3);
     }
+
+    /**
+     * A folder of DICOM objects made by dcmtk and gdcm, labels keyed by file name (with or without .dcm) and by SOP
+     * Instance UID, no age or sex columns: the features come from the tags, as the worker reads them, and the pixels
+     * are the worker's.
+     */
+    @Test
+    void readsDicomFoldersWithFeaturesFromTheTagsAndLabelsByFileNameOrSopInstanceUid() throws IOException {
+        Path independent = Path.of("..", "model", "src", "test", "resources", "dicom", "independent");
+        Path dicom = Files.createDirectories(dir.resolve("dicom"));
+        Files.copy(independent.resolve("rgb8-tags.dcm"), dicom.resolve("a.dcm"));
+        Files.copy(independent.resolve("rgb8-tags-birthdate.dcm"), dicom.resolve("b.dcm"));
+        Files.copy(independent.resolve("gray8-explicit.dcm"), dicom.resolve("IM0003"));
+        String sop = io.medfuse.model.image.DicomParser.parse(Files.readAllBytes(dicom.resolve("IM0003")),
+                io.medfuse.model.image.ImageLimits.defaults()).dataset()
+                .string(io.medfuse.model.image.DicomTags.SOP_INSTANCE_UID).orElseThrow();
+        Path labels = dir.resolve("labels.csv");
+        Files.writeString(labels, "image,label\na.dcm,mel\nb,nv\n" + sop + ",nv\n", StandardCharsets.UTF_8);
+
+        Dataset d = TrainingRun.read(dicom, labels, new DatasetOptions("image", "label", List.of("age"),
+                List.of("sex"), null, null, false), 16);
+
+        assertThat(d.samples()).hasSize(3);
+        assertThat(d.samples().get(0).features()).containsEntry("age", 45.0).containsEntry("sex", "female");
+        assertThat((Double) d.samples().get(1).features().get("age")).isCloseTo(68.0,
+                org.assertj.core.data.Offset.offset(0.01));
+        assertThat(d.samples().get(1).features()).containsEntry("sex", "male");
+        assertThat(d.samples().get(2).features()).containsEntry("age", null).containsEntry("sex", null);
+        io.medfuse.model.image.ImagePreprocessor worker = new io.medfuse.model.image.ImagePreprocessor(
+                d.image(), io.medfuse.model.image.ImageLimits.defaults());
+        assertThat(d.samples().get(0).pixels()).as("the worker's decoding of the same object")
+                .containsExactly(worker.preprocess(Files.readAllBytes(dicom.resolve("a.dcm")), "application/dicom"));
+    }
 }
