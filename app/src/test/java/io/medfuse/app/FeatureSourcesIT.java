@@ -82,7 +82,8 @@ class FeatureSourcesIT {
             expected.put(image.replaceFirst("\\.png$", ""), evaluated.probabilities()[i]);
         }
 
-        Map<String, Prediction> served = serve(model, images, csv, dir);
+        Map<String, Prediction> served = serve(model, dir, List.of("--images", images.toString(), "--metadata",
+                csv.toString(), "--age-column", "age_years", "--sex-column", "gender", "--clinical", "site"));
 
         assertThat(served.keySet()).containsExactlyInAnyOrderElementsOf(expected.keySet());
         for (Map.Entry<String, float[]> e : expected.entrySet()) {
@@ -96,9 +97,70 @@ class FeatureSourcesIT {
         }
     }
 
+    /**
+     * Training, evaluation and serving from a folder of DICOM objects whose tags alone carry age and sex (the CSV
+     * holds only file names and labels): all three read the tags through the same decoder and resolution, so the
+     * worker's probabilities are evaluate's.
+     */
+    @Test
+    void aModelTrainedOnDicomTagsIsServedFromDicomRequestsWithEvaluatesProbabilities(@TempDir Path dir)
+            throws Exception {
+        Path original = new SyntheticDataset(22).write(dir, ROWS);
+        List<String> lines = Files.readAllLines(original, StandardCharsets.UTF_8);
+        Path dicom = Files.createDirectories(dir.resolve("dicom"));
+        List<String> labels = new java.util.ArrayList<>(List.of("image,label,lesion_id"));
+        Map<String, String> uidOf = new LinkedHashMap<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] c = line.split(",");
+            String name = c[0].replaceFirst("\\.png$", "");
+            java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(dir.resolve("images").resolve(c[0])
+                    .toFile());
+            String sop = io.medfuse.testkit.DicomBuilder.uidFor("instance/" + name);
+            Files.write(dicom.resolve(name + ".dcm"), io.medfuse.testkit.DicomBuilder.secondaryCapture(img,
+                    String.format(java.util.Locale.ROOT, "%03dY", (int) Double.parseDouble(c[2])),
+                    c[3].equals("female") ? "F" : "M", null, io.medfuse.testkit.DicomBuilder.uidFor("study/" + name),
+                    io.medfuse.testkit.DicomBuilder.uidFor("series/" + name), sop));
+            labels.add(name + ".dcm," + c[1] + "," + c[5]);
+            uidOf.put(name + ".dcm", sop);
+        }
+        Path csv = dir.resolve("dicom-labels.csv");
+        Files.write(csv, labels, StandardCharsets.UTF_8);
+        Path model = dir.resolve("dicom.onnx");
+
+        CliRun train = CliRun.of("train", "--images", dicom.toString(), "--metadata", csv.toString(),
+                "--numeric", "age", "--categorical", "sex", "--group", "lesion_id", "--epochs", "2", "--patience",
+                "2", "--out", model.toString());
+        assertThat(train.exit()).as(train.err()).isZero();
+        assertThat(OnnxModelFile.readContract(model).tabular()).extracting(FeatureSpec::sources).containsExactly(
+                List.of(FeatureSource.PATIENT_AGE, FeatureSource.DICOM_PATIENT_AGE),
+                List.of(FeatureSource.PATIENT_SEX, FeatureSource.DICOM_PATIENT_SEX));
+
+        Evaluation.Result evaluated = Evaluation.run(model, new Evaluation.Options(dicom, csv, "label", "image",
+                "sex", "age", false), EngineOptions.defaults().withDevice("cpu"));
+        Map<String, float[]> expected = new LinkedHashMap<>();
+        int i = 0;
+        for (String image : uidOf.keySet()) {
+            expected.put(uidOf.get(image), evaluated.probabilities()[i++]);
+        }
+
+        Map<String, Prediction> served = serve(model, dir, List.of("--dicom", dicom.toString()));
+
+        assertThat(expected.keySet()).containsAll(served.keySet());
+        for (Map.Entry<String, Prediction> e : served.entrySet()) {
+            Prediction p = e.getValue();
+            assertThat(p.getFlags()).as("flags of %s", e.getKey()).containsExactlyInAnyOrder("age:from-dicom",
+                    "sex:from-dicom");
+            float[] want = expected.get(e.getKey());
+            for (int k = 0; k < want.length; k++) {
+                assertThat(p.getProbabilities().get(k).getProbability()).as("%s p[%d]", e.getKey(), k)
+                        .isCloseTo(want[k], org.assertj.core.data.Offset.offset(1e-5));
+            }
+        }
+    }
+
     /** 'medfuse produce' sends the rows as an imaging system would (age and sex as patient fields), a worker answers. */
     @SuppressWarnings("try") // the outcome consumer works on its own thread while it is open
-    private static Map<String, Prediction> serve(Path model, Path images, Path csv, Path dir) throws Exception {
+    private static Map<String, Prediction> serve(Path model, Path dir, List<String> what) throws Exception {
         Map<String, Prediction> got = new ConcurrentHashMap<>();
         java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(SERVED);
         EmbeddedKafka kafka = SharedBroker.kafka();
@@ -128,10 +190,11 @@ class FeatureSourcesIT {
                      },
                              f -> { throw new AssertionError("dead letter " + f.getReason() + ": " + f.getDetail()); }))) {
             assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
-            CliRun produce = CliRun.of("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
-                    registry.url().toString(), "--images", images.toString(), "--metadata", csv.toString(),
-                    "--age-column", "age_years", "--sex-column", "gender", "--clinical", "site",
-                    "--limit", Integer.toString(SERVED), "--topic", requests);
+            List<String> args = new java.util.ArrayList<>(List.of("produce", "--bootstrap", kafka.bootstrapServers(),
+                    "--registry", registry.url().toString(), "--limit", Integer.toString(SERVED), "--topic",
+                    requests));
+            args.addAll(what);
+            CliRun produce = CliRun.of(args.toArray(String[]::new));
             assertThat(produce.exit()).as(produce.err()).isZero();
             assertThat(answered.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("%d predictions within 60 s, "
                     + "got %d", SERVED, got.size()).isTrue();
