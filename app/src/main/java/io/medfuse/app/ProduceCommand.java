@@ -124,17 +124,24 @@ final class ProduceCommand implements Callable<Integer> {
         for (String c : clinicalColumns) {
             clinicalCols.put(c, table.column(c, "--clinical"));
         }
-        var registry = cluster.registry();
         int total = limit > 0 ? Math.min(limit, table.rows().size()) : table.rows().size();
+        return publish(total, "requests", i -> toRequest(table, table.rows().get(i), table.lines().get(i), imageCol,
+                idCol, ageCol, sexCol, clinicalCols));
+    }
+
+    /** The i-th request to publish; may fail on bad input. */
+    private interface RequestSource {
+        ImagingRequest request(int i) throws IOException;
+    }
+
+    /** Publishes requests 0..total-1 with progress on stderr, waits for every send, prints the summary. */
+    private int publish(int total, String what, RequestSource requests) throws Exception {
         List<Future<?>> sent = new ArrayList<>();
         long t0 = System.nanoTime();
-        try (RequestPublisher publisher = new RequestPublisher(cluster.bootstrap, registry, topic, rate,
+        try (RequestPublisher publisher = new RequestPublisher(cluster.bootstrap, cluster.registry(), topic, rate,
                 cluster.clientOverrides())) {
             for (int i = 0; i < total; i++) {
-                List<String> row = table.rows().get(i);
-                int line = table.lines().get(i);
-                ImagingRequest request = toRequest(table, row, line, imageCol, idCol, ageCol, sexCol, clinicalCols);
-                sent.add(publisher.publish(request));
+                sent.add(publisher.publish(requests.request(i)));
                 if ((i + 1) % 100 == 0 || i + 1 == total) {
                     System.err.printf("\rpublished %d/%d", i + 1, total);
                 }
@@ -145,7 +152,7 @@ final class ProduceCommand implements Callable<Integer> {
             }
         }
         System.err.println();
-        System.out.printf("produce: %d requests to %s in %.1f s%n", total, topic, (System.nanoTime() - t0) / 1e9);
+        System.out.printf("produce: %d %s to %s in %.1f s%n", total, what, topic, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 
@@ -271,25 +278,7 @@ final class ProduceCommand implements Callable<Integer> {
                     + "preamble) in that folder");
         }
         int total = limit > 0 ? Math.min(limit, files.size()) : files.size();
-        List<Future<?>> sent = new ArrayList<>();
-        long t0 = System.nanoTime();
-        try (RequestPublisher publisher = new RequestPublisher(cluster.bootstrap, cluster.registry(), topic, rate,
-                cluster.clientOverrides())) {
-            for (int i = 0; i < total; i++) {
-                sent.add(publisher.publish(dicomRequest(files.get(i))));
-                if ((i + 1) % 100 == 0 || i + 1 == total) {
-                    System.err.printf("\rpublished %d/%d", i + 1, total);
-                }
-            }
-            publisher.flush();
-            for (Future<?> f : sent) {
-                f.get();
-            }
-        }
-        System.err.println();
-        System.out.printf("produce: %d DICOM requests to %s in %.1f s%n", total, topic,
-                (System.nanoTime() - t0) / 1e9);
-        return 0;
+        return publish(total, "DICOM requests", i -> dicomRequest(files.get(i)));
     }
 
     /**

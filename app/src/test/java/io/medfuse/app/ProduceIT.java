@@ -50,24 +50,7 @@ class ProduceIT {
                 "--topic", topic);
         assertThat(exit).isZero();
 
-        var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
-                ImagingRequest.class, false);
-        Properties p = kafka.clientProperties();
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-it");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<ImagingRequest> got = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.currentTimeMillis() + 30_000;
-            while (got.size() < 3 && System.currentTimeMillis() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    ImagingRequest req = codec.decode(r.value());
-                    assertThat(r.key()).isEqualTo(req.getRequestId());
-                    got.add(req);
-                }
-            }
-        }
+        List<ImagingRequest> got = read(kafka, registry, topic, 3);
         assertThat(got).extracting(ImagingRequest::getRequestId).containsExactlyInAnyOrder("a", "b", "c");
         ImagingRequest a = got.stream().filter(r -> r.getRequestId().equals("a")).findFirst().orElseThrow();
         assertThat(a.getPatient().getAgeYears()).isEqualTo(45.0);
@@ -100,22 +83,7 @@ class ProduceIT {
                 registry.url().toString(), "--dicom", dir.resolve("dicom").toString(), "--topic", topic);
         assertThat(exit).isZero();
 
-        var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
-                ImagingRequest.class, false);
-        Properties p = kafka.clientProperties();
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-dicom-it");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<ImagingRequest> got = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.currentTimeMillis() + 30_000;
-            while (got.size() < 2 && System.currentTimeMillis() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    got.add(codec.decode(r.value()));
-                }
-            }
-        }
+        List<ImagingRequest> got = read(kafka, registry, topic, 2);
         assertThat(got).hasSize(2);
         assertThat(got).allSatisfy(r -> {
             assertThat(r.getImage().getMediaType()).isEqualTo("application/dicom");
@@ -132,5 +100,29 @@ class ProduceIT {
         assertThat(Medfuse.run("produce", "--bootstrap", kafka.bootstrapServers(), "--registry",
                 registry.url().toString(), "--dicom", dir.resolve("dicom").toString(), "--images", dir.toString()))
                 .as("--dicom with --images is a usage error").isNotZero();
+    }
+
+    /** Up to {@code n} requests from the topic, in order (30 s at most); each record is keyed by its request id. */
+    private static List<ImagingRequest> read(EmbeddedKafka kafka, InProcessSchemaRegistry registry, String topic,
+                                             int n) {
+        var codec = new ConfluentAvroCodec<>(new RestSchemaRegistryClient(RegistrySettings.of(registry.url())),
+                ImagingRequest.class, false);
+        Properties p = kafka.clientProperties();
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "produce-it-" + topic);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ImagingRequest> got = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got.size() < n && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    ImagingRequest req = codec.decode(r.value());
+                    assertThat(r.key()).isEqualTo(req.getRequestId());
+                    got.add(req);
+                }
+            }
+        }
+        return got;
     }
 }

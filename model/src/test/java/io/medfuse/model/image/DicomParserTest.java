@@ -4,7 +4,6 @@ import static io.medfuse.model.image.DicomIndependentFilesTest.resource;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,7 +39,7 @@ class DicomParserTest {
 
     @Test
     void refusesSequencesNestedTenThousandDeepWithoutRecursingThatFar() {
-        Bytes b = part10();
+        DicomBytes b = part10();
         for (int i = 0; i < 10_000; i++) {
             b.tag(0x0040_A730).ascii("SQ").u16(0).u32(0xFFFF_FFFFL).tag(0xFFFE_E000).u32(0xFFFF_FFFFL);
         }
@@ -51,7 +50,7 @@ class DicomParserTest {
 
     @Test
     void refusesMoreElementsThanItsBound() {
-        Bytes b = part10();
+        DicomBytes b = part10();
         for (int i = 0; i <= DicomParser.MAX_ELEMENTS; i++) {
             b.tag(0x0009_1000).ascii("OB").u16(0).u32(0);
         }
@@ -69,7 +68,7 @@ class DicomParserTest {
         byte[] buf = new byte[1 << 16];
         int n = d.deflate(buf);
         d.end();
-        Bytes b = part10("1.2.840.10008.1.2.1.99");
+        DicomBytes b = part10("1.2.840.10008.1.2.1.99");
         b.raw(Arrays.copyOf(buf, n));
         assertThatThrownBy(() -> DicomParser.parse(b.bytes(), small)).isInstanceOf(ImageTooLargeException.class)
                 .hasMessageContaining("inflates to more than");
@@ -143,7 +142,7 @@ class DicomParserTest {
         if (parsed.transferSyntax() == TransferSyntax.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
             return object; // the dataset is compressed; its tags are not where a byte insertion could go
         }
-        Bytes name = new Bytes();
+        DicomBytes name = new DicomBytes();
         name.tag(DicomTags.PATIENT_NAME);
         if (parsed.transferSyntax() == TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN) {
             name.u32(PATIENT_NAME.length());
@@ -151,7 +150,7 @@ class DicomParserTest {
             name.ascii("PN").u16(PATIENT_NAME.length());
         }
         name.ascii(PATIENT_NAME);
-        Bytes out = new Bytes();
+        DicomBytes out = new DicomBytes();
         out.raw(Arrays.copyOf(object, metaEnd)).raw(name.bytes())
                 .raw(Arrays.copyOfRange(object, metaEnd, object.length));
         byte[] result = out.bytes();
@@ -160,45 +159,15 @@ class DicomParserTest {
         return result;
     }
 
-    private static Bytes part10() {
+    private static DicomBytes part10() {
         return part10("1.2.840.10008.1.2.1");
     }
 
-    private static Bytes part10(String transferSyntax) {
-        Bytes b = new Bytes();
+    private static DicomBytes part10(String transferSyntax) {
+        DicomBytes b = new DicomBytes();
         b.raw(new byte[128]).ascii("DICM");
         String uid = transferSyntax.length() % 2 == 0 ? transferSyntax : transferSyntax + "\0";
         b.tag(DicomTags.TRANSFER_SYNTAX_UID).ascii("UI").u16(uid.length()).ascii(uid);
         return b;
-    }
-
-    /** Little-endian bytes, element by element. */
-    private static final class Bytes {
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
-        Bytes raw(byte[] b) {
-            out.writeBytes(b);
-            return this;
-        }
-
-        Bytes ascii(String s) {
-            return raw(s.getBytes(StandardCharsets.ISO_8859_1));
-        }
-
-        Bytes u16(int v) {
-            return raw(new byte[] {(byte) v, (byte) (v >>> 8)});
-        }
-
-        Bytes u32(long v) {
-            return raw(new byte[] {(byte) v, (byte) (v >>> 8), (byte) (v >>> 16), (byte) (v >>> 24)});
-        }
-
-        Bytes tag(int tag) {
-            return u16(tag >>> 16).u16(tag & 0xFFFF);
-        }
-
-        byte[] bytes() {
-            return out.toByteArray();
-        }
     }
 }

@@ -4,8 +4,6 @@ import static io.medfuse.model.image.DicomIndependentFilesTest.resource;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -59,9 +57,9 @@ class DicomPatientDataTest {
 
     @Test
     void readsTheFirstAnatomicRegionCode() {
-        Bytes item = new Bytes().element(0x0008_0100, "SH", "39937001").element(0x0008_0102, "SH", "SCT")
+        DicomBytes item = new DicomBytes().element(0x0008_0100, "SH", "39937001").element(0x0008_0102, "SH", "SCT")
                 .element(0x0008_0104, "LO", "Skin of back");
-        Bytes b = part10().tag(0x0008_2218).ascii("SQ").u16(0).u32(0xFFFF_FFFFL)
+        DicomBytes b = part10().tag(0x0008_2218).ascii("SQ").u16(0).u32(0xFFFF_FFFFL)
                 .tag(0xFFFE_E000).u32(item.bytes().length).raw(item.bytes()).tag(0xFFFE_E0DD).u32(0);
         DicomDataset d = DicomParser.parse(b.bytes(), ImageLimits.defaults()).dataset();
         assertThat(DicomPatientData.value(d, DicomAttribute.AnatomicRegionSequence)).isEqualTo("SCT:39937001");
@@ -71,41 +69,7 @@ class DicomPatientDataTest {
         return DicomParser.parse(part10().element(tag, vr, value).bytes(), ImageLimits.defaults()).dataset();
     }
 
-    private static Bytes part10() {
-        return new Bytes().raw(new byte[128]).ascii("DICM").element(0x0002_0010, "UI", "1.2.840.10008.1.2.1\0");
-    }
-
-    private static final class Bytes {
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
-        Bytes raw(byte[] b) {
-            out.writeBytes(b);
-            return this;
-        }
-
-        Bytes ascii(String s) {
-            return raw(s.getBytes(StandardCharsets.ISO_8859_1));
-        }
-
-        Bytes u16(int v) {
-            return raw(new byte[] {(byte) v, (byte) (v >>> 8)});
-        }
-
-        Bytes u32(long v) {
-            return raw(new byte[] {(byte) v, (byte) (v >>> 8), (byte) (v >>> 16), (byte) (v >>> 24)});
-        }
-
-        Bytes tag(int tag) {
-            return u16(tag >>> 16).u16(tag & 0xFFFF);
-        }
-
-        Bytes element(int tag, String vr, String value) {
-            String v = value.length() % 2 == 0 ? value : value + " ";
-            return tag(tag).ascii(vr).u16(v.length()).ascii(v);
-        }
-
-        byte[] bytes() {
-            return out.toByteArray();
-        }
+    private static DicomBytes part10() {
+        return new DicomBytes().raw(new byte[128]).ascii("DICM").element(0x0002_0010, "UI", "1.2.840.10008.1.2.1\0");
     }
 }
