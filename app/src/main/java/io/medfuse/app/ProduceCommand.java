@@ -268,7 +268,7 @@ final class ProduceCommand implements Callable<Integer> {
     }
 
     private static String uid(DicomDataset d, int tag) {
-        return d.string(tag).filter(u -> u.length() <= 64 && u.matches("[0-9]+(\\.[0-9]+)*")).orElse(null);
+        return d.uid(tag).orElse(null);
     }
 
     private int publishDicom() throws Exception {

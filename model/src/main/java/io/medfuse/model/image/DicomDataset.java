@@ -76,6 +76,19 @@ public final class DicomDataset {
         return out;
     }
 
+    /**
+     * Whether {@code value} has the form of a DICOM UID (PS3.5 9.1: digits and dots, at most 64 characters), the
+     * only form in which medfuse echoes an identifier it was sent.
+     */
+    public static boolean isUid(String value) {
+        return value != null && value.length() <= 64 && value.matches("[0-9]+(\\.[0-9]+)*");
+    }
+
+    /** A UID element's value when it has the form of a UID (anything else is treated as absent). */
+    public Optional<String> uid(int tag) {
+        return string(tag).filter(DicomDataset::isUid);
+    }
+
     /** An unsigned 16-bit value (VR US), when present with at least two bytes. */
     public OptionalInt uint16(int tag) {
         Element e = elements.get(tag);

@@ -279,7 +279,7 @@ public final class DatasetReader {
     }
 
     static boolean looksLikeUid(String name) {
-        return name.length() <= 64 && name.matches("[0-9]+(\\.[0-9]+)+");
+        return name.contains(".") && DicomDataset.isUid(name);
     }
 
     /** @param column the column the cell came from, for a message: computed only when there is one to write */

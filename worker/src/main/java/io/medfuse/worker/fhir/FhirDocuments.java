@@ -179,7 +179,7 @@ public final class FhirDocuments {
     /** The Study Instance UID when it has the form of a UID (anything else is not echoed). */
     private static String studyUid(SourceRef source) {
         String uid = source == null ? null : source.getStudyInstanceUid();
-        return uid != null && uid.length() <= 64 && uid.matches("[0-9]+(\\.[0-9]+)*") ? uid : null;
+        return io.medfuse.model.image.DicomDataset.isUid(uid) ? uid : null;
     }
 
     private static String urn(Prediction p, String part) {

@@ -408,7 +408,7 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     private static String uid(DicomDataset d, int tag) {
-        return d.string(tag).filter(u -> u.length() <= 64 && u.matches("[0-9]+(\\.[0-9]+)*")).orElse(null);
+        return d.uid(tag).orElse(null);
     }
 
     /**
