@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Scanner;
+import java.util.zip.GZIPInputStream;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -23,6 +24,7 @@ import io.medfuse.model.contract.ImageSpec;
 class DicomIndependentFilesTest {
 
     private static final String DIR = "/dicom/independent/";
+    private static final String PUBLIC = "/dicom/public/";
 
     /** Largest difference, in [0,1] units, from dcmtk's rendering (lossless objects differ by rounding only). */
     private static final double LOSSLESS = 1.0 / 255 / 2;
@@ -62,8 +64,36 @@ class DicomIndependentFilesTest {
             "gray8-3frames-rle, 1, LOSSLESS, 8",
     })
     void decodesAsDcmtkRendersIt(String name, int frame, String kind, int shiftedBits) {
-        Pnm reference = Pnm.read(resource(DIR + name + ".pnm"));
-        byte[] dicom = resource(DIR + name + ".dcm");
+        compareWithDcmtk(DIR + name, ".pnm", frame, kind, shiftedBits);
+    }
+
+    /**
+     * Public sample objects: pydicom's test files as Debian's python3-pydicom ships them (Expat licence), copied by
+     * tools/dicom-corpus/copy-public.sh with dcmtk's rendering of each. They come from real systems and other
+     * toolkits (NEMA WG04 CT and MR downsized, David Clunie's deflated sample, gdcm's and dcmtk's colour objects),
+     * so they hold encodings the objects made here do not: signed CT with a rescale intercept and no window, pixel
+     * data padded past its length, 16-bit RGB in RLE, a 3 × 3 image with odd lengths.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "CT_small, 0, LOSSLESS, 0",
+            "MR_small, 0, LOSSLESS, 0",
+            "MR_small_padded, 0, LOSSLESS, 0",
+            "image_dfl, 0, LOSSLESS, 8",
+            "SC_rgb_small_odd, 0, LOSSLESS, 0",
+            "SC_rgb_rle, 0, LOSSLESS, 0",
+            "SC_rgb_rle_16bit_2frame, 0, LOSSLESS, 0",
+            "SC_ybr_full_422_uncompressed, 0, YBR, 0",
+            "SC_rgb_jpeg_dcmtk, 0, JPEG, 0",
+    })
+    void decodesPublicSamplesAsDcmtkRendersThem(String name, int frame, String kind, int shiftedBits) {
+        compareWithDcmtk(PUBLIC + name, ".pnm.gz", frame, kind, shiftedBits);
+    }
+
+    private static void compareWithDcmtk(String base, String pnmSuffix, int frame, String kind, int shiftedBits) {
+        String name = base.substring(base.lastIndexOf('/') + 1);
+        Pnm reference = Pnm.read(resource(base + pnmSuffix));
+        byte[] dicom = resource(base + ".dcm");
         List<Double> zeros = reference.channels == 1 ? List.of(0.0) : List.of(0.0, 0.0, 0.0);
         List<Double> ones = reference.channels == 1 ? List.of(1.0) : List.of(1.0, 1.0, 1.0);
         ImagePreprocessor p = new ImagePreprocessor(new ImageSpec(reference.width, reference.height,
@@ -114,9 +144,37 @@ class DicomIndependentFilesTest {
                 .hasMessageContaining(label).hasMessageContaining("(" + uid + ")");
     }
 
+    /**
+     * Public samples medfuse does not decode: each is refused with the exception the worker turns into its dead
+     * letter, and a message that says what was found.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "ExplVR_BigEnd | UnsupportedTransferSyntaxException | (1.2.840.10008.1.2.2)",
+            "JPEG2000 | UnsupportedTransferSyntaxException | (1.2.840.10008.1.2.4.91)",
+            "MR_small_jpeg_ls_lossless | UnsupportedTransferSyntaxException | (1.2.840.10008.1.2.4.80)",
+            "JPGExtended | UnsupportedTransferSyntaxException | 12-bit samples",
+            "liver_1frame | ImageDecodeException | 1 bits allocated",
+            "rtdose_rle_1frame | ImageDecodeException | 32 bits allocated",
+            "rtplan | ImageDecodeException | no Rows (0028,0010)",
+    })
+    void refusesPublicSamplesItCannotDecode(String name, String exception, String fragment) {
+        byte[] dicom = resource(PUBLIC + name + ".dcm");
+        ImagePreprocessor p = new ImagePreprocessor(new ImageSpec(8, 8, 1, "NCHW", ImageSpec.ResizeMode.STRETCH,
+                List.of(0.0), List.of(1.0)), ImageLimits.defaults());
+        assertThatThrownBy(() -> p.preprocess(dicom, "application/dicom"))
+                .satisfies(e -> assertThat(e.getClass().getSimpleName()).isEqualTo(exception))
+                .hasMessageContaining(fragment);
+    }
+
     static byte[] resource(String path) {
         try (InputStream in = DicomIndependentFilesTest.class.getResourceAsStream(path)) {
             assertThat(in).as(path).isNotNull();
+            if (path.endsWith(".gz")) {
+                try (InputStream unzipped = new GZIPInputStream(in)) {
+                    return unzipped.readAllBytes();
+                }
+            }
             return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -42,6 +42,26 @@ class DicomPatientDataTest {
         assertThat(DicomPatientData.value(file("rgb8-explicit"), DicomAttribute.PatientAge)).isNull();
     }
 
+    /**
+     * Tags in public sample objects (pydicom's test files; see DicomIndependentFilesTest): CT_small comes from a
+     * NEMA CT, JPGExtended has an empty PatientAge and an empty PatientBirthDate, liver_1frame is a segmentation
+     * whose pixels medfuse does not read but whose tags it does.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(nullValues = "-", value = {
+            "CT_small, 0, other, -",
+            "SC_rgb_rle, 24, female, -",
+            "JPGExtended, -, male, WHOLE BODY",
+            "liver_1frame, 60, male, -",
+    })
+    void readsTheTagsOfPublicSamples(String name, Double age, String sex, String bodyPart) {
+        DicomDataset d = DicomParser.parse(resource("/dicom/public/" + name + ".dcm"), ImageLimits.defaults())
+                .dataset();
+        assertThat(DicomPatientData.value(d, DicomAttribute.PatientAge)).isEqualTo(age);
+        assertThat(DicomPatientData.value(d, DicomAttribute.PatientSex)).isEqualTo(sex);
+        assertThat(DicomPatientData.value(d, DicomAttribute.BodyPartExamined)).isEqualTo(bodyPart);
+    }
+
     @ParameterizedTest
     @CsvSource({"045Y, 45.0", "006M, 0.5", "010W, 0.19165", "003D, 0.00821", "120Y, 120.0", "000D, 0.0",
             "150Y, 150.0"})
