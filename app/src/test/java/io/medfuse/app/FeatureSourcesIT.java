@@ -135,6 +135,23 @@ class FeatureSourcesIT {
                 List.of(FeatureSource.PATIENT_AGE, FeatureSource.DICOM_PATIENT_AGE),
                 List.of(FeatureSource.PATIENT_SEX, FeatureSource.DICOM_PATIENT_SEX));
 
+        // compare reads the same folder through the same reader: three networks on the same DICOM rows
+        Path cmp = dir.resolve("cmp");
+        CliRun compare = CliRun.of("compare", "--images", dicom.toString(), "--metadata", csv.toString(),
+                "--numeric", "age", "--categorical", "sex", "--group", "lesion_id", "--epochs", "1", "--seeds", "1",
+                "--out", cmp.toString());
+        assertThat(compare.exit()).as(compare.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode runs = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(cmp.resolve("compare.json").toFile()).get("runs");
+        assertThat(runs).hasSize(3);
+        List<String> inputs = new java.util.ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode run : runs) {
+            inputs.add(run.get("inputs").asText());
+            assertThat(run.get("trainRows").asInt() + run.get("validationRows").asInt())
+                    .as("every DICOM row read, none excluded").isEqualTo(ROWS);
+        }
+        assertThat(inputs).containsExactly("fused", "image", "tabular");
+
         Evaluation.Result evaluated = Evaluation.run(model, new Evaluation.Options(dicom, csv, "label", "image",
                 "sex", "age", false), EngineOptions.defaults().withDevice("cpu"));
         Map<String, float[]> expected = new LinkedHashMap<>();

@@ -294,7 +294,7 @@ public final class MedfuseWorker implements AutoCloseable {
                 config.batchMaxQueueDelayMs(), new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()),
                 config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
                 Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()),
-                config.imageDicomFrame());
+                config.imageDicomFrame(), config.fhirPatientIdentifierSystem() != null);
     }
 
     /** What the output topics take, read at start-up. */
@@ -304,7 +304,8 @@ public final class MedfuseWorker implements AutoCloseable {
     private static TopologySettings topologySettings(WorkerConfig config, TopicLimits limits) {
         return new TopologySettings(config.requestsTopic(), config.predictionsTopic(), config.deadLettersTopic(),
                 config.forwardIntervalMs(), config.deadLetterMaxOriginalBytes(), limits.predictionsMaxBytes(),
-                limits.deadLettersMaxBytes(), config.requestIdWindowMs(), config.fhirTopic());
+                limits.deadLettersMaxBytes(), config.requestIdWindowMs(), config.fhirTopic(),
+                config.fhirPatientIdentifierSystem());
     }
 
     /**

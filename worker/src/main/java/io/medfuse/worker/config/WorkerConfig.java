@@ -48,6 +48,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String TOPIC_PREDICTIONS = "topic.predictions";
     public static final String TOPIC_DEAD_LETTERS = "topic.dead.letters";
     public static final String OUTPUT_FHIR_TOPIC = "output.fhir.topic";
+    public static final String OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM = "output.fhir.patient.identifier.system";
     public static final String MODEL_PATH = "model.path";
     public static final String MODEL_DEVICE = "model.device";
     public static final String MODEL_INTRA_OP_THREADS = "model.intra.op.threads";
@@ -126,8 +127,13 @@ public final class WorkerConfig extends AbstractConfig {
                     Importance.HIGH, "Topic the FailedRequest events (dead letters) are written to.")
             .define(OUTPUT_FHIR_TOPIC, Type.STRING, "", Importance.MEDIUM,
                     "Topic a FHIR R4 document (a transaction Bundle: Device, Observation, DiagnosticReport; no "
-                            + "patient data) is written to for each prediction, in the same transaction; empty: "
-                            + "off. See docs/fhir.md.")
+                            + "patient data unless output.fhir.patient.identifier.system is set) is written to for "
+                            + "each prediction, in the same transaction; empty: off. See docs/fhir.md.")
+            .define(OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM, Type.STRING, "", Importance.LOW,
+                    "Identifier system (an absolute URI, e.g. urn:oid:<the assigning authority's OID>) under which "
+                            + "a DICOM object's PatientID is written as the FHIR documents' subject; empty: the "
+                            + "documents name no patient and PatientID is never read. The identifier goes to "
+                            + "output.fhir.topic only: never to predictions, dead letters, logs or metrics.")
             .define(MODEL_PATH, Type.STRING, BUNDLED_MODEL, Importance.HIGH,
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
@@ -340,10 +346,32 @@ public final class WorkerConfig extends AbstractConfig {
             problems.add(HEALTH_STALL_LIVE_MS + " (" + healthStallLiveMs() + ") must be at least "
                     + HEALTH_STALL_READY_MS + " (" + healthStallReadyMs() + ")");
         }
+        String patientSystem = fhirPatientIdentifierSystem();
+        if (patientSystem != null) {
+            if (fhirTopic() == null) {
+                problems.add(OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM + " is set but " + OUTPUT_FHIR_TOPIC
+                        + " is empty: the identifier would go nowhere");
+            }
+            if (!isAbsoluteUri(patientSystem)) {
+                problems.add(OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM + " = '" + patientSystem + "': must be an "
+                        + "absolute URI without spaces or '|' (e.g. urn:oid:1.2.3.4 or https://hospital.example/mrn)");
+            }
+        }
         if (!instanceId().isEmpty() && !instanceId().matches("[A-Za-z0-9._-]{1,100}")) {
             problems.add(INSTANCE_ID + " = '" + instanceId() + "': use 1-100 letters, digits, '.', '_' or '-'");
         }
         return problems;
+    }
+
+    private static boolean isAbsoluteUri(String s) {
+        if (s.length() > 255 || s.chars().anyMatch(c -> c <= 0x20 || c == '|' || c >= 0x7F)) {
+            return false;
+        }
+        try {
+            return new java.net.URI(s).isAbsolute();
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
     }
 
     /**
@@ -380,6 +408,12 @@ public final class WorkerConfig extends AbstractConfig {
 
     public String deadLettersTopic() {
         return getString(TOPIC_DEAD_LETTERS);
+    }
+
+    /** The identifier system for PatientIDs in FHIR documents, or null: they name no patient. */
+    public String fhirPatientIdentifierSystem() {
+        String t = getString(OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM);
+        return t == null || t.isBlank() ? null : t.trim();
     }
 
     /** The FHIR output topic, or null when the FHIR output is off. */

@@ -15,6 +15,7 @@ import io.medfuse.events.LabelProbability;
 import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Prediction;
 import io.medfuse.events.SourceRef;
+import io.medfuse.worker.pipeline.PatientIdentifier;
 
 /**
  * A prediction as a FHIR R4 document (ADR 0012): a {@code transaction} Bundle of three entries, each created only
@@ -28,8 +29,11 @@ import io.medfuse.events.SourceRef;
  *   <li>a <b>DiagnosticReport</b> holding the Observation as its result, with the predicted class as conclusion.</li>
  * </ul>
  * Both refer to the ImagingStudy by its Study Instance UID ({@code urn:dicom:uid} identifier, {@code urn:oid:...})
- * when the request or its DICOM image names one. <b>No patient data</b>: there is no subject and nothing from the
- * image's patient tags. Resource ids inside the Bundle are name-based UUIDs of the prediction id, so the same
+ * when the request or its DICOM image names one. <b>No patient data</b> by default: there is no subject and
+ * nothing from the image's patient tags. Only when the worker is configured with an identifier system
+ * ({@code output.fhir.patient.identifier.system}) do the Observation and the DiagnosticReport name their subject,
+ * as a logical reference by identifier: the DICOM object's PatientID under that system, which the receiving server
+ * resolves to its Patient. Resource ids inside the Bundle are name-based UUIDs of the prediction id, so the same
  * prediction always gives the same document.
  *
  * <p>Written with Jackson (the worker's JSON library), not HAPI FHIR, whose R4 structures would bring about 40 MB of
@@ -48,9 +52,40 @@ public final class FhirDocuments {
     private static final String OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category";
 
     private final ObjectMapper json = new ObjectMapper();
+    /** The system PatientIDs are written under, or null: documents never name a patient. */
+    private final String patientIdentifierSystem;
 
-    /** The document for {@code p}, as UTF-8 JSON. */
+    /** Documents without any patient data. */
+    public FhirDocuments() {
+        this(null);
+    }
+
+    /**
+     * @param patientIdentifierSystem the identifier system (an absolute URI, e.g. {@code urn:oid:} of the assigning
+     *                                authority) a DICOM object's PatientID is written under as the subject; null:
+     *                                documents never name a patient, whatever they are given
+     */
+    public FhirDocuments(String patientIdentifierSystem) {
+        this.patientIdentifierSystem = patientIdentifierSystem;
+    }
+
+    /** The document for {@code p}, as UTF-8 JSON, without a subject. */
     public byte[] bundle(Prediction p) {
+        return bundle(p, null);
+    }
+
+    /**
+     * The document for {@code p}, as UTF-8 JSON.
+     *
+     * @param patient the image's PatientID; used only when this writer has an identifier system, else ignored
+     */
+    public byte[] bundle(Prediction p, PatientIdentifier patient) {
+        ObjectNode subject = null;
+        if (patientIdentifierSystem != null && patient != null && patient.isValid()) {
+            subject = json.createObjectNode();
+            subject.put("type", "Patient");
+            subject.set("identifier", identifier(patientIdentifierSystem, patient.value()));
+        }
         ModelIdentity model = p.getModel();
         String deviceUrl = urn(p, "device");
         String observationUrl = urn(p, "observation");
@@ -87,6 +122,9 @@ public final class FhirDocuments {
         observation.putArray("category").addObject().putArray("coding")
                 .add(coding(OBSERVATION_CATEGORY, "imaging", "Imaging"));
         observation.set("code", code.deepCopy());
+        if (subject != null) {
+            observation.set("subject", subject.deepCopy());
+        }
         observation.put("effectiveDateTime", instant(p.getRequestedAt()));
         observation.put("issued", instant(p.getPredictedAt()));
         observation.set("valueCodeableConcept", concept(labelSystem, p.getLabel()));
@@ -115,6 +153,9 @@ public final class FhirDocuments {
         report.putArray("identifier").add(identifier(PREDICTION_ID_SYSTEM, p.getPredictionId()));
         report.put("status", "preliminary");
         report.set("code", code);
+        if (subject != null) {
+            report.set("subject", subject);
+        }
         report.put("effectiveDateTime", instant(p.getRequestedAt()));
         report.put("issued", instant(p.getPredictedAt()));
         report.putArray("result").addObject().put("reference", observationUrl);

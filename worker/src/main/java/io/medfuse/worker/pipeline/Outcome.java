@@ -17,9 +17,11 @@ public sealed interface Outcome {
      * @param arrivalNanos when the stream thread took the request
      * @param preprocessNanos image decode/resize/normalise (and fetch) time
      * @param source the request's source, with a DICOM image's UIDs where it gave none; may be null
+     * @param patient the DICOM object's PatientID, only when the FHIR output names the patient; else null. Never
+     *                on the Prediction event
      */
     record Predicted(float[] probabilities, List<String> flags, BatchStats stats, long arrivalNanos,
-                     long preprocessNanos, SourceRef source) implements Outcome {
+                     long preprocessNanos, SourceRef source, PatientIdentifier patient) implements Outcome {
     }
 
     /** The request cannot be answered: it becomes a dead letter. */

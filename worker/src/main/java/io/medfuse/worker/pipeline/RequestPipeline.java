@@ -88,10 +88,19 @@ public final class RequestPipeline implements AutoCloseable {
      * @param requestedAtMaxSkew a requestedAt further in the future is flagged
      * @param requestedAtMaxAge a requestedAt older than this is flagged
      * @param dicomFrame the 0-based frame read from multi-frame DICOM objects
+     * @param readsPatientId whether a DICOM object's PatientID is read (for a FHIR output that names the patient);
+     *                       off, it is never looked at
      */
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
-                           Duration requestedAtMaxAge, int dicomFrame) {
+                           Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId) {
+
+        public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
+                        ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
+                        Duration requestedAtMaxAge, int dicomFrame) {
+            this(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references, requestDeadline,
+                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, false);
+        }
     }
 
     /** The media types {@code image.mediaType} may name (parameters and case aside). */
@@ -341,8 +350,13 @@ public final class RequestPipeline implements AutoCloseable {
         }
     }
 
-    /** The pixels, features, flags and source of a request whose image has been read. */
-    private record Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source) {
+    /** The pixels, features, flags, source and (when read) PatientID of a request whose image has been read. */
+    private record Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source,
+                            PatientIdentifier patient) {
+
+        Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source) {
+            this(pixels, tabular, flags, source, null);
+        }
     }
 
     /**
@@ -389,7 +403,17 @@ public final class RequestPipeline implements AutoCloseable {
             }
             flags = List.copyOf(merged);
         }
-        return new Prepared(pixels, tabular, flags, withDicomUids(request.getSource(), dicom.dataset()));
+        PatientIdentifier patient = null;
+        if (settings.readsPatientId()) {
+            patient = PatientIdentifier.of(dicom.dataset()).orElse(null);
+            if (patient != null && !patient.isValid()) {
+                patient = null;
+                List<String> withInvalid = new ArrayList<>(flags);
+                withInvalid.add(PatientIdentifier.INVALID_FLAG);
+                flags = List.copyOf(withInvalid);
+            }
+        }
+        return new Prepared(pixels, tabular, flags, withDicomUids(request.getSource(), dicom.dataset()), patient);
     }
 
     /** The request's source, with the object's UIDs where the request gave none (only well-formed UIDs). */
@@ -476,7 +500,7 @@ public final class RequestPipeline implements AutoCloseable {
             } else {
                 Prepared p = prepared.get();
                 answer.complete(new Outcome.Predicted(result.probabilities(), p.flags(), result.stats(),
-                        arrivalNanos, preprocessNanos[0], p.source()));
+                        arrivalNanos, preprocessNanos[0], p.source(), p.patient()));
             }
         });
         answer.whenComplete((p, error) -> {

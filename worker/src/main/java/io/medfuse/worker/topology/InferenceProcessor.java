@@ -34,6 +34,7 @@ import io.medfuse.events.Timings;
 import io.medfuse.worker.pipeline.Failures;
 import io.medfuse.worker.pipeline.InFlightLimit;
 import io.medfuse.worker.pipeline.Outcome;
+import io.medfuse.worker.pipeline.PatientIdentifier;
 import io.medfuse.worker.pipeline.RequestPipeline;
 import io.medfuse.worker.registry.RegistryOutage;
 import io.medfuse.events.serde.AvroDecodeException;
@@ -118,7 +119,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                        RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
                        AnswerBacklog backlog) {
         this.settings = settings;
-        this.fhir = settings.fhirTopic() == null ? null : new FhirDocuments();
+        this.fhir = settings.fhirTopic() == null ? null
+                : new FhirDocuments(settings.fhirPatientIdentifierSystem());
         this.requestCodec = requestCodec;
         this.pipeline = pipeline;
         this.limit = limit;
@@ -383,7 +385,9 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
             backlog.forwarded();
             Answers.Serialized answer;
             Prediction predicted = null;
+            PatientIdentifier patient = null;
             if (d.outcome() instanceof Outcome.Predicted p) {
+                patient = p.patient();
                 predicted = prediction(d, p);
                 answer = answers.prediction(predicted, settings.requestsTopic(), partition, d.offset());
                 if (answer.isPrediction()) {
@@ -400,7 +404,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
             forward(answer, d.requestId(), d.offset());
             if (fhir != null && predicted != null && answer.isPrediction()) {
                 // in the same transaction as the prediction: both or neither
-                context.forward(new Record<>(d.requestId(), fhir.bundle(predicted), System.currentTimeMillis(),
+                context.forward(new Record<>(d.requestId(), fhir.bundle(predicted, patient),
+                        System.currentTimeMillis(),
                         Answers.sourceHeaders(settings.requestsTopic(), partition, d.offset())),
                         TopologyFactory.FHIR_SINK);
             }

@@ -13,16 +13,19 @@ package io.medfuse.worker.topology;
  *     original)
  * @param requestIdWindowMs how long a request id is remembered
  * @param fhirTopic where a FHIR document per prediction goes, or null: no FHIR output
+ * @param fhirPatientIdentifierSystem the identifier system a DICOM object's PatientID is written under as the FHIR
+ *     documents' subject, or null: no patient identifier in them
  */
 public record TopologySettings(String requestsTopic, String predictionsTopic, String deadLettersTopic,
                                long forwardIntervalMs, int deadLetterMaxOriginalBytes, int predictionsMaxBytes,
-                               int deadLettersMaxBytes, long requestIdWindowMs, String fhirTopic) {
+                               int deadLettersMaxBytes, long requestIdWindowMs, String fhirTopic,
+                               String fhirPatientIdentifierSystem) {
 
     public TopologySettings(String requestsTopic, String predictionsTopic, String deadLettersTopic,
                             long forwardIntervalMs, int deadLetterMaxOriginalBytes, int predictionsMaxBytes,
                             int deadLettersMaxBytes, long requestIdWindowMs) {
         this(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs, deadLetterMaxOriginalBytes,
-                predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, null);
+                predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, null, null);
     }
 
     /** Kafka's default message size limit less room for the key, headers and batch overhead. */
@@ -37,17 +40,27 @@ public record TopologySettings(String requestsTopic, String predictionsTopic, St
 
     public TopologySettings withRequestIdWindowMs(long ms) {
         return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
-                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, ms, fhirTopic);
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, ms, fhirTopic,
+                fhirPatientIdentifierSystem);
     }
 
     public TopologySettings withMaxValueBytes(int predictions, int deadLetters) {
         return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
-                deadLetterMaxOriginalBytes, predictions, deadLetters, requestIdWindowMs, fhirTopic);
+                deadLetterMaxOriginalBytes, predictions, deadLetters, requestIdWindowMs, fhirTopic,
+                fhirPatientIdentifierSystem);
     }
 
     /** These settings with a FHIR output topic (null: none). */
     public TopologySettings withFhirTopic(String topic) {
         return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
-                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, topic);
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, topic,
+                fhirPatientIdentifierSystem);
+    }
+
+    /** These settings with the system a PatientID is written under in the FHIR documents (null: none). */
+    public TopologySettings withFhirPatientIdentifierSystem(String system) {
+        return new TopologySettings(requestsTopic, predictionsTopic, deadLettersTopic, forwardIntervalMs,
+                deadLetterMaxOriginalBytes, predictionsMaxBytes, deadLettersMaxBytes, requestIdWindowMs, fhirTopic,
+                system);
     }
 }

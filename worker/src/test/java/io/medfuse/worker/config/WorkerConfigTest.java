@@ -9,6 +9,8 @@ import java.util.Properties;
 import org.apache.kafka.common.config.ConfigException;
 import org.junit.jupiter.api.Test;
 
+import io.medfuse.worker.MedfuseWorker;
+
 class WorkerConfigTest {
 
     private static Properties file(String... kv) {
@@ -83,6 +85,24 @@ class WorkerConfigTest {
         assertThatThrownBy(() -> WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
                 "batch.max.size", "64"), Map.of(), Map.of()))
                 .hasMessageContaining("batch.padded.sizes");
+    }
+
+    @Test
+    void namesThePatientInFhirDocumentsOnlyWithAnAbsoluteSystemAndAFhirTopic() {
+        WorkerConfig off = WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
+                "output.fhir.topic", "fhir"), Map.of(), Map.of());
+        assertThat(off.fhirPatientIdentifierSystem()).as("no patient identifier by default").isNull();
+        assertThat(MedfuseWorker.pipelineSettings(off).readsPatientId()).isFalse();
+        WorkerConfig on = WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
+                "output.fhir.topic", "fhir", "output.fhir.patient.identifier.system", "urn:oid:1.2.3.4"),
+                Map.of(), Map.of());
+        assertThat(on.fhirPatientIdentifierSystem()).isEqualTo("urn:oid:1.2.3.4");
+        assertThat(MedfuseWorker.pipelineSettings(on).readsPatientId()).isTrue();
+        assertThatThrownBy(() -> WorkerConfig.load(file("bootstrap.servers", "b", "schema.registry.url", "http://r",
+                "output.fhir.patient.identifier.system", "mrn|x"), Map.of(), Map.of()))
+                .hasMessageContaining("2 problems")
+                .hasMessageContaining("output.fhir.topic is empty")
+                .hasMessageContaining("must be an absolute URI");
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.util.List;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.Observation;
+import org.hl7.fhir.r4.model.Reference;
 import org.junit.jupiter.api.Test;
 
 import ca.uhn.fhir.context.FhirContext;
@@ -19,6 +20,7 @@ import io.medfuse.events.ModelIdentity;
 import io.medfuse.events.Prediction;
 import io.medfuse.events.SourceRef;
 import io.medfuse.events.Timings;
+import io.medfuse.worker.pipeline.PatientIdentifier;
 
 /** Every document, parsed back by HAPI FHIR's R4 parser in strict mode, holds what the prediction said. */
 public class FhirDocumentsTest {
@@ -46,8 +48,18 @@ public class FhirDocumentsTest {
         return parser.parseResource(Bundle.class, new String(json, StandardCharsets.UTF_8));
     }
 
-    /** The required elements of each resource, and that every reference resolves inside the Bundle. */
+    /** The required elements of each resource, every reference resolved inside the Bundle, and no subject. */
     public static void assertWellFormed(Bundle b, Prediction p) {
+        assertWellFormed(b, p, null, null);
+    }
+
+    /**
+     * The required elements of each resource, and every reference resolved inside the Bundle.
+     *
+     * @param subjectSystem the identifier system of the expected subject, or null: none
+     * @param subjectValue the PatientID expected under it
+     */
+    public static void assertWellFormed(Bundle b, Prediction p, String subjectSystem, String subjectValue) {
         assertThat(b.getType()).isEqualTo(Bundle.BundleType.TRANSACTION);
         assertThat(b.getEntry()).hasSize(3);
         assertThat(b.getEntry()).allSatisfy(e -> {
@@ -70,16 +82,43 @@ public class FhirDocumentsTest {
         }
         assertThat(o.getDevice().getReference()).isEqualTo(b.getEntry().get(0).getFullUrl());
         assertThat(o.getIdentifierFirstRep().getValue()).isEqualTo(p.getPredictionId());
-        assertThat(o.hasSubject()).as("no patient").isFalse();
+        assertSubject(o.hasSubject() ? o.getSubject() : null, subjectSystem, subjectValue);
         assertThat(r.getStatus()).isEqualTo(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
         assertThat(r.getCode().getCodingFirstRep().getCode()).isEqualTo("classification");
         assertThat(r.getResultFirstRep().getReference()).isEqualTo(b.getEntry().get(1).getFullUrl());
         assertThat(r.getConclusionCodeFirstRep().getCodingFirstRep().getCode()).isEqualTo(p.getLabel());
-        assertThat(r.hasSubject()).as("no patient").isFalse();
+        assertSubject(r.hasSubject() ? r.getSubject() : null, subjectSystem, subjectValue);
         org.hl7.fhir.r4.model.Device d = (org.hl7.fhir.r4.model.Device) b.getEntry().get(0).getResource();
         assertThat(d.getIdentifierFirstRep().getValue()).isEqualTo(p.getModel().getSha256());
         assertThat(d.getDeviceNameFirstRep().getName()).isEqualTo(p.getModel().getName());
         assertThat(d.getVersionFirstRep().getValue()).isEqualTo(p.getModel().getVersion());
+    }
+
+    private static void assertSubject(Reference subject, String system, String value) {
+        if (system == null) {
+            assertThat(subject).as("no patient").isNull();
+            return;
+        }
+        assertThat(subject).as("the patient, by identifier").isNotNull();
+        assertThat(subject.getType()).isEqualTo("Patient");
+        assertThat(subject.hasReference()).as("a logical reference: the server resolves it").isFalse();
+        assertThat(subject.getIdentifier().getSystem()).isEqualTo(system);
+        assertThat(subject.getIdentifier().getValue()).isEqualTo(value);
+    }
+
+    @Test
+    void aConfiguredSystemNamesThePatientByIdentifierAndNothingElseDoes() {
+        Prediction p = prediction(SourceRef.newBuilder().setStudyInstanceUid(STUDY).build(), List.of());
+        PatientIdentifier mrn = new PatientIdentifier("MRN-4711-0815");
+        String system = "urn:oid:1.2.826.0.1.3680043.8.498.99";
+        Bundle b = parse(new FhirDocuments(system).bundle(p, mrn));
+        assertWellFormed(b, p, system, "MRN-4711-0815");
+        // no system configured: the identifier is ignored, whatever the caller passes
+        byte[] unnamed = new FhirDocuments().bundle(p, mrn);
+        assertWellFormed(parse(unnamed), p);
+        assertThat(new String(unnamed, StandardCharsets.UTF_8)).doesNotContain("MRN-4711-0815");
+        // a system but no PatientID in the object: no subject
+        assertWellFormed(parse(new FhirDocuments(system).bundle(p, null)), p);
     }
 
     @Test

@@ -32,6 +32,7 @@ import io.medfuse.testkit.InProcessSchemaRegistry;
 import io.medfuse.testkit.SharedBroker;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.pipeline.PatientIdentifier;
 
 /**
  * DICOM objects made by gdcm and dcmtk, inline and by file: reference, through a worker on a real broker: each gets
@@ -161,6 +162,141 @@ class DicomIT {
             assertThat(all).as("no patient tag value reaches a FHIR document").doesNotContain("Doe^Jane")
                     .doesNotContain("MRN-4711-0815");
         }
+    }
+
+    /**
+     * A contract whose site feature also reads BodyPartExamined, mapped to its vocabulary by {@code dicomValues}: an
+     * object tagged {@code BACK} with no request fields at all is classified as the same pixels as a PNG with age
+     * 45, female and site "back" typed in; a request's own site still wins.
+     */
+    @Test
+    void theSiteIsReadFromBodyPartExaminedThroughTheContractsMapping(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        byte[] bundled;
+        try (var in = MedfuseWorker.class.getResourceAsStream("/io/medfuse/worker/models/medfuse-demo.onnx")) {
+            assertThat(in).as("the bundled model").isNotNull();
+            bundled = in.readAllBytes();
+        }
+        io.medfuse.model.contract.ModelContract c = io.medfuse.model.onnx.OnnxModelFile.readContract(bundled,
+                "bundled");
+        List<io.medfuse.model.contract.FeatureSpec> features = c.tabular().stream().map(f -> {
+            if (!f.name().equals("localization")) {
+                return f;
+            }
+            var site = (io.medfuse.model.contract.FeatureSpec.Categorical) f;
+            return (io.medfuse.model.contract.FeatureSpec) new io.medfuse.model.contract.FeatureSpec.Categorical(
+                    site.name(), List.of(site.sources().get(0), new io.medfuse.model.contract.FeatureSource.Dicom(
+                    io.medfuse.model.contract.FeatureSource.DicomAttribute.BodyPartExamined)),
+                    site.vocabulary(), Map.of("BACK", "back", "ABDOMEN", "abdomen"));
+        }).toList();
+        io.medfuse.model.contract.ModelContract withSite = new io.medfuse.model.contract.ModelContract(
+                c.contractVersion(), c.name(), c.version() + "-site-from-dicom", c.description(), c.imageInput(),
+                c.tabularInput(), c.output(), c.outputKind(), c.image(), features, c.labels(),
+                c.preprocessingVersion(), c.trained(), c.provenance());
+        Path model = dir.resolve("site-from-dicom.onnx");
+        Files.write(model, io.medfuse.model.onnx.OnnxModelFile.attachContract(bundled, withSite));
+
+        byte[] tags = Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags.dcm"));
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.MODEL_PATH, model.toString())))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            f.send(withPatient(request("png-typed", "image/png", pngOfPixelData(tags, 40, 30), null), 45.0,
+                    "female"));
+            ImagingRequest bare = request("tags-only", "application/dicom", tags, null);
+            bare.setPatient(null);
+            bare.setClinical(Map.of());
+            f.send(bare);
+            ImagingRequest typedSite = request("site-typed", "application/dicom", tags, null);
+            typedSite.setPatient(null);
+            typedSite.setClinical(Map.of("localization", "face"));
+            f.send(typedSite);
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= 3, Duration.ofSeconds(60)))
+                    .as("answers: %s / %s", f.predicted, f.failed).isTrue();
+
+            Prediction fromTags = prediction(f, "tags-only");
+            assertThat(fromTags.getFlags()).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom",
+                    "localization:from-dicom");
+            List<LabelProbability> typed = prediction(f, "png-typed").getProbabilities();
+            for (int i = 0; i < typed.size(); i++) {
+                assertThat(fromTags.getProbabilities().get(i).getProbability()).as("class %d", i)
+                        .isCloseTo(typed.get(i).getProbability(), within(1e-5));
+            }
+            assertThat(prediction(f, "site-typed").getFlags()).as("the request's site wins over the tag")
+                    .containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
+        }
+    }
+
+    /**
+     * With {@code output.fhir.patient.identifier.system} set, the FHIR documents name the patient by the object's
+     * PatientID under that system, and only they: the predictions do not carry it. An object without PatientID, a
+     * PNG, and an object whose PatientID holds several values get no subject (the last one a flag).
+     */
+    @Test
+    void aConfiguredIdentifierSystemPutsThePatientIdIntoTheFhirDocumentsOnly() throws Exception {
+        byte[] tags = Files.readAllBytes(INDEPENDENT.resolve("rgb8-tags.dcm"));
+        byte[] noPatientId = Files.readAllBytes(INDEPENDENT.resolve("rgb8-explicit.dcm"));
+        byte[] severalIds = replace(tags, "MRN-4711-0815", "MRN\\4711\\0815");
+        String system = "urn:oid:1.2.826.0.1.3680043.8.498.77";
+        String fhirTopic = "dicom-it-fhir-patient-" + java.util.UUID.randomUUID();
+        kafka.createTopics(1, fhirTopic);
+        try (StreamFixture f = new StreamFixture(kafka, registry, 2);
+             MedfuseWorker worker = MedfuseWorker.start(f.workerConfig(Map.of(
+                     WorkerConfig.OUTPUT_FHIR_TOPIC, fhirTopic,
+                     WorkerConfig.OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM, system)))) {
+            assertThat(worker.awaitRunning(Duration.ofSeconds(60))).isTrue();
+            f.startReading();
+            f.send(withPatient(request("with-id", "application/dicom", tags, null), null, null));
+            f.send(withPatient(request("without-id", "application/dicom", noPatientId, null), 50.0, "male"));
+            f.send(withPatient(request("several-ids", "application/dicom", severalIds, null), null, null));
+            f.send(withPatient(request("png", "image/png", pngOfPixelData(tags, 40, 30), null), 45.0, "female"));
+            f.flush();
+            assertThat(StreamFixture.await(() -> f.answers() >= 4, Duration.ofSeconds(60)))
+                    .as("answers: %s / %s", f.predicted, f.failed).isTrue();
+            assertThat(f.failed).isEmpty();
+            assertThat(prediction(f, "several-ids").getFlags()).contains(PatientIdentifier.INVALID_FLAG);
+            assertThat(prediction(f, "with-id").getFlags()).doesNotContain(PatientIdentifier.INVALID_FLAG);
+            synchronized (f.predicted) {
+                assertThat(f.predicted.toString()).as("no PatientID on a prediction").doesNotContain("4711");
+            }
+
+            List<org.hl7.fhir.r4.model.Bundle> documents = fhirDocuments(fhirTopic, 4);
+            assertThat(documents).hasSize(4);
+            for (org.hl7.fhir.r4.model.Bundle b : documents) {
+                String predictionId = ((org.hl7.fhir.r4.model.Observation) b.getEntry().get(1).getResource())
+                        .getIdentifierFirstRep().getValue();
+                Prediction p;
+                synchronized (f.predicted) {
+                    p = f.predicted.stream().filter(x -> x.getPredictionId().equals(predictionId)).findFirst()
+                            .orElseThrow();
+                }
+                if (p.getRequestId().equals("with-id")) {
+                    io.medfuse.worker.fhir.FhirDocumentsTest.assertWellFormed(b, p, system, "MRN-4711-0815");
+                } else {
+                    io.medfuse.worker.fhir.FhirDocumentsTest.assertWellFormed(b, p);
+                }
+            }
+            String all = documents.stream().map(b -> io.medfuse.worker.fhir.FhirDocumentsTest.R4.newJsonParser()
+                    .encodeResourceToString(b)).reduce("", String::concat);
+            assertThat(all).as("PatientID only, never PatientName").doesNotContain("Doe^Jane");
+        }
+    }
+
+    /** {@code bytes} with the first occurrence of {@code from} replaced by {@code to} of the same length. */
+    private static byte[] replace(byte[] bytes, String from, String to) {
+        byte[] a = from.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] b = to.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        assertThat(b).hasSameSizeAs(a);
+        byte[] out = bytes.clone();
+        for (int i = 0; i + a.length <= out.length; i++) {
+            if (java.util.Arrays.equals(out, i, i + a.length, a, 0, a.length)) {
+                System.arraycopy(b, 0, out, i, b.length);
+                return out;
+            }
+        }
+        throw new AssertionError("'" + from + "' is not in the object");
     }
 
     /** The FHIR topic under read_committed, from the beginning, until {@code n} documents (or 30 s). */
