@@ -79,6 +79,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     + "tags (flags age:from-dicom, sex:from-dicom) and echoes the object's UIDs.")
     boolean dicom;
 
+    @Option(names = "--no-influence", negatable = false,
+            description = "Do not measure the clinical data's influence (influence.enabled, on in the demo: each "
+                    + "request also runs with its age, sex and site masked; the table's 'shift' column and the "
+                    + "summary show how much they moved the decision).")
+    boolean noInfluence;
+
     @Option(names = "--verbose", description = "Show the worker's and Kafka's logs.")
     boolean verbose;
 
@@ -131,6 +137,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             // the demo's own image folder is the one place references may point to (produce stages there too)
             settings.put(WorkerConfig.REFERENCE_FILE_ROOTS, references.toString());
             settings.put(WorkerConfig.STATE_DIR, stateDir.toString());
+            settings.put(WorkerConfig.INFLUENCE_ENABLED, String.valueOf(!noInfluence));
             WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
             SchemaRegistryClient registry = new RestSchemaRegistryClient(
                     new RegistrySettings(registryUri, null, null, Duration.ofSeconds(10)));
@@ -260,9 +267,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         AtomicInteger predictions = new AtomicInteger();
         AtomicInteger fromTags = new AtomicInteger();
         AtomicInteger deadLetters = new AtomicInteger();
+        AtomicInteger measured = new AtomicInteger();
+        AtomicInteger correctWithout = new AtomicInteger();
+        java.util.concurrent.atomic.DoubleAdder absoluteShift = new java.util.concurrent.atomic.DoubleAdder();
         CountDownLatch all = new CountDownLatch(count);
-        out.printf("%n%-20s %5s %-7s %-12s %-12s %6s %5s %10s%n", "request", "age", "sex", "expected", "predicted",
-                "prob", "batch", "latency ms");
+        out.printf("%n%-20s %5s %-7s %-12s %-12s %6s %6s %5s %10s%n", "request", "age", "sex", "expected",
+                "predicted", "prob", "shift", "batch", "latency ms");
         OutcomeConsumer.Listener listener = new OutcomeConsumer.Listener() {
             @Override
             public void prediction(Prediction p, long receivedAt) {
@@ -271,14 +281,23 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 if (expected.equals(p.getLabel())) {
                     correct.incrementAndGet();
                 }
+                var influence = p.getClinicalInfluence();
+                if (influence != null) {
+                    measured.incrementAndGet();
+                    absoluteShift.add(Math.abs(influence.getShift()));
+                    if (expected.equals(influence.getLabelWithout())) {
+                        correctWithout.incrementAndGet();
+                    }
+                }
                 synchronized (out) {
-                    out.printf("%-20s %5s %-7s %-12s %-12s %6.3f %5d %10d%n", p.getRequestId(),
+                    out.printf("%-20s %5s %-7s %-12s %-12s %6.3f %6s %5d %10d%n", p.getRequestId(),
                             patient == null || patient.getAgeYears() == null ? "-"
                                     : String.format("%.0f", patient.getAgeYears()),
                             patient == null || patient.getSex() == null ? "-" : patient.getSex(),
                             expected, p.getLabel() + (expected.equals(p.getLabel()) ? "" : " ✗"),
-                            p.getProbability(), p.getTimings().getBatchSize(),
-                            receivedAt - p.getRequestedAt().toEpochMilli());
+                            p.getProbability(), influence == null ? "-"
+                                    : String.format(java.util.Locale.ROOT, "%+.2f", influence.getShift()),
+                            p.getTimings().getBatchSize(), receivedAt - p.getRequestedAt().toEpochMilli());
                 }
                 if (p.getFlags().contains("age:from-dicom") && p.getFlags().contains("sex:from-dicom")) {
                     fromTags.incrementAndGet();
@@ -351,6 +370,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 out.printf("demo: %d of %d predictions match the synthetic ground truth (label = dark lesion XOR "
                         + "age > 50: neither the image nor the clinical data alone decides it)%n", correct.get(),
                         predictions.get());
+            }
+            if (measured.get() > 0) {
+                out.printf("demo: the clinical data moved the predicted class's probability by %.2f on average "
+                        + "(|shift|); with it masked, %d of %d predictions would match the ground truth instead of "
+                        + "%d%n", absoluteShift.sum() / measured.get(), correctWithout.get(), measured.get(),
+                        correct.get());
             }
             if (dicom) {
                 out.printf("demo: %d of %d predictions read age and sex from the DICOM tags (flags age:from-dicom, "

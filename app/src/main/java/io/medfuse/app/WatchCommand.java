@@ -183,6 +183,19 @@ final class WatchCommand implements Callable<Integer> {
         m.put("deadLettersByReason", s.deadLettersByReason());
         m.put("models", s.models());
         m.put("contractModel", s.contractModel());
+        WatchStats.Influence inf = s.influence();
+        if (inf != null) {
+            Map<String, Object> influence = new LinkedHashMap<>();
+            influence.put("samples", inf.samples());
+            influence.put("shiftP5", round(inf.p5(), 4));
+            influence.put("shiftP50", round(inf.p50(), 4));
+            influence.put("shiftP95", round(inf.p95(), 4));
+            influence.put("meanAbsoluteShift", round(inf.meanAbsolute(), 4));
+            influence.put("labelChangedShare", round(inf.labelChanged(), 4));
+            m.put("clinicalInfluence", influence);
+        } else {
+            m.put("clinicalInfluence", null);
+        }
         return JSON.writeValueAsString(m);
     }
 
@@ -241,6 +254,12 @@ final class WatchCommand implements Callable<Integer> {
                         + "mix (%.3f > %.3f): check the input (devices, sites, population) and the model%n",
                         s.drift(), s.driftThreshold()));
             }
+        }
+        WatchStats.Influence inf = s.influence();
+        if (inf != null) {
+            b.append(String.format(Locale.ROOT, "clinical data's influence (last %d): shift of the predicted class's "
+                    + "probability p5 %+.3f  p50 %+.3f  p95 %+.3f, mean |shift| %.3f; label changed by it in %.1f%%%n",
+                    inf.samples(), inf.p5(), inf.p50(), inf.p95(), inf.meanAbsolute(), 100 * inf.labelChanged()));
         }
         if (!s.deadLettersByReason().isEmpty()) {
             b.append("dead letters by reason:\n");

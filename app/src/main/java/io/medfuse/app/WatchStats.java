@@ -36,6 +36,14 @@ final class WatchStats {
     }
 
     /**
+     * The clinical data's influence over the last {@code window} predictions that carry it
+     * ({@code clinicalInfluence}): the shift of the predicted class's probability (with the clinical data minus
+     * without), as percentiles and mean absolute value, and the share whose label the clinical data changed.
+     */
+    record Influence(int samples, double p5, double p50, double p95, double meanAbsolute, double labelChanged) {
+    }
+
+    /**
      * One view of the stream.
      *
      * @param predictedMix share of each label among the last {@code window} predictions
@@ -43,12 +51,13 @@ final class WatchStats {
      * @param drift total variation distance between the two mixes (0 = same, 1 = disjoint); null when there is no
      *              training mix or fewer than {@code minSamples} predictions
      * @param models each model seen on predictions ("name version sha256-prefix") with its count
+     * @param influence the clinical data's influence; null when no recent prediction carries it
      */
     record Snapshot(long atMillis, double seconds, long predictions, long deadLetters, double predictionsPerSecond,
                     double deadLettersPerSecond, Latency latency, Map<String, Long> labels,
                     Map<String, Double> predictedMix, Map<String, Double> trainingMix, Double drift,
                     double driftThreshold, boolean driftWarning, Map<String, Long> deadLettersByReason,
-                    Map<String, Long> models, String contractModel) {
+                    Map<String, Long> models, String contractModel, Influence influence) {
     }
 
     private final Map<String, Double> trainingMix;
@@ -69,6 +78,10 @@ final class WatchStats {
     private int latencyCount;
     private int latencyNext;
     private long latencyExcluded;
+    private final double[] shifts;
+    private final boolean[] changed;
+    private int shiftCount;
+    private int shiftNext;
     private long lastMillis;
     private long lastPredictions;
     private long lastDeadLetters;
@@ -86,6 +99,8 @@ final class WatchStats {
         this.minSamples = minSamples;
         this.window = window;
         this.latencies = new double[window];
+        this.shifts = new double[window];
+        this.changed = new boolean[window];
         this.startMillis = startMillis;
         this.lastMillis = startMillis;
     }
@@ -117,6 +132,12 @@ final class WatchStats {
             recentLabelCounts.computeIfPresent(old, (k, v) -> v == 1 ? null : v - 1);
         }
         models.merge(model(p.getModel()), 1L, Long::sum);
+        if (p.getClinicalInfluence() != null) {
+            shifts[shiftNext] = p.getClinicalInfluence().getShift();
+            changed[shiftNext] = !p.getLabel().equals(p.getClinicalInfluence().getLabelWithout());
+            shiftNext = (shiftNext + 1) % window;
+            shiftCount = Math.min(window, shiftCount + 1);
+        }
         if (p.getFlags() != null && p.getFlags().contains(RequestPipeline.REQUESTED_AT_IMPLAUSIBLE)) {
             latencyExcluded++;
         } else if (p.getRequestedAt() != null && p.getPredictedAt() != null) {
@@ -159,7 +180,23 @@ final class WatchStats {
         return new Snapshot(nowMillis, (nowMillis - startMillis) / 1000.0, predictions, deadLetters, predRate,
                 deadRate, latency(), new TreeMap<>(labels), predictedMix, trainingMix, drift, driftThreshold,
                 drift != null && drift > driftThreshold, new TreeMap<>(deadLettersByReason),
-                new LinkedHashMap<>(models), contractModel);
+                new LinkedHashMap<>(models), contractModel, influence());
+    }
+
+    private Influence influence() {
+        if (shiftCount == 0) {
+            return null;
+        }
+        double[] sorted = Arrays.copyOf(shifts, shiftCount);
+        Arrays.sort(sorted);
+        double abs = 0;
+        int labelChanged = 0;
+        for (int i = 0; i < shiftCount; i++) {
+            abs += Math.abs(shifts[i]);
+            labelChanged += changed[i] ? 1 : 0;
+        }
+        return new Influence(shiftCount, percentile(sorted, 5), percentile(sorted, 50), percentile(sorted, 95),
+                abs / shiftCount, labelChanged / (double) shiftCount);
     }
 
     private Latency latency() {

@@ -39,6 +39,12 @@ class DemoIT {
         assertThat(truth.find()).isTrue();
         // the bundled model was trained on the same generator: it must get nearly all of them right
         assertThat(Integer.parseInt(truth.group(1))).isGreaterThanOrEqualTo(20);
+        // the influence is on in the demo: with the clinical data masked the same model is near chance
+        Matcher influence = Pattern.compile("by (\\d\\.\\d+) on average \\(\\|shift\\|\\); with it masked, (\\d+) of "
+                + "(\\d+) predictions would match the ground truth instead of (\\d+)").matcher(text);
+        assertThat(influence.find()).as("influence line in:%n%s", text).isTrue();
+        assertThat(Double.parseDouble(influence.group(1))).isGreaterThan(0.2);
+        assertThat(Integer.parseInt(influence.group(2))).isLessThan(Integer.parseInt(influence.group(4)));
     }
 
     @Test

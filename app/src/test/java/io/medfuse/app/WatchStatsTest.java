@@ -155,6 +155,32 @@ class WatchStatsTest {
     }
 
     @Test
+    void summarisesTheClinicalInfluenceOfThePredictionsThatCarryIt() {
+        WatchStats stats = new WatchStats(null, 0.2, 10, 100, 0);
+        assertThat(stats.snapshot(1).influence()).as("no prediction carries it yet").isNull();
+        for (int i = 0; i < 20; i++) {
+            double shift = (i - 4) / 20.0; // -0.20 .. +0.75
+            stats.add(Prediction.newBuilder(prediction("r" + i, "mel", 0, 1)).setClinicalInfluence(
+                    io.medfuse.events.ClinicalInfluence.newBuilder().setLabelWithout(i < 5 ? "nv" : "mel")
+                            .setProbabilityWithout(0.9 - shift).setShift(shift).build()).build());
+        }
+        stats.add(prediction("without", "mel", 0, 1));
+        WatchStats.Influence inf = stats.snapshot(2).influence();
+        assertThat(inf.samples()).isEqualTo(20);
+        assertThat(inf.p5()).isCloseTo(-0.20, within(1e-9));
+        assertThat(inf.p50()).isCloseTo(0.25, within(1e-9));
+        assertThat(inf.p95()).isCloseTo(0.70, within(1e-9));
+        assertThat(inf.labelChanged()).isCloseTo(0.25, within(1e-9));
+        double abs = 0;
+        for (int i = 0; i < 20; i++) {
+            abs += Math.abs((i - 4) / 20.0);
+        }
+        assertThat(inf.meanAbsolute()).isCloseTo(abs / 20, within(1e-9));
+        assertThat(WatchCommand.text(stats.snapshot(3), "t")).contains("clinical data's influence (last 20)")
+                .contains("label changed by it in 25.0%");
+    }
+
+    @Test
     void jsonLineCarriesEveryField() throws Exception {
         WatchStats stats = new WatchStats(contract(Map.of("nv", 1.0)), 0.2, 1, 10, 0);
         stats.add(prediction("a", "nv", 0, 5));

@@ -294,7 +294,8 @@ public final class MedfuseWorker implements AutoCloseable {
                 config.batchMaxQueueDelayMs(), new ImageLimits(config.imageMaxBytes(), config.imageMaxPixels()),
                 config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
                 Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()),
-                config.imageDicomFrame(), config.fhirPatientIdentifierSystem() != null);
+                config.imageDicomFrame(), config.fhirPatientIdentifierSystem() != null, config.influenceEnabled(),
+                config.influencePerFeature());
     }
 
     /** What the output topics take, read at start-up. */

@@ -31,8 +31,17 @@ public final class MicroBatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
 
-    /** One request's answer: its class probabilities and how its batch went. */
-    public record Result(float[] probabilities, BatchStats stats) {
+    /**
+     * One request's answer: its class probabilities and how its batch went.
+     *
+     * @param variants the probabilities of each variant row submitted with the request (same image, other tabular
+     *                 values), in the order given; empty when none
+     */
+    public record Result(float[] probabilities, float[][] variants, BatchStats stats) {
+
+        public Result(float[] probabilities, BatchStats stats) {
+            this(probabilities, new float[0][], stats);
+        }
     }
 
     /** Told about every model run, on the batcher thread; must not block or throw. */
@@ -50,7 +59,13 @@ public final class MicroBatcher implements AutoCloseable {
         }
     }
 
-    private record Pending(float[] image, float[] tabular, long enqueuedNanos, CompletableFuture<Result> future) {
+    /** @param variants 0 or more further tabular rows, contiguous, run with the same image */
+    private record Pending(float[] image, float[] tabular, float[] variants, long enqueuedNanos,
+                           CompletableFuture<Result> future) {
+
+        int rows(int tabularWidth) {
+            return 1 + (tabularWidth == 0 ? 0 : variants.length / tabularWidth);
+        }
     }
 
     private final BatchModel model;
@@ -99,16 +114,33 @@ public final class MicroBatcher implements AutoCloseable {
      *     request alone, or {@link BatcherClosedException} when the batcher closed before it ran
      */
     public CompletableFuture<Result> submit(float[] image, float[] tabular) {
+        return submit(image, tabular, new float[0]);
+    }
+
+    /**
+     * Queues one request with variant rows: the model also runs its image with each of them, in the same run as
+     * the request itself (the clinical-data influence: the same image with features masked). The batch holds at
+     * most {@code maxBatchSize} requests, whatever their variants; the model runs all their rows together (in
+     * chunks where they exceed its largest padded size).
+     *
+     * @param variants k further tabular rows, contiguous ({@code k · tabularWidth} floats; k may be 0)
+     */
+    public CompletableFuture<Result> submit(float[] image, float[] tabular, float[] variants) {
         if (image.length != model.imageSize() || tabular.length != model.tabularWidth()) {
             throw new IllegalArgumentException("input sizes " + image.length + "/" + tabular.length
                     + " do not match the model's " + model.imageSize() + "/" + model.tabularWidth());
+        }
+        int width = model.tabularWidth();
+        if (variants.length > 0 && (width == 0 || variants.length % width != 0)) {
+            throw new IllegalArgumentException(variants.length + " variant floats are not whole rows of "
+                    + width);
         }
         CompletableFuture<Result> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new BatcherClosedException());
             return future;
         }
-        queue.add(new Pending(image, tabular, System.nanoTime(), future));
+        queue.add(new Pending(image, tabular, variants, System.nanoTime(), future));
         if (!running) {
             // closed while we queued: the closing thread may already have drained the queue
             failRemaining();
@@ -182,25 +214,35 @@ public final class MicroBatcher implements AutoCloseable {
         int n = batch.size();
         int imageSize = model.imageSize();
         int tabularWidth = model.tabularWidth();
-        float[] images = new float[n * imageSize];
-        float[] tabular = new float[n * tabularWidth];
-        for (int i = 0; i < n; i++) {
-            Pending p = batch.get(i);
-            System.arraycopy(p.image, 0, images, i * imageSize, imageSize);
-            System.arraycopy(p.tabular, 0, tabular, i * tabularWidth, tabularWidth);
+        // each request's own row first, then its variant rows, all with its image
+        int rows = 0;
+        for (Pending p : batch) {
+            rows += p.rows(tabularWidth);
+        }
+        float[] images = new float[rows * imageSize];
+        float[] tabular = new float[rows * tabularWidth];
+        int row = 0;
+        for (Pending p : batch) {
+            int own = p.rows(tabularWidth);
+            for (int v = 0; v < own; v++) {
+                System.arraycopy(p.image, 0, images, (row + v) * imageSize, imageSize);
+            }
+            System.arraycopy(p.tabular, 0, tabular, row * tabularWidth, tabularWidth);
+            System.arraycopy(p.variants, 0, tabular, (row + 1) * tabularWidth, p.variants.length);
+            row += own;
         }
         long start = System.nanoTime();
         float[][] out;
         runStartedNanos = start;
         try {
-            out = model.predict(images, tabular, n);
-            if (out == null || out.length < n) {
+            out = model.predict(images, tabular, rows);
+            if (out == null || out.length < rows) {
                 throw new IllegalStateException("the model returned " + (out == null ? "nothing" : out.length
-                        + " rows") + " for a batch of " + n);
+                        + " rows") + " for a batch of " + rows);
             }
         } catch (RuntimeException e) {
             runStartedNanos = 0;
-            BatchStats stats = new BatchStats(n, model.paddedSize(n), start, System.nanoTime() - start);
+            BatchStats stats = new BatchStats(n, model.paddedSize(rows), start, System.nanoTime() - start);
             batches.incrementAndGet();
             listener.batchFailed(stats, e);
             if (n == 1) {
@@ -215,13 +257,20 @@ public final class MicroBatcher implements AutoCloseable {
         } finally {
             runStartedNanos = 0;
         }
-        BatchStats stats = new BatchStats(n, model.paddedSize(n), start, System.nanoTime() - start);
+        BatchStats stats = new BatchStats(n, model.paddedSize(rows), start, System.nanoTime() - start);
         batches.incrementAndGet();
         requests.addAndGet(n);
         listener.batchCompleted(stats);
-        for (int i = 0; i < n; i++) {
+        row = 0;
+        for (Pending p : batch) {
+            int own = p.rows(tabularWidth);
+            float[][] variants = new float[own - 1][];
+            for (int v = 1; v < own; v++) {
+                variants[v - 1] = out[row + v];
+            }
             // complete() runs what callers attached inside the future: an exception there stays there
-            batch.get(i).future.complete(new Result(out[i], stats));
+            p.future.complete(new Result(out[row], variants, stats));
+            row += own;
         }
     }
 

@@ -48,6 +48,8 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String TOPIC_PREDICTIONS = "topic.predictions";
     public static final String TOPIC_DEAD_LETTERS = "topic.dead.letters";
     public static final String OUTPUT_FHIR_TOPIC = "output.fhir.topic";
+    public static final String INFLUENCE_ENABLED = "influence.enabled";
+    public static final String INFLUENCE_PER_FEATURE = "influence.per.feature";
     public static final String OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM = "output.fhir.patient.identifier.system";
     public static final String MODEL_PATH = "model.path";
     public static final String MODEL_DEVICE = "model.device";
@@ -134,6 +136,15 @@ public final class WorkerConfig extends AbstractConfig {
                             + "a DICOM object's PatientID is written as the FHIR documents' subject; empty: the "
                             + "documents name no patient and PatientID is never read. The identifier goes to "
                             + "output.fhir.topic only: never to predictions, dead letters, logs or metrics.")
+            .define(INFLUENCE_ENABLED, Type.BOOLEAN, false, Importance.MEDIUM,
+                    "Measure how much the clinical data moved each prediction: every request also runs with its "
+                            + "tabular features masked (encoded as missing, as the contract imputes them), in the "
+                            + "same batch run, and the prediction carries clinicalInfluence (label and probability "
+                            + "without them, and the shift). Doubles the model's rows per request (the image is "
+                            + "decoded once). See docs/influence.md.")
+            .define(INFLUENCE_PER_FEATURE, Type.BOOLEAN, false, Importance.LOW,
+                    "With influence.enabled, also mask one feature at a time: one more row per feature and "
+                            + "request; clinicalInfluence.features then holds each feature's shift.")
             .define(MODEL_PATH, Type.STRING, BUNDLED_MODEL, Importance.HIGH,
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
@@ -346,6 +357,9 @@ public final class WorkerConfig extends AbstractConfig {
             problems.add(HEALTH_STALL_LIVE_MS + " (" + healthStallLiveMs() + ") must be at least "
                     + HEALTH_STALL_READY_MS + " (" + healthStallReadyMs() + ")");
         }
+        if (influencePerFeature() && !influenceEnabled()) {
+            problems.add(INFLUENCE_PER_FEATURE + " is true but " + INFLUENCE_ENABLED + " is false: set both");
+        }
         String patientSystem = fhirPatientIdentifierSystem();
         if (patientSystem != null) {
             if (fhirTopic() == null) {
@@ -408,6 +422,14 @@ public final class WorkerConfig extends AbstractConfig {
 
     public String deadLettersTopic() {
         return getString(TOPIC_DEAD_LETTERS);
+    }
+
+    public boolean influenceEnabled() {
+        return getBoolean(INFLUENCE_ENABLED);
+    }
+
+    public boolean influencePerFeature() {
+        return getBoolean(INFLUENCE_PER_FEATURE);
     }
 
     /** The identifier system for PatientIDs in FHIR documents, or null: they name no patient. */

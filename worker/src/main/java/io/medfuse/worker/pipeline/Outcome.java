@@ -2,6 +2,7 @@ package io.medfuse.worker.pipeline;
 
 import java.util.List;
 
+import io.medfuse.events.ClinicalInfluence;
 import io.medfuse.events.FailureReason;
 import io.medfuse.events.SourceRef;
 import io.medfuse.worker.batch.BatchStats;
@@ -19,9 +20,11 @@ public sealed interface Outcome {
      * @param source the request's source, with a DICOM image's UIDs where it gave none; may be null
      * @param patient the DICOM object's PatientID, only when the FHIR output names the patient; else null. Never
      *                on the Prediction event
+     * @param influence how much the clinical data moved the prediction; null when not measured
      */
     record Predicted(float[] probabilities, List<String> flags, BatchStats stats, long arrivalNanos,
-                     long preprocessNanos, SourceRef source, PatientIdentifier patient) implements Outcome {
+                     long preprocessNanos, SourceRef source, PatientIdentifier patient,
+                     ClinicalInfluence influence) implements Outcome {
     }
 
     /** The request cannot be answered: it becomes a dead letter. */

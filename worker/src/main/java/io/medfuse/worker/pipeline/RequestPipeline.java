@@ -90,16 +90,26 @@ public final class RequestPipeline implements AutoCloseable {
      * @param dicomFrame the 0-based frame read from multi-frame DICOM objects
      * @param readsPatientId whether a DICOM object's PatientID is read (for a FHIR output that names the patient);
      *                       off, it is never looked at
+     * @param influence whether each request also runs with its clinical data masked ({@link InfluenceProbe})
+     * @param influencePerFeature and with each feature masked alone (only with {@code influence})
      */
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
-                           Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId) {
+                           Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
+                           boolean influencePerFeature) {
 
         public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                         ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
                         Duration requestedAtMaxAge, int dicomFrame) {
             this(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references, requestDeadline,
-                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, false);
+                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, false, false, false);
+        }
+
+        /** These settings with the clinical-data influence measured (or not). */
+        public Settings withInfluence(boolean on, boolean perFeature) {
+            return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
+                    requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, on,
+                    on && perFeature);
         }
     }
 
@@ -115,6 +125,8 @@ public final class RequestPipeline implements AutoCloseable {
     private final ImagePreprocessor preprocessor;
     private final TabularEncoder tabularEncoder;
     private final FeatureResolver featureResolver;
+    /** Masks the clinical data in a second row per request; null when the influence is off or undefined. */
+    private final InfluenceProbe influence;
     private final List<FeatureSpec> numericFeatures;
     /** Whether any feature reads a DICOM tag (else a DICOM image's tags are not read at all). */
     private final boolean readsDicomTags;
@@ -142,6 +154,7 @@ public final class RequestPipeline implements AutoCloseable {
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
         this.tabularEncoder = new TabularEncoder(contract.tabular());
         this.featureResolver = FeatureResolver.of(contract.tabular());
+        this.influence = settings.influence() ? InfluenceProbe.of(contract, settings.influencePerFeature()) : null;
         this.numericFeatures = contract.tabular().stream()
                 .filter(f -> f.kind() == FeatureSpec.Kind.NUMERIC).toList();
         this.readsDicomTags = contract.tabular().stream()
@@ -488,7 +501,8 @@ public final class RequestPipeline implements AutoCloseable {
                         new java.util.concurrent.CancellationException("answered already (deadline)"));
             }
             stage.set("waiting for its batch or in the model");
-            CompletableFuture<MicroBatcher.Result> f = batcher.submit(p.pixels(), p.tabular());
+            CompletableFuture<MicroBatcher.Result> f = influence == null ? batcher.submit(p.pixels(), p.tabular())
+                    : batcher.submit(p.pixels(), p.tabular(), influence.variants(p.tabular()));
             queued.set(f);
             if (answer.isDone()) {
                 f.cancel(false); // the deadline passed meanwhile: the batcher leaves it out
@@ -500,7 +514,8 @@ public final class RequestPipeline implements AutoCloseable {
             } else {
                 Prepared p = prepared.get();
                 answer.complete(new Outcome.Predicted(result.probabilities(), p.flags(), result.stats(),
-                        arrivalNanos, preprocessNanos[0], p.source(), p.patient()));
+                        arrivalNanos, preprocessNanos[0], p.source(), p.patient(),
+                        influence == null ? null : influence.influence(result.probabilities(), result.variants())));
             }
         });
         answer.whenComplete((p, error) -> {

@@ -455,6 +455,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 .setTimings(timings)
                 .setFlags(p.flags())
                 .setSource(p.source())
+                .setClinicalInfluence(p.influence())
                 .build();
     }
 

@@ -143,6 +143,33 @@ class ConfluentAvroCodecTest {
         assertThat(read.getImage().getData()).isEqualTo(ByteBuffer.wrap(new byte[] {1, 2, 3}));
     }
 
+    /** Predictions written before clinicalInfluence existed decode into the current class with it null. */
+    @Test
+    void decodesPredictionsWrittenWithTheSchemaBeforeTheInfluenceField() throws Exception {
+        Schema v0 = SampleEvents.schemaResource("/schemas/v0/Prediction.avsc");
+        assertThat(v0.getField("clinicalInfluence")).isNull();
+        String subject = "predictions-value";
+        int v0Id = client.register(subject, v0);
+        Prediction sample = SampleEvents.prediction();
+        java.io.ByteArrayOutputStream payload = new java.io.ByteArrayOutputStream();
+        org.apache.avro.io.BinaryEncoder enc = org.apache.avro.io.EncoderFactory.get().binaryEncoder(payload, null);
+        // the old writer: the fields it knows, by position (the new field is the last one)
+        new org.apache.avro.specific.SpecificDatumWriter<Prediction>(v0,
+                org.apache.avro.specific.SpecificData.getForClass(Prediction.class)).write(sample, enc);
+        enc.flush();
+        byte[] oldBytes = wire(v0Id, payload.toByteArray());
+
+        int currentId = client.register(subject, Prediction.getClassSchema());
+        Prediction read = new ConfluentAvroCodec<>(client, Prediction.class, true).decode(oldBytes);
+
+        assertThat(currentId).as("BACKWARD: the registry takes the new version").isNotEqualTo(v0Id);
+        assertThat(read.getClinicalInfluence()).isNull();
+        assertThat(read.getPredictionId()).isEqualTo(sample.getPredictionId());
+        assertThat(read.getProbabilities()).isEqualTo(sample.getProbabilities());
+        assertThat(read.getPredictedAt()).isEqualTo(sample.getPredictedAt());
+        assertThat(read.getFlags()).isEqualTo(sample.getFlags());
+    }
+
     @Test
     void newerWriterWithAnAppendedReasonSymbolDecodesAsOther() {
         String current = FailedRequest.getClassSchema().toString();

@@ -65,6 +65,54 @@ class MicroBatcherTest {
                 : new Outcome(null, e, null));
     }
 
+    /**
+     * Variant rows (the clinical-data influence's masked rows) run in the same model run as their request, with the
+     * request's image, and come back in order; requests without variants in the same batch are unaffected, and the
+     * batch still holds at most maxBatchSize requests.
+     */
+    @Test
+    void variantRowsRunWithTheirRequestsImageInTheSameRun() throws Exception {
+        EchoModel model = new EchoModel();
+        model.delayMillis = 50;
+        List<CompletableFuture<MicroBatcher.Result>> results = new ArrayList<>();
+        try (MicroBatcher batcher = new MicroBatcher(model, 4, 1000)) {
+            for (int i = 0; i < 8; i++) {
+                float[] variants = i % 2 == 0 ? new float[] {100 + i, 200 + i} : new float[0];
+                results.add(batcher.submit(new float[] {i, 0}, new float[] {-i}, variants));
+            }
+            CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        }
+        for (int i = 0; i < 8; i++) {
+            MicroBatcher.Result r = results.get(i).get();
+            assertThat(r.probabilities()).containsExactly(i, -i);
+            assertThat(r.stats().batchSize()).isLessThanOrEqualTo(4);
+            if (i % 2 == 0) {
+                assertThat(r.variants()).hasDimensions(2, 2);
+                assertThat(r.variants()[0]).as("the request's image, the first variant row").containsExactly(i,
+                        100 + i);
+                assertThat(r.variants()[1]).containsExactly(i, 200 + i);
+            } else {
+                assertThat(r.variants()).isEmpty();
+            }
+        }
+        // 8 requests, 4 of them with 2 variant rows each: 16 rows in all, in runs of at most 4 requests
+        assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(16);
+        assertThat(model.batchSizes).allSatisfy(rows -> assertThat(rows).isLessThanOrEqualTo(4 * 3));
+    }
+
+    @Test
+    void variantRowsMustBeWholeRows() {
+        try (MicroBatcher batcher = new MicroBatcher(new EchoModel() {
+            @Override
+            public int tabularWidth() {
+                return 2;
+            }
+        }, 4, 10)) {
+            assertThatThrownBy(() -> batcher.submit(new float[2], new float[2], new float[3]))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole rows");
+        }
+    }
+
     @Test
     void fillsBatchesUpToMaxSizeAndRoutesEachResultToItsRequest() throws Exception {
         EchoModel model = new EchoModel();
