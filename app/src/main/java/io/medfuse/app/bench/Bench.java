@@ -20,7 +20,8 @@ import io.medfuse.worker.config.WorkerConfig;
 final class Bench {
 
     /** The stages, in the order they run. */
-    static final List<String> STAGES = List.of("compute", "preprocess", "inprocess", "bus", "e2e", "latency");
+    static final List<String> STAGES = List.of("compute", "preprocess", "inprocess", "influence", "bus", "e2e",
+            "latency");
 
     static final int[] COMPUTE_BATCHES = {1, 2, 4, 8, 16, 32, 64};
     static final double[] LOADS = {0.25, 0.50, 0.75};
@@ -74,6 +75,10 @@ final class Bench {
             inProcess = (double) ip.get("images_per_s");
             r.put("inprocess", ip);
             memory.afterStage(model.name() + "/inprocess");
+        }
+        if (stages.contains("influence")) {
+            r.put("influence", new InfluenceStage(context).influence(model));
+            memory.afterStage(model.name() + "/influence");
         }
         int n = options.requests() > 0 ? options.requests()
                 : inProcess > 0 ? (int) Math.max(200, Math.min(20_000, inProcess * options.durationSeconds()))

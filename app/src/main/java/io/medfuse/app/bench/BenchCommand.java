@@ -63,7 +63,7 @@ public final class BenchCommand implements Callable<Integer> {
     String model;
 
     @Option(names = "--only", paramLabel = "STAGE", split = ",",
-            description = "Run only these stages: compute, preprocess, inprocess, bus, e2e, latency (latency "
+            description = "Run only these stages: compute, preprocess, inprocess, influence, bus, e2e, latency (latency "
                     + "needs e2e's saturation, so it runs e2e too). Default: all.")
     List<String> only;
 

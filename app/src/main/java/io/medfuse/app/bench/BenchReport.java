@@ -41,6 +41,17 @@ final class BenchReport {
                 put(rows, "3 in-process pipeline: img/s (mean batch)", name,
                         fmt(ip.get("images_per_s")) + " (" + fmt(ip.get("mean_batch")) + ")");
             }
+            Map<String, Object> inf = (Map<String, Object>) m.get("influence");
+            if (inf != null) {
+                Map<String, Object> off = (Map<String, Object>) inf.get("off");
+                Map<String, Object> on = (Map<String, Object>) inf.get("on");
+                Map<String, Object> pf = (Map<String, Object>) inf.get("per_feature");
+                put(rows, "3b influence off/on/per feature: CPU ms per image", name,
+                        fmt(off.get("cpu_ms_per_image")) + "/" + fmt(on.get("cpu_ms_per_image")) + "/"
+                                + fmt(pf.get("cpu_ms_per_image")));
+                put(rows, "3b influence on: CPU cost (img/s lost)", name, fmt(inf.get("cpu_cost_pct")) + " % ("
+                        + fmt(inf.get("throughput_cost_pct")) + " %)");
+            }
             Map<String, Object> bus = (Map<String, Object>) m.get("bus");
             if (bus != null) {
                 put(rows, "4 bus pass-through EOS: records/s", name, fmt(bus.get("records_per_s")));

@@ -51,7 +51,7 @@ abstract class Stage {
     protected final Bench.Options options;
     protected final BenchCluster cluster;
     protected final Progress progress;
-    private final Context context;
+    protected final Context context;
 
     Stage(Context context) {
         this.context = context;

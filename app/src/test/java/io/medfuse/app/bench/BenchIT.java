@@ -38,7 +38,11 @@ class BenchIT {
             assertPositive(row, "images_per_s", "ms_per_batch");
         }
         assertPositive(m.path("preprocess"), "one_thread_images_per_s", "pool_images_per_s");
-        assertPositive(m.path("inprocess"), "images_per_s", "mean_batch");
+        assertPositive(m.path("inprocess"), "images_per_s", "mean_batch", "cpu_ms_per_image");
+        for (String run : List.of("off", "on", "per_feature")) {
+            assertPositive(m.path("influence").path(run), "images_per_s", "cpu_ms_per_image");
+        }
+        assertThat(m.path("influence").path("cpu_cost_pct").isNumber()).isTrue();
         assertPositive(m.path("bus"), "records_per_s", "with_pending_store_records_per_s");
         assertPositive(m.path("e2e").path("batched"), "images_per_s", "mean_batch");
         assertPositive(m.path("e2e").path("unbatched"), "images_per_s");
