@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import io.medfuse.model.engine.EngineOptions;
@@ -74,6 +75,10 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
     boolean allowExclusions;
 
+    private static String fmt(Object v) {
+        return v == null ? "-" : String.format(Locale.ROOT, "%.3f", ((Number) v).doubleValue());
+    }
+
     @Override
     public Integer call() {
         for (Path p : List.of(model, metadata)) {
@@ -99,6 +104,24 @@ final class EvaluateCommand implements Callable<Integer> {
                 + "macro AUC %.3f%n", k, g.n(), g.balancedAccuracy(), g.macroAuc()));
         r.byAgeBand().forEach((k, g) -> System.out.printf(Locale.ROOT, "  age %-10s n=%-5d balanced accuracy %.3f  "
                 + "macro AUC %.3f%n", k, g.n(), g.balancedAccuracy(), g.macroAuc()));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> cal = (Map<String, Object>) r.json().get("calibration");
+        if (cal != null) {
+            System.out.printf(Locale.ROOT, "calibration: temperature %.3f; ECE %.3f uncalibrated -> %.3f calibrated "
+                    + "(the probabilities above and in metrics.json are calibrated, as the worker publishes them)%n",
+                    cal.get("temperature"), cal.get("eceUncalibrated"), cal.get("eceCalibrated"));
+        } else {
+            System.out.println("calibration: none in the contract (probabilities as the network outputs them)");
+        }
+        System.out.println("referral: threshold  referred  accuracy of the rest  balanced accuracy of the rest");
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> referral = (List<Map<String, Object>>) r.json().get("referral");
+        for (Map<String, Object> row : referral) {
+            System.out.printf(Locale.ROOT, "          %9.2f  %7.1f%%  %20s  %29s%s%n", row.get("threshold"),
+                    100 * ((Number) row.get("referredShare")).doubleValue(), fmt(row.get("accuracyOfRest")),
+                    fmt(row.get("balancedAccuracyOfRest")),
+                    Boolean.TRUE.equals(row.get("contractThreshold")) ? "  (the contract's)" : "");
+        }
         System.out.println("wrote " + out.resolve("metrics.json") + " and " + html);
         return 0;
     }

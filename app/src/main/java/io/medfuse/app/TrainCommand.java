@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import io.medfuse.model.contract.Calibration;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.trainer.HyperParameters;
 import io.medfuse.trainer.StopSignal;
@@ -56,8 +57,18 @@ final class TrainCommand implements Callable<Integer> {
             description = "Model version in the contract (default: ${DEFAULT-VALUE}).")
     String modelVersion;
 
+    @Option(names = "--referral-threshold", paramLabel = "P",
+            description = "Write this referral threshold into the contract: the worker marks a prediction whose "
+                    + "calibrated top probability is below P with referral=true ('refer to a clinician'). In (0,1]; "
+                    + "'evaluate' lists the share referred and the balanced accuracy of the rest for a range of "
+                    + "thresholds, to choose it. Default: none (the worker's referral.threshold may set one).")
+    Double referralThreshold;
+
     @Override
     public Integer call() throws Exception {
+        if (referralThreshold != null && !(referralThreshold > 0 && referralThreshold <= 1)) {
+            throw new UserInputException("--referral-threshold must be in (0, 1], got " + referralThreshold);
+        }
         HyperParameters hp = training.hyperParameters(inputs);
         String modelName = name != null ? name
                 : out.getFileName().toString().replaceFirst("(?i)\\.onnx$", "");
@@ -67,7 +78,25 @@ final class TrainCommand implements Callable<Integer> {
         stopOnSignals(stop);
         TrainingRun.Outcome outcome = TrainingRun.train(dataset, hp, modelName, modelVersion,
                 s -> System.err.println(s.line()), stop);
-        write(outcome);
+        byte[] onnx = outcome.onnx();
+        Calibration calibration = outcome.contract().calibration();
+        if (referralThreshold != null) {
+            calibration = calibration == null
+                    ? new Calibration(Calibration.TEMPERATURE, 1.0, referralThreshold,
+                            java.util.Map.of("note", "too few validation rows to fit a temperature"))
+                    : new Calibration(calibration.method(), calibration.temperature(), referralThreshold,
+                            calibration.fit());
+            onnx = OnnxModelFile.attachContract(onnx, outcome.contract().withCalibration(calibration).validate());
+        }
+        write(onnx);
+        if (calibration != null) {
+            System.err.printf(Locale.ROOT, "medfuse train: calibration: temperature %.3f fitted on the validation "
+                    + "split (NLL %s -> %s, ECE %s -> %s)%s%n", calibration.temperature(),
+                    calibration.fit().get("nllBefore"), calibration.fit().get("nllAfter"),
+                    calibration.fit().get("eceBefore"), calibration.fit().get("eceAfter"),
+                    calibration.referralThreshold() == null ? "" : "; referral below "
+                            + calibration.referralThreshold());
+        }
         if (report != null) {
             System.err.println("medfuse train: report " + TrainingReport.write(report, dataset, outcome, out));
         }
@@ -76,7 +105,7 @@ final class TrainCommand implements Callable<Integer> {
                 modelName, hp.inputs().cli(), outcome.validation().get("validationAccuracy"),
                 outcome.validation().get("validationBalancedAccuracy"), outcome.training().bestEpoch(),
                 outcome.training().history().size(), outcome.training().stoppedBy(),
-                OnnxModelFile.sha256(outcome.onnx()));
+                OnnxModelFile.sha256(onnx));
         return 0;
     }
 
@@ -125,14 +154,14 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private void write(TrainingRun.Outcome outcome) {
+    private void write(byte[] onnx) {
         try {
             Path parent = out.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
             Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
-            Files.write(tmp, outcome.onnx());
+            Files.write(tmp, onnx);
             Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (java.io.IOException e) {

@@ -9,6 +9,7 @@ import io.medfuse.model.engine.OnnxClassifier;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
 import io.medfuse.model.onnx.FusedCnnFactory;
+import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.model.tabular.TabularEncoder;
 import io.medfuse.trainer.data.Dataset;
 import io.medfuse.trainer.data.DatasetException;
@@ -17,6 +18,7 @@ import io.medfuse.trainer.data.DatasetReader;
 import io.medfuse.trainer.data.FeatureFitter;
 import io.medfuse.trainer.data.GroupedSplit;
 import io.medfuse.trainer.data.Sample;
+import io.medfuse.trainer.eval.TemperatureScaling;
 import io.medfuse.trainer.net.NetworkTrainer;
 
 import java.nio.file.Path;
@@ -37,6 +39,8 @@ public final class TrainingRun {
 
     /** Largest allowed |DJL probability − ONNX Runtime probability| on the validation rows. */
     public static final double PARITY_TOLERANCE = 1e-4;
+    /** Fewer validation rows than this give no calibration (a temperature fitted on a handful means nothing). */
+    public static final int MIN_CALIBRATION_ROWS = 20;
     /** Per-channel normalisation of every image (the images are read before any split, so it is fixed). */
     public static final List<Double> IMAGE_MEAN = List.of(0.5, 0.5, 0.5);
     public static final List<Double> IMAGE_STD = List.of(0.25, 0.25, 0.25);
@@ -186,6 +190,12 @@ public final class TrainingRun {
             throw new TrainerException("the exported ONNX model disagrees with the trained DJL network: max |delta "
                     + "probability| " + delta + " on the validation rows (tolerance " + PARITY_TOLERANCE + "); this "
                     + "is a bug in the export, please report it");
+        }
+        // temperature scaling on the validation rows (ONNX Runtime's probabilities are DJL's, within the parity)
+        if (val.size() >= MIN_CALIBRATION_ROWS) {
+            contract = contract.withCalibration(TemperatureScaling.fit(djl, val.labels(), labels.size(), null))
+                    .validate();
+            onnx = OnnxModelFile.attachContract(onnx, contract);
         }
         return new Outcome(onnx, contract, split, result, metrics, delta, (System.nanoTime() - t0) / 1e9,
                 val.labels());

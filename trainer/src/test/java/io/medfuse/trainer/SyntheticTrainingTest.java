@@ -51,6 +51,11 @@ class SyntheticTrainingTest {
         assertThat(contract.labelNames()).containsExactly("benign", "malignant");
         assertThat(contract.provenance()).containsEntry("architecture", "small").containsEntry("inputs", "fused")
                 .containsKey("datasetFingerprint").containsKey("metrics");
+        // temperature scaling fitted on the validation split and written into the contract
+        assertThat(contract.calibration()).isNotNull();
+        assertThat(contract.calibration().temperature()).isPositive();
+        assertThat((double) contract.calibration().fit().get("nllAfter"))
+                .isLessThanOrEqualTo((double) contract.calibration().fit().get("nllBefore"));
         try (OnnxClassifier ort = OnnxClassifier.load(out.onnx(), "exported", EngineOptions.defaults()
                 .withDevice("cpu"))) {
             assertThat(ort.contract()).isEqualTo(contract);

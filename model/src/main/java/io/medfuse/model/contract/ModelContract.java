@@ -28,11 +28,16 @@ import java.util.Set;
  * @param preprocessingVersion version of the preprocessing implementation the model was trained with
  * @param trained false for a model with random weights (the demo says so)
  * @param provenance how the model was made: seed, hyper-parameters, dataset fingerprint, metrics; free-form
+ * @param calibration temperature scaling and referral threshold, applied by the engine; null: probabilities as the
+ *                    model outputs them
  */
 public record ModelContract(int contractVersion, String name, String version, String description,
                             String imageInput, String tabularInput, String output, OutputKind outputKind,
                             ImageSpec image, List<FeatureSpec> tabular, List<ClassLabel> labels,
-                            int preprocessingVersion, boolean trained, Map<String, Object> provenance) {
+                            int preprocessingVersion, boolean trained, Map<String, Object> provenance,
+                            @com.fasterxml.jackson.annotation.JsonInclude(
+                                    com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+                            Calibration calibration) {
 
     /** The metadata_props key the contract JSON is stored under. */
     public static final String METADATA_KEY = "medfuse.contract";
@@ -48,6 +53,21 @@ public record ModelContract(int contractVersion, String name, String version, St
         tabular = tabular == null ? null : List.copyOf(tabular);
         labels = labels == null ? null : List.copyOf(labels);
         provenance = provenance == null ? Map.of() : Map.copyOf(provenance);
+    }
+
+    /** A contract without calibration. */
+    public ModelContract(int contractVersion, String name, String version, String description, String imageInput,
+                         String tabularInput, String output, OutputKind outputKind, ImageSpec image,
+                         List<FeatureSpec> tabular, List<ClassLabel> labels, int preprocessingVersion,
+                         boolean trained, Map<String, Object> provenance) {
+        this(contractVersion, name, version, description, imageInput, tabularInput, output, outputKind, image,
+                tabular, labels, preprocessingVersion, trained, provenance, null);
+    }
+
+    /** This contract with {@code c} as its calibration (null: none). */
+    public ModelContract withCalibration(Calibration c) {
+        return new ModelContract(contractVersion, name, version, description, imageInput, tabularInput, output,
+                outputKind, image, tabular, labels, preprocessingVersion, trained, provenance, c);
     }
 
     /** Number of tabular tensor columns: the sum of every feature's width. */
@@ -123,6 +143,9 @@ public record ModelContract(int contractVersion, String name, String version, St
                             + l.frequency());
                 }
             }
+        }
+        if (calibration != null) {
+            calibration.validate(problems);
         }
         if (!problems.isEmpty()) {
             throw new ModelContractException("invalid model contract"

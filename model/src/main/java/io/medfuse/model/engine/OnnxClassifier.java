@@ -203,12 +203,25 @@ public final class OnnxClassifier implements AutoCloseable {
      * @param images n·C·H·W floats: each image CHW, preprocessed as the contract says, images one after another
      * @param tabular n·{@link ModelContract#tabularWidth()} floats, encoded as the contract says
      * @param n number of requests, ≥ 0
-     * @return n rows of class probabilities in label order (softmax applied here when the model outputs logits)
+     * @return n rows of class probabilities in label order (softmax applied here when the model outputs logits,
+     *     then the contract's calibration, when it has one)
      * @throws IllegalArgumentException when the array lengths do not match n and the contract
      * @throws ModelInferenceException when ONNX Runtime fails; the message names the model and batch shape
      * @throws IllegalStateException after {@link #close()}
      */
     public float[][] predict(float[] images, float[] tabular, int n) {
+        return predict(images, tabular, n, true);
+    }
+
+    /**
+     * As {@link #predict(float[], float[], int)}, without the contract's calibration: what the network itself says
+     * ({@code evaluate} reports both).
+     */
+    public float[][] predictUncalibrated(float[] images, float[] tabular, int n) {
+        return predict(images, tabular, n, false);
+    }
+
+    private float[][] predict(float[] images, float[] tabular, int n, boolean calibrated) {
         Objects.requireNonNull(images, "images");
         Objects.requireNonNull(tabular, "tabular");
         if (closed) {
@@ -232,7 +245,7 @@ public final class OnnxClassifier implements AutoCloseable {
                 throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
             }
             for (int start = 0; start < n; start += chunk) {
-                runBatch(images, tabular, start, Math.min(chunk, n - start), out);
+                runBatch(images, tabular, start, Math.min(chunk, n - start), out, calibrated);
             }
         } finally {
             runs.readLock().unlock();
@@ -267,7 +280,7 @@ public final class OnnxClassifier implements AutoCloseable {
                 + sourceName + "]";
     }
 
-    private void runBatch(float[] images, float[] tabular, int start, int m, float[][] out) {
+    private void runBatch(float[] images, float[] tabular, int start, int m, float[][] out, boolean calibrated) {
         int padded = paddedSize(m);
         int imageSize = contract.image().tensorSize();
         int width = contract.tabularWidth();
@@ -292,6 +305,9 @@ public final class OnnxClassifier implements AutoCloseable {
                 probabilities.get(i * classes, row);
                 if (contract.outputKind() == ModelContract.OutputKind.LOGITS) {
                     softmaxInPlace(row);
+                }
+                if (calibrated && contract.calibration() != null) {
+                    contract.calibration().applyInPlace(row);
                 }
                 out[start + i] = row;
             }

@@ -94,10 +94,27 @@ public final class Evaluation {
                     encoder.encodeInto(s.features(), tabular, i * width);
                     truth[start + i] = c.labelNames().indexOf(s.label());
                 }
-                float[][] p = ort.predict(images, tabular, b);
+                // what the network says; the contract's calibration is applied below, exactly as the engine does
+                float[][] p = ort.predictUncalibrated(images, tabular, b);
                 System.arraycopy(p, 0, probabilities, start, b);
             }
-            return summarise(model, o, c, data, probabilities, truth);
+            float[][] raw = probabilities;
+            float[][] calibrated = c.calibration() == null ? raw
+                    : TemperatureScaling.scaled(raw, c.calibration().temperature());
+            Result r = summarise(model, o, c, data, calibrated, truth);
+            if (c.calibration() != null) {
+                Map<String, Object> cal = new LinkedHashMap<>();
+                cal.put("method", c.calibration().method());
+                cal.put("temperature", c.calibration().temperature());
+                cal.put("eceUncalibrated", ClassificationMetrics.of(raw, truth, c.labels().size()).ece());
+                cal.put("eceCalibrated", r.overall().ece());
+                cal.put("referralThreshold", c.calibration().referralThreshold());
+                cal.put("fitOnValidation", c.calibration().fit());
+                r.json().put("calibration", cal);
+            }
+            r.json().put("referral", referralTable(calibrated, truth, c.labels().size(),
+                    c.calibration() == null ? null : c.calibration().referralThreshold()));
+            return r;
         }
     }
 
@@ -134,6 +151,58 @@ public final class Evaluation {
         json.put("bySex", group(bySex, labels));
         json.put("byAgeBand", group(byAge, labels));
         return new Result(c, labels, probabilities, truth, overall, bySex, byAge, json);
+    }
+
+    /** The thresholds {@link #referralTable} lists (besides the contract's own). */
+    static final double[] REFERRAL_THRESHOLDS = {0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95};
+
+    /**
+     * For each threshold: the share of rows whose top probability is below it (referred to a clinician) and the
+     * accuracy and balanced accuracy of the rows kept, so a user can choose the threshold.
+     *
+     * @param own the contract's threshold, listed too when it is not one of {@link #REFERRAL_THRESHOLDS}
+     */
+    public static List<Map<String, Object>> referralTable(float[][] probabilities, int[] truth, int classes,
+                                                         Double own) {
+        java.util.TreeSet<Double> thresholds = new java.util.TreeSet<>();
+        for (double t : REFERRAL_THRESHOLDS) {
+            thresholds.add(t);
+        }
+        if (own != null) {
+            thresholds.add(own);
+        }
+        List<Map<String, Object>> rows = new java.util.ArrayList<>();
+        for (double t : thresholds) {
+            List<float[]> keptP = new java.util.ArrayList<>();
+            List<Integer> keptT = new java.util.ArrayList<>();
+            for (int i = 0; i < truth.length; i++) {
+                float top = 0;
+                for (float v : probabilities[i]) {
+                    top = Math.max(top, v);
+                }
+                if (top >= (float) t) { // in float, as the worker compares
+                    keptP.add(probabilities[i]);
+                    keptT.add(truth[i]);
+                }
+            }
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("threshold", t);
+            row.put("referredShare", truth.length == 0 ? 0.0 : 1.0 - keptT.size() / (double) truth.length);
+            row.put("kept", keptT.size());
+            if (keptT.isEmpty()) {
+                row.put("accuracyOfRest", null);
+                row.put("balancedAccuracyOfRest", null);
+            } else {
+                ClassificationMetrics m = ClassificationMetrics.of(keptP.toArray(float[][]::new),
+                        keptT.stream().mapToInt(Integer::intValue).toArray(), classes);
+                row.put("accuracyOfRest", m.accuracy());
+                row.put("balancedAccuracyOfRest", Double.isNaN(m.balancedAccuracy()) ? null
+                        : m.balancedAccuracy());
+            }
+            row.put("contractThreshold", own != null && own == t);
+            rows.add(row);
+        }
+        return rows;
     }
 
     /** The named column, else the column mapped to the patient field, else -1 (no breakdown). */

@@ -49,6 +49,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String TOPIC_DEAD_LETTERS = "topic.dead.letters";
     public static final String OUTPUT_FHIR_TOPIC = "output.fhir.topic";
     public static final String INFLUENCE_ENABLED = "influence.enabled";
+    public static final String REFERRAL_THRESHOLD = "referral.threshold";
     public static final String INFLUENCE_PER_FEATURE = "influence.per.feature";
     public static final String OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM = "output.fhir.patient.identifier.system";
     public static final String MODEL_PATH = "model.path";
@@ -145,6 +146,11 @@ public final class WorkerConfig extends AbstractConfig {
             .define(INFLUENCE_PER_FEATURE, Type.BOOLEAN, false, Importance.LOW,
                     "With influence.enabled, also mask one feature at a time: one more row per feature and "
                             + "request; clinicalInfluence.features then holds each feature's shift.")
+            .define(REFERRAL_THRESHOLD, Type.DOUBLE, -1.0, ConfigDef.Range.between(-1.0, 1.0), Importance.MEDIUM,
+                    "A prediction whose (calibrated) top probability is below this carries referral=true: refer "
+                            + "to a clinician. -1: the model contract's threshold (train --referral-threshold; "
+                            + "none: no referral field); 0: never; (0,1]: this one. 'evaluate' shows what each "
+                            + "threshold refers and the balanced accuracy of the rest.")
             .define(MODEL_PATH, Type.STRING, BUNDLED_MODEL, Importance.HIGH,
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
@@ -422,6 +428,12 @@ public final class WorkerConfig extends AbstractConfig {
 
     public String deadLettersTopic() {
         return getString(TOPIC_DEAD_LETTERS);
+    }
+
+    /** The configured referral threshold; null: the contract's. */
+    public Double referralThreshold() {
+        double t = getDouble(REFERRAL_THRESHOLD);
+        return t < 0 ? null : t;
     }
 
     public boolean influenceEnabled() {

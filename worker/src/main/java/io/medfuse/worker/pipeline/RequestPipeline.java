@@ -92,24 +92,33 @@ public final class RequestPipeline implements AutoCloseable {
      *                       off, it is never looked at
      * @param influence whether each request also runs with its clinical data masked ({@link InfluenceProbe})
      * @param influencePerFeature and with each feature masked alone (only with {@code influence})
+     * @param referralThreshold predictions whose top probability is below it are marked for referral; null: the
+     *                          contract's (none when it has none); 0: never
      */
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
                            Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
-                           boolean influencePerFeature) {
+                           boolean influencePerFeature, Double referralThreshold) {
 
         public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                         ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
                         Duration requestedAtMaxAge, int dicomFrame) {
             this(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references, requestDeadline,
-                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, false, false, false);
+                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, false, false, false, null);
         }
 
         /** These settings with the clinical-data influence measured (or not). */
         public Settings withInfluence(boolean on, boolean perFeature) {
             return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, on,
-                    on && perFeature);
+                    on && perFeature, referralThreshold);
+        }
+
+        /** These settings with a referral threshold (null: the contract's; 0: never refer). */
+        public Settings withReferralThreshold(Double threshold) {
+            return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
+                    requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
+                    influencePerFeature, threshold);
         }
     }
 
@@ -140,6 +149,19 @@ public final class RequestPipeline implements AutoCloseable {
     private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
     private final AtomicInteger consecutiveFailedRuns = new AtomicInteger();
     private volatile boolean closed;
+
+    /**
+     * The top probability below which a prediction is marked for referral: the configured one, else the contract's
+     * calibration's; null when neither sets one (or the configuration says 0): predictions then carry no referral.
+     */
+    public Double referralThreshold() {
+        Double t = settings.referralThreshold();
+        if (t == null) {
+            var c = classifier.contract().calibration();
+            t = c == null ? null : c.referralThreshold();
+        }
+        return t == null || t <= 0 ? null : t;
+    }
 
     public RequestPipeline(Classifier classifier, Settings settings) {
         this(classifier, settings, WorkerMetrics.NONE);

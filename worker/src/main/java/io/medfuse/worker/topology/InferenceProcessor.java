@@ -90,6 +90,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private final RequestPipeline pipeline;
     private final InFlightLimit limit;
     private final Answers answers;
+    /** Top probability below which a prediction is marked for referral; null: none. */
+    private final Double referralThreshold;
     /** Writes the FHIR document of each prediction; null when the FHIR output is off. */
     private final FhirDocuments fhir;
     private final RegistryOutage outage;
@@ -119,6 +121,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                        RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
                        AnswerBacklog backlog) {
         this.settings = settings;
+        this.referralThreshold = pipeline.referralThreshold();
         this.fhir = settings.fhirTopic() == null ? null
                 : new FhirDocuments(settings.fhirPatientIdentifierSystem());
         this.requestCodec = requestCodec;
@@ -456,6 +459,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 .setFlags(p.flags())
                 .setSource(p.source())
                 .setClinicalInfluence(p.influence())
+                .setReferral(referralThreshold == null ? null : probs[best] < referralThreshold.floatValue())
                 .build();
     }
 
