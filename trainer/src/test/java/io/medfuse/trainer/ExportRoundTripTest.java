@@ -60,10 +60,19 @@ class ExportRoundTripTest {
             float[] image = new ImagePreprocessor(c.image(), ImageLimits.defaults()).preprocess(first.png(),
                     first.mediaType());
             float[] tab = new TabularEncoder(c.tabular()).encode(first.fields()).values();
-            float[] served = ort.predict(image, tab, 1)[0];
+            float[] served = ort.predictUncalibrated(image, tab, 1)[0];
             float[] trained = out.training().validationProbabilities()[0];
             for (int k = 0; k < served.length; k++) {
                 assertThat((double) served[k]).isCloseTo(trained[k], org.assertj.core.data.Offset.offset(1e-4));
+            }
+            // what is published: the same with the contract's temperature applied
+            float[] calibrated = trained.clone();
+            if (c.calibration() != null) {
+                c.calibration().applyInPlace(calibrated);
+            }
+            float[] published = ort.predict(image, tab, 1)[0];
+            for (int k = 0; k < published.length; k++) {
+                assertThat((double) published[k]).isCloseTo(calibrated[k], org.assertj.core.data.Offset.offset(1e-4));
             }
         }
     }
