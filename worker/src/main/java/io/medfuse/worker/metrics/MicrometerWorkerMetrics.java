@@ -73,6 +73,9 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     private final Counter batchFailures;
     private final Counter duplicates;
     private final Counter resubmitted;
+    private final Counter referralsAssessed;
+    private final Counter referred;
+    private final DistributionSummary influence;
     private final MultiGauge consumerLag;
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private volatile KafkaStreams streams;
@@ -98,6 +101,16 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
                 .register(registry);
         resubmitted = Counter.builder("medfuse.pending.resubmitted")
                 .description("Pending requests taken again after a crash or a rebalance").register(registry);
+        referralsAssessed = Counter.builder("medfuse.referral.assessed")
+                .description("Predictions checked against a referral threshold").register(registry);
+        referred = Counter.builder("medfuse.referral.referred")
+                .description("Predictions marked referral=true (top probability below the threshold); the "
+                        + "referral rate is this over medfuse_referral_assessed_total").register(registry);
+        influence = DistributionSummary.builder("medfuse.clinical.influence.shift")
+                .description("|shift| of the predicted class's probability the clinical data caused "
+                        + "(influence.enabled)")
+                .serviceLevelObjectives(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+                .register(registry);
         queueWait = timer("medfuse.queue.wait", "From the stream thread taking a request to its model run");
         preprocess = timer("medfuse.preprocess", "Image fetch, decode, resize and normalise, per request");
         inference = timer("medfuse.inference", "Model run of the request's batch");
@@ -154,6 +167,19 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
         queueWait.record(Math.max(0, queueWaitNanos), TimeUnit.NANOSECONDS);
         preprocess.record(Math.max(0, preprocessNanos), TimeUnit.NANOSECONDS);
         inference.record(Math.max(0, inferenceNanos), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void predictionNotes(Boolean referral, double influenceShift) {
+        if (referral != null) {
+            referralsAssessed.increment();
+            if (referral) {
+                referred.increment();
+            }
+        }
+        if (!Double.isNaN(influenceShift)) {
+            influence.record(Math.abs(influenceShift));
+        }
     }
 
     @Override

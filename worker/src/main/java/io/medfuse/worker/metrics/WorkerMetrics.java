@@ -28,6 +28,15 @@ public interface WorkerMetrics {
     default void predicted(long queueWaitNanos, long preprocessNanos, long inferenceNanos) {
     }
 
+    /**
+     * What a forwarded prediction said beyond its label; on a stream thread.
+     *
+     * @param referral its referral mark (null: no threshold is set)
+     * @param influenceShift its clinical-data shift (NaN: not measured)
+     */
+    default void predictionNotes(Boolean referral, double influenceShift) {
+    }
+
     /** A dead letter was forwarded with this reason; on a stream thread. */
     default void deadLetter(FailureReason reason) {
     }

@@ -396,6 +396,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 if (answer.isPrediction()) {
                     pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
                             p.preprocessNanos(), p.stats().inferenceNanos());
+                    pipeline.metrics().predictionNotes(predicted.getReferral(), p.influence() == null ? Double.NaN
+                            : p.influence().getShift());
                 }
             } else {
                 Outcome.Failed f = (Outcome.Failed) d.outcome();

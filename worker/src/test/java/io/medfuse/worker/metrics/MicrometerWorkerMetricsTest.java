@@ -43,6 +43,18 @@ class MicrometerWorkerMetricsTest {
     }
 
     @Test
+    void countsReferralsAndTheInfluenceShift() {
+        metrics.predictionNotes(true, 0.4);
+        metrics.predictionNotes(false, -0.2);
+        metrics.predictionNotes(null, Double.NaN);
+
+        String scrape = metrics.scrape();
+
+        assertThat(scrape).contains("medfuse_referral_assessed_total 2.0", "medfuse_referral_referred_total 1.0",
+                "medfuse_clinical_influence_shift_count 2", "medfuse_clinical_influence_shift_sum 0.6");
+    }
+
+    @Test
     void countsEveryModelRunInTheBatchSizeHistogramAndFailedRunsApart() {
         metrics.batchCompleted(new BatchStats(8, 8, 0, 1));
         metrics.batchCompleted(new BatchStats(3, 4, 5, 1));
