@@ -243,10 +243,38 @@ class DeploymentFilesTest {
         return 6;
     }
 
+    /** The monitoring files parse, and every rule and panel has what Prometheus and Grafana need. */
+    @Test
+    void theAlertRulesAndTheDashboardAreWellFormed() throws Exception {
+        Manifest rules = one(manifests(), "monitoring", "PrometheusRule");
+        List<Object> groups = list(map(rules.doc().get("spec")).get("groups"));
+        assertThat(groups).isNotEmpty();
+        Set<String> alerts = new java.util.TreeSet<>();
+        for (Object g : groups) {
+            for (Object r : list(map(g).get("rules"))) {
+                Map<String, Object> rule = map(r);
+                assertThat(rule).containsKeys("alert", "expr", "for", "labels", "annotations");
+                alerts.add((String) rule.get("alert"));
+            }
+        }
+        assertThat(alerts).contains("MedfusePipelineStalled", "MedfuseConsumerLagHigh", "MedfuseDeadLetterRateHigh",
+                "MedfuseReferralRateHigh");
+        com.fasterxml.jackson.databind.JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(ROOT.resolve("deploy/monitoring/grafana-dashboard.json").toFile());
+        assertThat(dashboard.path("uid").asText()).isEqualTo("medfuse-workers");
+        assertThat(dashboard.path("panels")).hasSizeGreaterThanOrEqualTo(8);
+        for (com.fasterxml.jackson.databind.JsonNode panel : dashboard.path("panels")) {
+            assertThat(panel.path("targets")).as(panel.path("title").asText()).isNotEmpty();
+            for (com.fasterxml.jackson.databind.JsonNode t : panel.path("targets")) {
+                assertThat(t.path("expr").asText()).contains("medfuse_");
+            }
+        }
+    }
+
     @Test
     void everyManifestParsesWithAKnownKindAndAName() throws Exception {
         Set<String> kinds = Set.of("Kustomization", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
-                "ScaledObject", "TriggerAuthentication", "Secret");
+                "ScaledObject", "TriggerAuthentication", "Secret", "PrometheusRule");
         List<Manifest> all = manifests();
         assertThat(all).hasSizeGreaterThanOrEqualTo(12);
         for (Manifest m : all) {

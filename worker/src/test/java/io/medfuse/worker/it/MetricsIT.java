@@ -9,6 +9,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -88,6 +89,22 @@ class MetricsIT {
                     return false;
                 }
             }, Duration.ofSeconds(15))).as("consumer lag per partition in:%n%s", scrape).isTrue();
+            // the dashboard and the alert rules an operator imports query only series this scrape has
+            String lagged = get(worker, "/metrics").body();
+            java.util.Set<String> exported = new java.util.TreeSet<>();
+            lagged.lines().filter(l -> l.startsWith("medfuse_"))
+                    .forEach(l -> exported.add(l.split("[{ ]", 2)[0]));
+            java.nio.file.Path monitoring = java.nio.file.Path.of("..", "deploy", "monitoring");
+            java.util.Set<String> queried = new java.util.TreeSet<>();
+            for (String file : List.of("grafana-dashboard.json", "prometheus-rules.yaml")) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("medfuse_[a-z_]+")
+                        .matcher(java.nio.file.Files.readString(monitoring.resolve(file)));
+                while (m.find()) {
+                    queried.add(m.group());
+                }
+            }
+            assertThat(queried).as("series the dashboard and the rules query").hasSizeGreaterThan(10);
+            assertThat(exported).as("series the worker exports").containsAll(queried);
             System.out.println("MetricsIT scrape (medfuse_ series):");
             scrape.lines().filter(l -> l.startsWith("medfuse_") && !l.contains("_bucket"))
                     .forEach(l -> System.out.println("  " + l));
