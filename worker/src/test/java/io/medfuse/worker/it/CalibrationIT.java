@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
@@ -79,7 +78,7 @@ class CalibrationIT {
                     .as("answers: %s / %s", f.predicted.size(), f.failed).isTrue();
             int referred = 0;
             for (ImagingRequest r : requests) {
-                Prediction p = prediction(f, r.getRequestId());
+                Prediction p = f.prediction(r.getRequestId());
                 float[] expected = raw.get(r.getRequestId()).clone();
                 Calibration.apply(expected, T);
                 for (int k = 0; k < expected.length; k++) {
@@ -114,11 +113,4 @@ class CalibrationIT {
         }
     }
 
-    private static Prediction prediction(StreamFixture f, String id) {
-        Optional<Prediction> p;
-        synchronized (f.predicted) {
-            p = f.predicted.stream().filter(x -> id.equals(x.getRequestId())).findFirst();
-        }
-        return p.orElseThrow(() -> new AssertionError("no prediction for " + id));
-    }
 }

@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 import javax.imageio.ImageIO;
 
@@ -72,9 +71,9 @@ class DicomIT {
             assertThat(StreamFixture.await(() -> f.answers() >= 7, Duration.ofSeconds(60)))
                     .as("answers: %s / %s", f.predicted, f.failed).isTrue();
 
-            List<LabelProbability> reference = prediction(f, "as-png").getProbabilities();
+            List<LabelProbability> reference = f.prediction("as-png").getProbabilities();
             for (String id : List.of("dicom-inline", "dicom-implicit", "dicom-rle", "dicom-deflated", "dicom-file")) {
-                Prediction p = prediction(f, id);
+                Prediction p = f.prediction(id);
                 assertThat(p.getFlags()).as(id).isEmpty();
                 for (int i = 0; i < reference.size(); i++) {
                     assertThat(p.getProbabilities().get(i).getLabel()).isEqualTo(reference.get(i).getLabel());
@@ -114,9 +113,9 @@ class DicomIT {
             assertThat(StreamFixture.await(() -> f.answers() >= 5, Duration.ofSeconds(60)))
                     .as("answers: %s / %s", f.predicted, f.failed).isTrue();
 
-            Prediction fromTags = prediction(f, "tags-only");
+            Prediction fromTags = f.prediction("tags-only");
             assertThat(fromTags.getFlags()).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
-            List<LabelProbability> reference = prediction(f, "png-45-female").getProbabilities();
+            List<LabelProbability> reference = f.prediction("png-45-female").getProbabilities();
             for (int i = 0; i < reference.size(); i++) {
                 assertThat(fromTags.getProbabilities().get(i).getProbability()).as("class %d", i)
                         .isCloseTo(reference.get(i).getProbability(), within(1e-5));
@@ -129,13 +128,13 @@ class DicomIT {
             assertThat(fromTags.getSource().getSopInstanceUid())
                     .isEqualTo(tagged.string(io.medfuse.model.image.DicomTags.SOP_INSTANCE_UID).orElseThrow());
 
-            assertThat(prediction(f, "fields-win").getFlags()).as("the request's age wins over PatientAge")
+            assertThat(f.prediction("fields-win").getFlags()).as("the request's age wins over PatientAge")
                     .containsExactly("sex:from-dicom");
-            assertThat(prediction(f, "birthdate").getFlags()).containsExactlyInAnyOrder("age:from-dicom",
+            assertThat(f.prediction("birthdate").getFlags()).containsExactlyInAnyOrder("age:from-dicom",
                     "sex:from-dicom");
-            assertThat(prediction(f, "invalid-tags").getFlags()).as("PatientAge '45' and PatientSex 'X'")
+            assertThat(f.prediction("invalid-tags").getFlags()).as("PatientAge '45' and PatientSex 'X'")
                     .containsExactlyInAnyOrder("age:imputed", "age:dicom-invalid", "sex:unknown", "sex:from-dicom");
-            assertThat(prediction(f, "png-45-female").getSource().getStudyInstanceUid()).isNull();
+            assertThat(f.prediction("png-45-female").getSource().getStudyInstanceUid()).isNull();
 
             // one FHIR document per prediction, committed with it, each read by HAPI's strict R4 parser
             List<org.hl7.fhir.r4.model.Bundle> documents = fhirDocuments(fhirTopic, 5);
@@ -216,15 +215,15 @@ class DicomIT {
             assertThat(StreamFixture.await(() -> f.answers() >= 3, Duration.ofSeconds(60)))
                     .as("answers: %s / %s", f.predicted, f.failed).isTrue();
 
-            Prediction fromTags = prediction(f, "tags-only");
+            Prediction fromTags = f.prediction("tags-only");
             assertThat(fromTags.getFlags()).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom",
                     "localization:from-dicom");
-            List<LabelProbability> typed = prediction(f, "png-typed").getProbabilities();
+            List<LabelProbability> typed = f.prediction("png-typed").getProbabilities();
             for (int i = 0; i < typed.size(); i++) {
                 assertThat(fromTags.getProbabilities().get(i).getProbability()).as("class %d", i)
                         .isCloseTo(typed.get(i).getProbability(), within(1e-5));
             }
-            assertThat(prediction(f, "site-typed").getFlags()).as("the request's site wins over the tag")
+            assertThat(f.prediction("site-typed").getFlags()).as("the request's site wins over the tag")
                     .containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
         }
     }
@@ -256,8 +255,8 @@ class DicomIT {
             assertThat(StreamFixture.await(() -> f.answers() >= 4, Duration.ofSeconds(60)))
                     .as("answers: %s / %s", f.predicted, f.failed).isTrue();
             assertThat(f.failed).isEmpty();
-            assertThat(prediction(f, "several-ids").getFlags()).contains(PatientIdentifier.INVALID_FLAG);
-            assertThat(prediction(f, "with-id").getFlags()).doesNotContain(PatientIdentifier.INVALID_FLAG);
+            assertThat(f.prediction("several-ids").getFlags()).contains(PatientIdentifier.INVALID_FLAG);
+            assertThat(f.prediction("with-id").getFlags()).doesNotContain(PatientIdentifier.INVALID_FLAG);
             synchronized (f.predicted) {
                 assertThat(f.predicted.toString()).as("no PatientID on a prediction").doesNotContain("4711");
             }
@@ -373,9 +372,9 @@ class DicomIT {
             f.flush();
             assertThat(StreamFixture.await(() -> f.answers() >= 3, Duration.ofSeconds(60)))
                     .as("answers: %s / %s", f.predicted, f.failed).isTrue();
-            List<LabelProbability> reference = prediction(f, "inline").getProbabilities();
+            List<LabelProbability> reference = f.prediction("inline").getProbabilities();
             for (String id : List.of("wado-multipart", "wado-single")) {
-                Prediction p = prediction(f, id);
+                Prediction p = f.prediction(id);
                 assertThat(p.getFlags()).as(id).containsExactlyInAnyOrder("age:from-dicom", "sex:from-dicom");
                 for (int i = 0; i < reference.size(); i++) {
                     assertThat(p.getProbabilities().get(i).getProbability()).as("%s class %d", id, i)
@@ -394,13 +393,6 @@ class DicomIT {
         return r;
     }
 
-    private static Prediction prediction(StreamFixture f, String id) {
-        Optional<Prediction> p;
-        synchronized (f.predicted) {
-            p = f.predicted.stream().filter(x -> id.equals(x.getRequestId())).findFirst();
-        }
-        return p.orElseThrow(() -> new AssertionError("no prediction for " + id + "; dead letters " + f.failed));
-    }
 
     private static ImagingRequest request(String id, String mediaType, byte[] data, String reference) {
         ImagePayload.Builder image = ImagePayload.newBuilder().setMediaType(mediaType);

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 
@@ -59,9 +58,9 @@ class InfluenceIT {
 
             double largest = 0;
             for (int i = 0; i < IMAGES; i++) {
-                Prediction with = prediction(f, "with-" + i);
-                Prediction bare = prediction(f, "bare-" + i);
-                Prediction noAge = prediction(f, "no-age-" + i);
+                Prediction with = f.prediction("with-" + i);
+                Prediction bare = f.prediction("bare-" + i);
+                Prediction noAge = f.prediction("no-age-" + i);
                 ClinicalInfluence ci = with.getClinicalInfluence();
                 assertThat(ci).as("with-%d carries the influence", i).isNotNull();
                 assertThat(ci.getLabelWithout()).isEqualTo(bare.getLabel());
@@ -87,11 +86,4 @@ class InfluenceIT {
         return ps.stream().filter(x -> x.getLabel().equals(label)).findFirst().orElseThrow().getProbability();
     }
 
-    private static Prediction prediction(StreamFixture f, String id) {
-        Optional<Prediction> p;
-        synchronized (f.predicted) {
-            p = f.predicted.stream().filter(x -> id.equals(x.getRequestId())).findFirst();
-        }
-        return p.orElseThrow(() -> new AssertionError("no prediction for " + id));
-    }
 }

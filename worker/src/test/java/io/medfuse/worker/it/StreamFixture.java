@@ -123,6 +123,15 @@ final class StreamFixture implements AutoCloseable {
                 List.of(config.toString()), List.of("-Xmx512m"), Map.of(), dir.resolve(name + ".log"));
     }
 
+    /** The prediction read for {@code requestId}; fails naming the dead letters when there is none. */
+    Prediction prediction(String requestId) {
+        synchronized (predicted) {
+            return predicted.stream().filter(x -> requestId.equals(x.getRequestId())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no prediction for " + requestId + "; dead letters "
+                            + failed));
+        }
+    }
+
     WorkerConfig workerConfig(Map<String, Object> extra) {
         return WorkerConfig.load(null, Map.of(), workerSettings(extra));
     }
