@@ -46,6 +46,9 @@ import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.worker.metrics.StallDetector;
+import io.medfuse.worker.models.ModelControl;
+import io.medfuse.worker.models.ModelManager;
+import io.medfuse.worker.topology.ShadowPublisher;
 import io.medfuse.worker.metrics.WorkerTelemetry;
 import io.medfuse.worker.pipeline.Classifier;
 import io.medfuse.worker.pipeline.InFlightLimit;
@@ -92,10 +95,17 @@ public final class MedfuseWorker implements AutoCloseable {
     private final RegistryOutage outage;
     private final WorkerTelemetry telemetry;
     private final CompletableFuture<String> stopped;
+    /** Reads the model control topic; null when it is off. */
+    private final ModelControl control;
+    /** Sends shadow predictions; null when there is no shadow topic. */
+    private final ShadowPublisher shadow;
 
     private MedfuseWorker(WorkerConfig config, Classifier classifier, RequestPipeline pipeline, InFlightLimit limit,
                           KafkaStreams streams, InstanceSlot slot, RegistryOutage outage, WorkerTelemetry telemetry,
-                          CompletableFuture<String> stopped) {
+                          CompletableFuture<String> stopped, ModelControl control, Deque<AutoCloseable> made) {
+        this.control = control;
+        this.shadow = made.stream().filter(ShadowPublisher.class::isInstance).map(ShadowPublisher.class::cast)
+                .findFirst().orElse(null);
         this.config = config;
         this.classifier = classifier;
         this.pipeline = pipeline;
@@ -171,8 +181,28 @@ public final class MedfuseWorker implements AutoCloseable {
             InstanceSlot slot = InstanceSlot.claim(config.stateDir(), config.instanceId(), config.applicationId(),
                     "exactly_once_v2".equals(config.streamsProperties().get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)));
             made.push(slot);
-            RequestPipeline pipeline = new RequestPipeline(classifier, pipelineSettings(config), telemetry.metrics());
+            RequestPipeline pipeline = RequestPipeline.owning(classifier, pipelineSettings(config),
+                    telemetry.metrics());
             made.push(pipeline);
+            ModelControl control = null;
+            if (config.modelControlTopic() != null) {
+                Map<String, Object> clientProps = clientProps(config);
+                if (config.modelShadowTopic() != null) {
+                    var shadowSerializer = new AvroSerde<>(predictions).serializer();
+                    String shadowTopic = config.modelShadowTopic();
+                    ShadowPublisher shadow = new ShadowPublisher(clientProps, shadowTopic,
+                            p -> shadowSerializer.serialize(shadowTopic, p), telemetry.metrics());
+                    made.push(shadow);
+                    pipeline.shadowSink(shadow, config.maxInFlight());
+                }
+                EngineOptions options = engineOptions(config);
+                ModelManager manager = new ModelManager(pipeline, new ModelManager.Settings(config.modelControlDir(),
+                        config.modelMaxBytes(), config.modelShadowTopic()),
+                        (bytes, name) -> OnnxModel.load(bytes, name, options), telemetry.metrics(), slot.instanceId());
+                control = new ModelControl(clientProps, config.modelControlTopic(), config.modelStatusTopic(),
+                        manager);
+                made.push(control);
+            }
             RegistryOutage outage = new RegistryOutage(registry, Duration.ofSeconds(5));
             made.push(outage);
             InFlightLimit limit = new InFlightLimit(config.maxInFlight());
@@ -200,11 +230,15 @@ public final class MedfuseWorker implements AutoCloseable {
                     new StallDetector(signals(pipeline, backlog, outage), Duration.ofMillis(config.healthStallReadyMs()),
                             Duration.ofMillis(config.healthStallLiveMs())));
             streams.start();
+            if (control != null) {
+                control.start();
+            }
             LOG.info("worker {} started: model {} {} sha256 {} on {}; reading {}", slot.instanceId(),
                     classifier.identity().getName(), classifier.identity().getVersion(),
                     classifier.identity().getSha256(), classifier.identity().getExecutionProvider(),
                     config.requestsTopic());
-            return new MedfuseWorker(config, classifier, pipeline, limit, streams, slot, outage, telemetry, stopped);
+            return new MedfuseWorker(config, classifier, pipeline, limit, streams, slot, outage, telemetry, stopped,
+                    control, made);
         } catch (RuntimeException | Error e) {
             closeAll(made, e);
             throw e;
@@ -387,8 +421,7 @@ public final class MedfuseWorker implements AutoCloseable {
 
     /** Loads the configured model, or the bundled one when {@code model.path} is empty. */
     public static Classifier loadModel(WorkerConfig config) {
-        EngineOptions options = new EngineOptions(config.modelDevice(), config.modelIntraOpThreads(), 1,
-                config.modelOptimizationLevel(), config.paddedBatchSizes());
+        EngineOptions options = engineOptions(config);
         String path = config.modelPath();
         if (path == null || path.isBlank()) {
             return OnnxModel.load(bundledModel(), "bundled model " + BUNDLED_MODEL_RESOURCE, options);
@@ -398,6 +431,19 @@ public final class MedfuseWorker implements AutoCloseable {
             throw new WorkerStartException(WorkerConfig.MODEL_PATH + " = " + path + ": no such file");
         }
         return OnnxModel.load(file, options);
+    }
+
+    /** The ONNX Runtime options for every model this worker loads. */
+    static EngineOptions engineOptions(WorkerConfig config) {
+        return new EngineOptions(config.modelDevice(), config.modelIntraOpThreads(), 1,
+                config.modelOptimizationLevel(), config.paddedBatchSizes());
+    }
+
+    /** Bootstrap servers and the kafka.* settings, for the worker's own clients beside Kafka Streams. */
+    static Map<String, Object> clientProps(WorkerConfig config) {
+        Map<String, Object> props = new HashMap<>(config.kafkaClientOverrides());
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        return props;
     }
 
     /** The bundled demo model's bytes. */
@@ -426,6 +472,12 @@ public final class MedfuseWorker implements AutoCloseable {
                 config.deadLettersTopic()));
         if (config.fhirTopic() != null) {
             topics.add(config.fhirTopic());
+        }
+        for (String t : new String[] {config.modelControlTopic(), config.modelStatusTopic(),
+                config.modelShadowTopic()}) {
+            if (t != null) {
+                topics.add(t);
+            }
         }
         List<String> missing = new ArrayList<>();
         try (Admin admin = Admin.create(adminProps)) {
@@ -516,6 +568,11 @@ public final class MedfuseWorker implements AutoCloseable {
     }
 
     /** The shared pipeline (for metrics: outstanding, queued). */
+    /** The model control topic's reader; empty when {@code model.control.topic} is off. */
+    public Optional<ModelControl> modelControl() {
+        return Optional.ofNullable(control);
+    }
+
     public RequestPipeline pipeline() {
         return pipeline;
     }
@@ -576,6 +633,9 @@ public final class MedfuseWorker implements AutoCloseable {
     }
 
     public void close(Duration timeout) {
+        if (control != null) {
+            control.close(); // no model changes while stopping
+        }
         boolean clean = streams.close(CloseOptions.timeout(timeout)
                 .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         clean &= streams.state() == KafkaStreams.State.NOT_RUNNING;
@@ -586,7 +646,12 @@ public final class MedfuseWorker implements AutoCloseable {
                     timeout.toSeconds());
         }
         // each step runs whatever the one before threw: nothing native or locked is left behind
-        Deque<AutoCloseable> rest = new ArrayDeque<>(List.of(pipeline, classifier, outage, telemetry));
+        // the shadow's producer after the pipeline: no shadow outcome is sent to a closed producer
+        Deque<AutoCloseable> rest = new ArrayDeque<>(List.of(pipeline));
+        if (shadow != null) {
+            rest.add(shadow);
+        }
+        rest.addAll(List.of(classifier, outage, telemetry));
         if (clean) {
             rest.addLast(slot); // stream threads still running may hold the state: then the lock goes with the JVM
         }

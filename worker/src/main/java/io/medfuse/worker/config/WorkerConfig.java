@@ -54,6 +54,11 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String OUTPUT_FHIR_PATIENT_IDENTIFIER_SYSTEM = "output.fhir.patient.identifier.system";
     public static final String MODEL_PATH = "model.path";
     public static final String MODEL_DEVICE = "model.device";
+    public static final String MODEL_CONTROL_TOPIC = "model.control.topic";
+    public static final String MODEL_STATUS_TOPIC = "model.status.topic";
+    public static final String MODEL_CONTROL_DIR = "model.control.dir";
+    public static final String MODEL_MAX_BYTES = "model.max.bytes";
+    public static final String MODEL_SHADOW_TOPIC = "model.shadow.topic";
     public static final String MODEL_INTRA_OP_THREADS = "model.intra.op.threads";
     public static final String MODEL_OPTIMIZATION_LEVEL = "model.optimization.level";
     public static final String BATCH_MAX_SIZE = "batch.max.size";
@@ -153,6 +158,22 @@ public final class WorkerConfig extends AbstractConfig {
                             + "threshold refers and the balanced accuracy of the rest.")
             .define(MODEL_PATH, Type.STRING, BUNDLED_MODEL, Importance.HIGH,
                     "Path of the ONNX model file (with a medfuse contract); empty: the bundled demo model.")
+            .define(MODEL_CONTROL_TOPIC, Type.STRING, "", Importance.MEDIUM,
+                    "Compacted topic of model announcements, keyed by role (primary, canary, shadow): each worker "
+                            + "reads it from the start and loads, checks, warms up and switches to each announced "
+                            + "model without a restart ('bin/medfuse model announce'); empty: the model never "
+                            + "changes while running. See docs/operations.md and ADR 0014.")
+            .define(MODEL_STATUS_TOPIC, Type.STRING, "", Importance.MEDIUM,
+                    "Topic where each worker publishes what it made of each announcement (serving, refused with "
+                            + "a reason, removed), keyed by instance id; empty: log and metrics only.")
+            .define(MODEL_CONTROL_DIR, Type.STRING, "", Importance.MEDIUM,
+                    "Announced model files are loaded only from inside this folder (links resolved); empty: the "
+                            + "folder of model.path (required with the bundled model).")
+            .define(MODEL_MAX_BYTES, Type.LONG, 1L << 30, Range.between(1024L, (long) Integer.MAX_VALUE - 8),
+                    Importance.LOW, "Largest announced model file read, in bytes.")
+            .define(MODEL_SHADOW_TOPIC, Type.STRING, "", Importance.MEDIUM,
+                    "Topic for the shadow model's predictions (never the predictions topic); a shadow is refused "
+                            + "without it. At least once: a replay may repeat one, with the same predictionId.")
             .define(MODEL_DEVICE, Type.STRING, "auto", new DeviceValidator(), Importance.MEDIUM,
                     "auto (CUDA if the GPU build and a GPU are there, else CPU), cpu, cuda or cuda:N.")
             // 1, not all cores: the preprocessing pool and the Kafka clients share the cores with inference, and
@@ -377,6 +398,22 @@ public final class WorkerConfig extends AbstractConfig {
                         + "absolute URI without spaces or '|' (e.g. urn:oid:1.2.3.4 or https://hospital.example/mrn)");
             }
         }
+        if (modelControlTopic() != null) {
+            java.nio.file.Path dir = modelControlDir();
+            if (dir == null) {
+                problems.add(MODEL_CONTROL_TOPIC + " is set but neither " + MODEL_CONTROL_DIR + " nor " + MODEL_PATH
+                        + " names a folder announced models may be loaded from");
+            } else if (!java.nio.file.Files.isDirectory(dir)) {
+                problems.add(MODEL_CONTROL_DIR + " = '" + dir + "' is not a folder");
+            }
+        } else if (modelStatusTopic() != null || modelShadowTopic() != null) {
+            problems.add((modelStatusTopic() != null ? MODEL_STATUS_TOPIC : MODEL_SHADOW_TOPIC) + " is set but "
+                    + MODEL_CONTROL_TOPIC + " is empty: models are only announced there");
+        }
+        if (modelShadowTopic() != null && (modelShadowTopic().equals(predictionsTopic())
+                || modelShadowTopic().equals(requestsTopic()))) {
+            problems.add(MODEL_SHADOW_TOPIC + " must be a topic of its own, not the requests or predictions topic");
+        }
         if (!instanceId().isEmpty() && !instanceId().matches("[A-Za-z0-9._-]{1,100}")) {
             problems.add(INSTANCE_ID + " = '" + instanceId() + "': use 1-100 letters, digits, '.', '_' or '-'");
         }
@@ -454,6 +491,43 @@ public final class WorkerConfig extends AbstractConfig {
     public String fhirTopic() {
         String t = getString(OUTPUT_FHIR_TOPIC);
         return t == null || t.isBlank() ? null : t.trim();
+    }
+
+    /** The model control topic, or null when models do not change while running. */
+    public String modelControlTopic() {
+        return blankToNull(getString(MODEL_CONTROL_TOPIC));
+    }
+
+    /** The model status topic, or null. */
+    public String modelStatusTopic() {
+        return blankToNull(getString(MODEL_STATUS_TOPIC));
+    }
+
+    /** The shadow predictions topic, or null. */
+    public String modelShadowTopic() {
+        return blankToNull(getString(MODEL_SHADOW_TOPIC));
+    }
+
+    /** Where announced model files must be: model.control.dir, else model.path's folder; null when neither. */
+    public java.nio.file.Path modelControlDir() {
+        String dir = blankToNull(getString(MODEL_CONTROL_DIR));
+        if (dir != null) {
+            return java.nio.file.Path.of(dir);
+        }
+        String model = modelPath();
+        if (model == null || model.isBlank()) {
+            return null;
+        }
+        java.nio.file.Path parent = java.nio.file.Path.of(model).toAbsolutePath().getParent();
+        return parent;
+    }
+
+    public long modelMaxBytes() {
+        return getLong(MODEL_MAX_BYTES);
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
     }
 
     public String registryUrl() {

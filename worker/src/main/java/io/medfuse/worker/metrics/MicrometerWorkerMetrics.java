@@ -51,7 +51,16 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  * <tr><td>{@code medfuse_consumer_lag_records{topic,partition}}</td><td>records behind the end of each owned
  * partition of the requests topic, from the Kafka Streams consumer's {@code records-lag} (the consumer reports each
  * partition twice, with the topic's name and with dots replaced by underscores; it is exported once)</td></tr>
- * <tr><td>{@code medfuse_model_info{name,version,sha256,provider}}</td><td>1 for the model being served</td></tr>
+ * <tr><td>{@code medfuse_model_info{role,name,version,sha256,provider}}</td><td>1 for each model serving, by role
+ * (primary, canary, shadow)</td></tr>
+ * <tr><td>{@code medfuse_model_predictions_total{model,version}}, {@code medfuse_model_inference_seconds{model,version}},
+ * {@code medfuse_model_errors_total{model,version}}, {@code medfuse_model_referral_assessed_total{model,version}},
+ * {@code medfuse_model_referral_referred_total{model,version}}</td><td>per model version: predictions forwarded, their
+ * model runs, failed runs, referral counts</td></tr>
+ * <tr><td>{@code medfuse_model_installed_total{role}}, {@code medfuse_model_refused_total{role,reason}}</td><td>models
+ * put in a role while running, and announced models refused (every reason present from the start, at 0)</td></tr>
+ * <tr><td>{@code medfuse_shadow_predictions_total}, {@code medfuse_shadow_failures_total},
+ * {@code medfuse_shadow_skipped_total}</td><td>the shadow's predictions, failures, and requests it skipped</td></tr>
  * </table>
  *
  * plus the JVM's memory, GC, threads, CPU and uptime. Counters count what this instance forwarded; under
@@ -78,6 +87,17 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     private final DistributionSummary influence;
     private final MultiGauge consumerLag;
     private final JvmGcMetrics gc = new JvmGcMetrics();
+    private final MultiGauge modelInfo;
+    private final Counter shadowPredictions;
+    private final Counter shadowFailures;
+    private final Counter shadowSkipped;
+    /** Per-model meters, by "name\0version". */
+    private final Map<String, ModelMeters> models = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The meters of one model version. */
+    private record ModelMeters(Counter predictions, Timer inference, Counter errors, Counter assessed,
+                               Counter referred) {
+    }
     private volatile KafkaStreams streams;
     private volatile String requestsTopic;
 
@@ -117,6 +137,25 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
         consumerLag = MultiGauge.builder("medfuse.consumer.lag").baseUnit("records")
                 .description("Records behind the end of each requests partition this instance owns")
                 .register(registry);
+        modelInfo = MultiGauge.builder("medfuse.model.info")
+                .description("The models this instance serves, by role (value always 1)").register(registry);
+        shadowPredictions = Counter.builder("medfuse.shadow.predictions")
+                .description("Shadow predictions sent to the shadow topic").register(registry);
+        shadowFailures = Counter.builder("medfuse.shadow.failures")
+                .description("Requests the shadow model failed on (their own answers are unaffected)")
+                .register(registry);
+        shadowSkipped = Counter.builder("medfuse.shadow.skipped")
+                .description("Requests the shadow skipped (it held its limit of requests already)")
+                .register(registry);
+        for (String role : List.of("primary", "canary", "shadow")) {
+            Counter.builder("medfuse.model.installed").tag("role", role)
+                    .description("Models put in a role while the worker runs").register(registry);
+            for (io.medfuse.worker.models.RefusalReason reason : io.medfuse.worker.models.RefusalReason.values()) {
+                Counter.builder("medfuse.model.refused").tag("role", role).tag("reason", reason.id())
+                        .description("Announced models refused, by role and reason (the current model keeps "
+                                + "serving)").register(registry);
+            }
+        }
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -135,13 +174,82 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
         return Duration.ofMillis(millis);
     }
 
-    /** Publishes {@code medfuse_model_info} for the model being served. */
+    /** Publishes {@code medfuse_model_info} for the model being served (the primary, at start). */
     public void bindModel(ModelIdentity model) {
-        Gauge.builder("medfuse.model.info", () -> 1)
-                .description("The model this instance serves (value always 1)")
-                .tags(Tags.of("name", model.getName(), "version", model.getVersion(), "sha256", model.getSha256(),
-                        "provider", model.getExecutionProvider()))
-                .register(registry);
+        modelsServing(Map.of("primary", model));
+    }
+
+    @Override
+    public void modelsServing(Map<String, ModelIdentity> byRole) {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        byRole.forEach((role, m) -> rows.add(MultiGauge.Row.of(Tags.of("role", role, "name", m.getName(),
+                "version", m.getVersion(), "sha256", m.getSha256(), "provider", m.getExecutionProvider()), 1)));
+        modelInfo.register(rows, true);
+    }
+
+    private ModelMeters meters(ModelIdentity m) {
+        return models.computeIfAbsent(m.getName() + "\u0000" + m.getVersion(), k -> {
+            Tags tags = Tags.of("model", m.getName(), "version", m.getVersion());
+            return new ModelMeters(
+                    Counter.builder("medfuse.model.predictions").tags(tags)
+                            .description("Predictions forwarded, by the model version that answered")
+                            .register(registry),
+                    Timer.builder("medfuse.model.inference").tags(tags)
+                            .description("Model run of the request's batch, by model version")
+                            .serviceLevelObjectives(ms(1), ms(2), ms(5), ms(10), ms(20), ms(50), ms(100), ms(200),
+                                    ms(500), ms(1000), ms(2000), ms(5000), ms(10_000))
+                            .register(registry),
+                    Counter.builder("medfuse.model.errors").tags(tags)
+                            .description("Failed model runs, by model version").register(registry),
+                    Counter.builder("medfuse.model.referral.assessed").tags(tags)
+                            .description("Predictions checked against a referral threshold, by model version")
+                            .register(registry),
+                    Counter.builder("medfuse.model.referral.referred").tags(tags)
+                            .description("Predictions marked referral=true, by model version").register(registry));
+        });
+    }
+
+    @Override
+    public void modelAnswered(ModelIdentity model, long inferenceNanos, Boolean referral) {
+        ModelMeters m = meters(model);
+        m.predictions().increment();
+        m.inference().record(Math.max(0, inferenceNanos), TimeUnit.NANOSECONDS);
+        if (referral != null) {
+            m.assessed().increment();
+            if (referral) {
+                m.referred().increment();
+            }
+        }
+    }
+
+    @Override
+    public void modelRunFailed(ModelIdentity model) {
+        meters(model).errors().increment();
+    }
+
+    @Override
+    public void modelInstalled(String role) {
+        registry.counter("medfuse.model.installed", "role", role).increment();
+    }
+
+    @Override
+    public void modelRefused(String role, String reason) {
+        registry.counter("medfuse.model.refused", "role", role, "reason", reason).increment();
+    }
+
+    @Override
+    public void shadowPredicted() {
+        shadowPredictions.increment();
+    }
+
+    @Override
+    public void shadowFailed() {
+        shadowFailures.increment();
+    }
+
+    @Override
+    public void shadowSkipped() {
+        shadowSkipped.increment();
     }
 
     /** Publishes {@code medfuse_in_flight_requests}, read at every scrape. */

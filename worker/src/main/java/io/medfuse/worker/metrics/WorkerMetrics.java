@@ -1,6 +1,9 @@
 package io.medfuse.worker.metrics;
 
+import java.util.Map;
+
 import io.medfuse.events.FailureReason;
+import io.medfuse.events.ModelIdentity;
 import io.medfuse.worker.batch.BatchStats;
 
 /**
@@ -51,6 +54,43 @@ public interface WorkerMetrics {
 
     /** A request repeated an earlier one (same id, same content) and was not answered again; on a stream thread. */
     default void duplicateIgnored() {
+    }
+
+    /**
+     * A forwarded prediction, by the model that answered it; on a stream thread.
+     *
+     * @param inferenceNanos its batch's model run
+     * @param referral its referral mark (null: no threshold)
+     */
+    default void modelAnswered(ModelIdentity model, long inferenceNanos, Boolean referral) {
+    }
+
+    /** A run of this model failed; on its batcher thread. */
+    default void modelRunFailed(ModelIdentity model) {
+    }
+
+    /** The models serving now, by role (lower-case: primary, canary, shadow). */
+    default void modelsServing(Map<String, ModelIdentity> byRole) {
+    }
+
+    /** A model announced for a role was loaded, checked, warmed up and put in it. */
+    default void modelInstalled(String role) {
+    }
+
+    /** A model announced for a role was refused, for this reason (see ModelRefusal). */
+    default void modelRefused(String role, String reason) {
+    }
+
+    /** The shadow answered a request (its prediction went to the shadow topic). */
+    default void shadowPredicted() {
+    }
+
+    /** The shadow failed on a request (the request's own answer is unaffected). */
+    default void shadowFailed() {
+    }
+
+    /** The shadow model was skipped for a request (it held its limit of requests already, or was closing). */
+    default void shadowSkipped() {
     }
 
     /** A task took {@code n} pending requests again after a crash or a rebalance; on a stream thread. */

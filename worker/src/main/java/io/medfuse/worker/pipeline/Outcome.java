@@ -21,10 +21,11 @@ public sealed interface Outcome {
      * @param patient the DICOM object's PatientID, only when the FHIR output names the patient; else null. Never
      *                on the Prediction event
      * @param influence how much the clinical data moved the prediction; null when not measured
+     * @param model the model that answered (its identity, labels and referral threshold)
      */
     record Predicted(float[] probabilities, List<String> flags, BatchStats stats, long arrivalNanos,
                      long preprocessNanos, SourceRef source, PatientIdentifier patient,
-                     ClinicalInfluence influence) implements Outcome {
+                     ClinicalInfluence influence, ModelGeneration model) implements Outcome {
     }
 
     /** The request cannot be answered: it becomes a dead letter. */

@@ -45,7 +45,6 @@ import io.medfuse.model.image.UnsupportedMediaTypeException;
 import io.medfuse.model.image.UnsupportedTransferSyntaxException;
 import io.medfuse.model.tabular.EncodedRow;
 import io.medfuse.model.tabular.InvalidFeatureException;
-import io.medfuse.model.tabular.TabularEncoder;
 import io.medfuse.worker.batch.BatchStats;
 import io.medfuse.worker.batch.MicroBatcher;
 import io.medfuse.worker.metrics.WorkerMetrics;
@@ -67,13 +66,32 @@ import io.medfuse.worker.metrics.WorkerMetrics;
  */
 public final class RequestPipeline implements AutoCloseable {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RequestPipeline.class);
+
     /** Longest request id, clinical key, string value, sex, media type or source field accepted, in characters. */
     public static final int MAX_ID_LENGTH = 256;
     static final int MAX_CLINICAL_ENTRIES = 64;
     static final int MAX_TEXT_LENGTH = 1024;
 
-    /** Prepared tabular input and its flags, from {@link #validate}. */
-    public record Validated(float[] tabular, List<String> flags) {
+    /**
+     * Prepared tabular input and its flags, from {@link #validate}.
+     *
+     * @param model the generation whose contract encoded them (the primary at the time)
+     */
+    public record Validated(float[] tabular, List<String> flags, ModelGeneration model) {
+    }
+
+    /**
+     * Which model answers which request: the primary; a canary that answers the share of request ids whose
+     * {@link #bucket} is below {@code canaryShare}; a shadow that runs beside whichever answered and whose
+     * predictions go elsewhere. Immutable; replaced as a whole.
+     */
+    private record Routing(ModelGeneration primary, ModelGeneration canary, double canaryShare,
+                           ModelGeneration shadow) {
+
+        ModelGeneration answering(String requestId) {
+            return canary != null && canaryShare > 0 && bucket(requestId) < canaryShare ? canary : primary;
+        }
     }
 
     /**
@@ -129,21 +147,25 @@ public final class RequestPipeline implements AutoCloseable {
     /** Flag on a prediction whose requestedAt is implausible; latency figures leave it out. */
     public static final String REQUESTED_AT_IMPLAUSIBLE = "requestedAt:implausible";
 
-    private final Classifier classifier;
     private final Settings settings;
-    private final ImagePreprocessor preprocessor;
-    private final TabularEncoder tabularEncoder;
-    private final FeatureResolver featureResolver;
-    /** Masks the clinical data in a second row per request; null when the influence is off or undefined. */
-    private final InfluenceProbe influence;
-    private final List<FeatureSpec> numericFeatures;
-    /** Whether any feature reads a DICOM tag (else a DICOM image's tags are not read at all). */
-    private final boolean readsDicomTags;
+    /** Replaced whole by {@link #install}, under {@link #routingLock}; read without it. */
+    private volatile Routing routing;
+    private final Object routingLock = new Object();
+    private final MicroBatcher.Listener batchListener;
+    /** Closes retired generations off the request path. */
+    private final ExecutorService retirer;
+    /** Every generation not closed yet (serving, or retired and draining); pruned on {@link #install}. */
+    private final List<ModelGeneration> generations = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final AtomicLong inferred = new AtomicLong();
+    private final RecentSources recent = new RecentSources(256);
+    /** Told what the shadow made of each request; null: none listens (a shadow then does not run). */
+    private volatile ShadowSink shadowSink;
+    private final AtomicInteger shadowOutstanding = new AtomicInteger();
+    private volatile int shadowLimit = 256;
     private final ImageFetcher fetcher;
     private final ExecutorService cpu;
     private final ExecutorService io;
     private final ScheduledThreadPoolExecutor timer;
-    private final MicroBatcher batcher;
     private final WorkerMetrics metrics;
     private final Set<CompletableFuture<Outcome.Predicted>> outstanding = ConcurrentHashMap.newKeySet();
     private final AtomicLong lastProgressNanos = new AtomicLong(System.nanoTime());
@@ -151,16 +173,11 @@ public final class RequestPipeline implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * The top probability below which a prediction is marked for referral: the configured one, else the contract's
-     * calibration's; null when neither sets one (or the configuration says 0): predictions then carry no referral.
+     * The top probability below which the primary's predictions are marked for referral: the configured one, else
+     * the contract's calibration's; null when neither sets one (or the configuration says 0).
      */
     public Double referralThreshold() {
-        Double t = settings.referralThreshold();
-        if (t == null) {
-            var c = classifier.contract().calibration();
-            t = c == null ? null : c.referralThreshold();
-        }
-        return t == null || t <= 0 ? null : t;
+        return routing.primary().referralThreshold();
     }
 
     public RequestPipeline(Classifier classifier, Settings settings) {
@@ -169,49 +186,230 @@ public final class RequestPipeline implements AutoCloseable {
 
     /** @param metrics told about every batch here, and about requests and outcomes by the topology */
     public RequestPipeline(Classifier classifier, Settings settings, WorkerMetrics metrics) {
-        this.classifier = classifier;
+        this(classifier, false, settings, metrics);
+    }
+
+    /**
+     * A pipeline that owns its first model: it closes it once another has taken its place and drained, or when the
+     * pipeline closes (the worker's way; the other constructors leave the classifier to their caller).
+     */
+    public static RequestPipeline owning(Classifier classifier, Settings settings, WorkerMetrics metrics) {
+        return new RequestPipeline(classifier, true, settings, metrics);
+    }
+
+    private RequestPipeline(Classifier classifier, boolean owned, Settings settings, WorkerMetrics metrics) {
         this.settings = settings;
         this.metrics = metrics;
-        ModelContract contract = classifier.contract();
-        this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
-        this.tabularEncoder = new TabularEncoder(contract.tabular());
-        this.featureResolver = FeatureResolver.of(contract.tabular());
-        this.influence = settings.influence() ? InfluenceProbe.of(contract, settings.influencePerFeature()) : null;
-        this.numericFeatures = contract.tabular().stream()
-                .filter(f -> f.kind() == FeatureSpec.Kind.NUMERIC).toList();
-        this.readsDicomTags = contract.tabular().stream()
-                .anyMatch(f -> f.sources().stream().anyMatch(src -> src instanceof FeatureSource.Dicom));
         this.cpu = Executors.newFixedThreadPool(settings.preprocessThreads(), daemonThreads("medfuse-preprocess"));
         // I/O waits (file reads, name lookups, HTTP callbacks) never take a decoding thread
         this.io = Executors.newFixedThreadPool(Math.max(4, 2 * settings.preprocessThreads()),
                 daemonThreads("medfuse-fetch"));
         this.timer = new ScheduledThreadPoolExecutor(1, daemonThreads("medfuse-deadlines"));
         this.timer.setRemoveOnCancelPolicy(true);
+        this.retirer = Executors.newSingleThreadExecutor(daemonThreads("medfuse-model-retire"));
         this.fetcher = new ImageFetcher(settings.references(), settings.imageLimits().maxBytes(), io, timer);
-        this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(),
-                new MicroBatcher.Listener() {
-                    @Override
-                    public void batchCompleted(BatchStats stats) {
-                        consecutiveFailedRuns.set(0);
-                        lastProgressNanos.set(System.nanoTime());
-                        metrics.batchCompleted(stats);
-                    }
+        this.batchListener = new MicroBatcher.Listener() {
+            @Override
+            public void batchCompleted(BatchStats stats) {
+                inferred.addAndGet(stats.batchSize());
+                consecutiveFailedRuns.set(0);
+                lastProgressNanos.set(System.nanoTime());
+                metrics.batchCompleted(stats);
+            }
 
-                    @Override
-                    public void batchFailed(BatchStats stats, RuntimeException error) {
-                        consecutiveFailedRuns.incrementAndGet();
-                        lastProgressNanos.set(System.nanoTime());
-                        metrics.batchFailed(stats);
-                    }
-                });
+            @Override
+            public void batchFailed(BatchStats stats, RuntimeException error) {
+                if (stats.batchSize() == 1) {
+                    inferred.incrementAndGet(); // answered with its MODEL_ERROR
+                }
+                consecutiveFailedRuns.incrementAndGet();
+                lastProgressNanos.set(System.nanoTime());
+                metrics.batchFailed(stats);
+            }
+        };
+        this.routing = new Routing(generation(classifier, owned), null, 0, null);
     }
 
+    /** A generation for a classifier, with this pipeline's settings and batch listener (starts its batcher). */
+    private ModelGeneration generation(Classifier classifier, boolean owned) {
+        ModelIdentity id = classifier.identity();
+        MicroBatcher.Listener listener = new MicroBatcher.Listener() {
+            @Override
+            public void batchCompleted(BatchStats stats) {
+                batchListener.batchCompleted(stats);
+            }
+
+            @Override
+            public void batchFailed(BatchStats stats, RuntimeException error) {
+                batchListener.batchFailed(stats, error);
+                metrics.modelRunFailed(id);
+            }
+        };
+        ModelGeneration g = new ModelGeneration(classifier, owned, settings, listener, retirer);
+        generations.removeIf(ModelGeneration::isClosed);
+        generations.add(g);
+        return g;
+    }
+
+    /** The roles a model can have in the pipeline. */
+    public enum Role {
+        /** Answers every request the canary does not. */
+        PRIMARY,
+        /** Answers the share of requests its share says, chosen by request id. */
+        CANARY,
+        /** Runs beside the answering model; its predictions never answer a request. */
+        SHADOW
+    }
+
+    /**
+     * Puts a loaded, checked and warmed-up model in a role, between two batches: requests that enter the pipeline
+     * from now on are bound to it (a canary's share of them); those already inside finish with the model they were
+     * bound to, which then closes. The pipeline owns the classifier from here on.
+     *
+     * @param share for a canary, the share of request ids it answers (0 to 1); ignored otherwise
+     */
+    public void install(Role role, Classifier classifier, double share) {
+        ModelGeneration g = generation(classifier, true);
+        synchronized (routingLock) {
+            if (closed) {
+                g.closeNow();
+                throw new PipelineClosedException();
+            }
+            Routing r = routing;
+            ModelGeneration replaced;
+            switch (role) {
+                case PRIMARY -> {
+                    replaced = r.primary();
+                    routing = new Routing(g, r.canary(), r.canaryShare(), r.shadow());
+                }
+                case CANARY -> {
+                    replaced = r.canary();
+                    routing = new Routing(r.primary(), g, clampShare(share), r.shadow());
+                }
+                default -> {
+                    replaced = r.shadow();
+                    routing = new Routing(r.primary(), r.canary(), r.canaryShare(), g);
+                }
+            }
+            if (replaced != null) {
+                replaced.retire();
+            }
+            metrics.modelsServing(serving());
+        }
+    }
+
+    /** The identity of each model serving now, by role (lower case). */
+    public Map<String, ModelIdentity> serving() {
+        Routing r = routing;
+        Map<String, ModelIdentity> m = new java.util.LinkedHashMap<>();
+        m.put("primary", r.primary().identity());
+        if (r.canary() != null) {
+            m.put("canary", r.canary().identity());
+        }
+        if (r.shadow() != null) {
+            m.put("shadow", r.shadow().identity());
+        }
+        return m;
+    }
+
+    /** Changes the canary's share without reloading it (0: it answers nothing, 1: everything). */
+    public void canaryShare(double share) {
+        synchronized (routingLock) {
+            Routing r = routing;
+            routing = new Routing(r.primary(), r.canary(), r.canary() == null ? 0 : clampShare(share), r.shadow());
+        }
+    }
+
+    /** Removes the canary or the shadow (a primary is only ever replaced); false when there was none. */
+    public boolean remove(Role role) {
+        synchronized (routingLock) {
+            Routing r = routing;
+            ModelGeneration removed = switch (role) {
+                case CANARY -> r.canary();
+                case SHADOW -> r.shadow();
+                case PRIMARY -> throw new IllegalArgumentException("the primary model is replaced, never removed");
+            };
+            if (removed == null) {
+                return false;
+            }
+            routing = role == Role.CANARY ? new Routing(r.primary(), null, 0, r.shadow())
+                    : new Routing(r.primary(), r.canary(), r.canaryShare(), null);
+            removed.retire();
+            metrics.modelsServing(serving());
+            return true;
+        }
+    }
+
+    /**
+     * Where the shadow's predictions go (its own topic in the worker), and how many requests it may hold at once
+     * (beyond that it skips requests).
+     */
+    public void shadowSink(ShadowSink sink, int limit) {
+        this.shadowSink = sink;
+        this.shadowLimit = Math.max(1, limit);
+    }
+
+    /**
+     * What the shadow made of a request. Called on a pipeline thread (the batcher's, or a preprocessing one); must
+     * not block. An exception thrown here is logged and goes nowhere else.
+     */
+    public interface ShadowSink {
+        /** The shadow's prediction (its model names the shadow; its patient is never read). */
+        void predicted(ImagingRequest request, Outcome.Predicted shadow);
+
+        /** The shadow could not answer the request; the request's own answer is unaffected. */
+        void failed(ImagingRequest request, ModelGeneration shadow, Throwable error);
+    }
+
+    /** The model in a role now, or null. */
+    public ModelGeneration model(Role role) {
+        Routing r = routing;
+        return switch (role) {
+            case PRIMARY -> r.primary();
+            case CANARY -> r.canary();
+            case SHADOW -> r.shadow();
+        };
+    }
+
+    /** The canary's share of requests (0 without a canary). */
+    public double canaryShare() {
+        return routing.canaryShare();
+    }
+
+    private static double clampShare(double share) {
+        if (!(share >= 0 && share <= 1)) {
+            throw new IllegalArgumentException("a canary share is between 0 and 1, got " + share);
+        }
+        return share;
+    }
+
+    /**
+     * Where a request id falls in [0, 1): the first 53 bits of its SHA-256. The same on every worker and for every
+     * copy of the request, and a share that grows keeps the ids it had.
+     */
+    public static double bucket(String requestId) {
+        byte[] h;
+        try {
+            h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        long bits = 0;
+        for (int i = 0; i < 8; i++) {
+            bits = bits << 8 | (h[i] & 0xff);
+        }
+        return (bits >>> 11) / (double) (1L << 53);
+    }
+
+    /** The primary model's identity (what the dead letters name). */
     public ModelIdentity identity() {
-        return classifier.identity();
+        return routing.primary().identity();
     }
 
+    /** The primary model's contract. */
     public ModelContract contract() {
-        return classifier.contract();
+        return routing.primary().contract();
     }
 
     /** Where this instance reports what it does ({@link WorkerMetrics#NONE} when nobody listens). */
@@ -282,14 +480,34 @@ public final class RequestPipeline implements AutoCloseable {
         if (hasRef) {
             fetcher.check(image.getReference());
         }
-        Encoded row = encode(new RequestSources(request, null));
+        Validated v = encodeFor(routing.primary(), request, implausible(request.getRequestedAt()));
+        recent.add(request);
+        return v;
+    }
+
+    /**
+     * The features of a contract that none of the last requests supplied (every one of them would have been
+     * imputed); empty when too few requests were seen to judge.
+     */
+    public List<String> unsuppliedFeatures(ModelContract contract) {
+        return recent.unsupplied(contract);
+    }
+
+    /** How many recent requests {@link #unsuppliedFeatures} judges by. */
+    public int recentRequests() {
+        return recent.size();
+    }
+
+    /** The request's features encoded by one model's contract. */
+    private Validated encodeFor(ModelGeneration model, ImagingRequest request, boolean implausibleTime) {
+        Encoded row = encode(model, new RequestSources(request, null));
         List<String> flags = row.flags();
-        if (implausible(request.getRequestedAt())) {
+        if (implausibleTime) {
             flags = new ArrayList<>(flags);
             flags.add(REQUESTED_AT_IMPLAUSIBLE);
             flags = List.copyOf(flags);
         }
-        return new Validated(row.values(), flags);
+        return new Validated(row.values(), flags, model);
     }
 
     private record Encoded(float[] values, List<String> flags) {
@@ -300,14 +518,14 @@ public final class RequestPipeline implements AutoCloseable {
      * feature's range is the modality's, not the producer's: it is dropped (imputed or read from the next source)
      * and flagged {@code <feature>:dicom-invalid}, where a request field out of range is INVALID_FIELD.
      */
-    private Encoded encode(RequestSources sources) {
-        FeatureResolver.Resolution r = featureResolver.resolveWithFlags(sources);
+    private static Encoded encode(ModelGeneration model, RequestSources sources) {
+        FeatureResolver.Resolution r = model.featureResolver.resolveWithFlags(sources);
         Map<String, Object> values = r.values();
         List<String> resolutionFlags = r.flags();
         if (sources.dicom != null) {
             values = new java.util.HashMap<>(values);
             List<String> adjusted = new ArrayList<>(resolutionFlags);
-            for (FeatureSpec f : numericFeatures) {
+            for (FeatureSpec f : model.numericFeatures) {
                 FeatureSpec.Numeric n = (FeatureSpec.Numeric) f;
                 if (adjusted.contains(n.name() + ":from-dicom") && values.get(n.name()) instanceof Number v
                         && (n.min() != null && v.doubleValue() < n.min()
@@ -321,7 +539,7 @@ public final class RequestPipeline implements AutoCloseable {
         }
         EncodedRow row;
         try {
-            row = tabularEncoder.encode(values);
+            row = model.tabularEncoder.encode(values);
         } catch (InvalidFeatureException e) {
             throw new RequestRejectedException(FailureReason.INVALID_FIELD, e.getMessage(), e);
         }
@@ -387,11 +605,15 @@ public final class RequestPipeline implements AutoCloseable {
 
     /** The pixels, features, flags, source and (when read) PatientID of a request whose image has been read. */
     private record Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source,
-                            PatientIdentifier patient) {
+                            PatientIdentifier patient, DicomDataset dicom) {
 
         Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source) {
-            this(pixels, tabular, flags, source, null);
+            this(pixels, tabular, flags, source, null, null);
         }
+    }
+
+    /** A shadow's input for one request: the pixels (shared when its image spec matches), its features, flags. */
+    private record ShadowInput(float[] pixels, float[] tabular, List<String> flags) {
     }
 
     /**
@@ -400,18 +622,20 @@ public final class RequestPipeline implements AutoCloseable {
      * {@code source} leaves empty.
      */
     private Prepared prepare(ImagingRequest request, Validated validated, byte[] bytes, ImageReference ref) {
+        ModelGeneration model = validated.model();
+        ImagePreprocessor preprocessor = model.preprocessor;
         String mediaType = request.getImage().getMediaType();
         if (!"application/dicom".equals(normalisedMediaType(mediaType)) || !DicomParser.isPart10(bytes)) {
             // not DICOM, or bytes that are not: the preprocessor's checks name what they are
-            return new Prepared(decode(bytes, mediaType, ref), validated.tabular(), validated.flags(),
+            return new Prepared(decode(preprocessor, bytes, mediaType, ref), validated.tabular(), validated.flags(),
                     request.getSource());
         }
         DicomObject dicom;
         float[] pixels = new float[preprocessor.spec().tensorSize()];
         try {
             if (bytes.length > settings.imageLimits().maxBytes()) {
-                return new Prepared(decode(bytes, mediaType, ref), validated.tabular(), validated.flags(),
-                        request.getSource());
+                return new Prepared(decode(preprocessor, bytes, mediaType, ref), validated.tabular(),
+                        validated.flags(), request.getSource());
             }
             dicom = DicomParser.parse(bytes, settings.imageLimits());
             preprocessor.preprocessInto(dicom, pixels, 0);
@@ -429,8 +653,8 @@ public final class RequestPipeline implements AutoCloseable {
         }
         float[] tabular = validated.tabular();
         List<String> flags = validated.flags();
-        if (readsDicomTags) {
-            Encoded row = encode(new RequestSources(request, dicom.dataset()));
+        if (model.readsDicomTags) {
+            Encoded row = encode(model, new RequestSources(request, dicom.dataset()));
             tabular = row.values();
             List<String> merged = new ArrayList<>(row.flags());
             if (validated.flags().contains(REQUESTED_AT_IMPLAUSIBLE)) {
@@ -448,7 +672,8 @@ public final class RequestPipeline implements AutoCloseable {
                 flags = List.copyOf(withInvalid);
             }
         }
-        return new Prepared(pixels, tabular, flags, withDicomUids(request.getSource(), dicom.dataset()), patient);
+        return new Prepared(pixels, tabular, flags, withDicomUids(request.getSource(), dicom.dataset()), patient,
+                dicom.dataset());
     }
 
     /** The request's source, with the object's UIDs where the request gave none (only well-formed UIDs). */
@@ -483,6 +708,15 @@ public final class RequestPipeline implements AutoCloseable {
             answer.completeExceptionally(new PipelineClosedException());
             return answer;
         }
+        Validated bound;
+        try {
+            bound = bind(request, validated);
+        } catch (RuntimeException e) {
+            answer.completeExceptionally(e);
+            return answer;
+        }
+        ModelGeneration model = bound.model();
+        Validated input = bound;
         outstanding.add(answer);
         if (outstanding.size() == 1) {
             // work starts after an idle spell: the stall clock starts now, not at the last progress long ago
@@ -510,12 +744,14 @@ public final class RequestPipeline implements AutoCloseable {
             }
             stage.set("decoding its image");
             long start = System.nanoTime();
-            Prepared prepared = prepare(request, validated, b, ref);
+            Prepared prepared = prepare(request, input, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
+            shadow(request, model, prepared, b, arrivalNanos);
             return prepared;
         }, cpu);
         AtomicReference<Prepared> prepared = new AtomicReference<>();
         AtomicReference<CompletableFuture<MicroBatcher.Result>> queued = new AtomicReference<>();
+        InfluenceProbe influence = model.influence;
         image.thenCompose(p -> {
             prepared.set(p);
             if (answer.isDone()) {
@@ -523,8 +759,9 @@ public final class RequestPipeline implements AutoCloseable {
                         new java.util.concurrent.CancellationException("answered already (deadline)"));
             }
             stage.set("waiting for its batch or in the model");
-            CompletableFuture<MicroBatcher.Result> f = influence == null ? batcher.submit(p.pixels(), p.tabular())
-                    : batcher.submit(p.pixels(), p.tabular(), influence.variants(p.tabular()));
+            CompletableFuture<MicroBatcher.Result> f = influence == null
+                    ? model.batcher.submit(p.pixels(), p.tabular())
+                    : model.batcher.submit(p.pixels(), p.tabular(), influence.variants(p.tabular()));
             queued.set(f);
             if (answer.isDone()) {
                 f.cancel(false); // the deadline passed meanwhile: the batcher leaves it out
@@ -537,12 +774,14 @@ public final class RequestPipeline implements AutoCloseable {
                 Prepared p = prepared.get();
                 answer.complete(new Outcome.Predicted(result.probabilities(), p.flags(), result.stats(),
                         arrivalNanos, preprocessNanos[0], p.source(), p.patient(),
-                        influence == null ? null : influence.influence(result.probabilities(), result.variants())));
+                        influence == null ? null : influence.influence(result.probabilities(), result.variants()),
+                        model));
             }
         });
         answer.whenComplete((p, error) -> {
             outstanding.remove(answer);
             deadline.cancel(false);
+            model.release();
             if (error != null) {
                 // whatever still runs for this request stops: the fetch closes its connection or file, a queued
                 // request leaves the batcher's queue when its batch forms
@@ -561,11 +800,111 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     /**
+     * Runs the shadow, if any, on what was prepared for the answering model: the same pixels where its image spec
+     * is the same (decoded once), else the same bytes decoded its way; its own features. Whatever happens to it
+     * goes to the {@link ShadowSink} only: it never touches the request's answer. Skipped (and counted) while the
+     * shadow already has {@code max.in.flight}-many requests, so a slow shadow never holds memory for more.
+     */
+    private void shadow(ImagingRequest request, ModelGeneration answering, Prepared prepared, byte[] bytes,
+                        long arrivalNanos) {
+        ModelGeneration shadow = routing.shadow();
+        ShadowSink sink = shadowSink;
+        if (shadow == null || shadow == answering || sink == null) {
+            return;
+        }
+        if (shadowOutstanding.get() >= shadowLimit || !shadow.acquire()) {
+            metrics.shadowSkipped();
+            return;
+        }
+        shadowOutstanding.incrementAndGet();
+        CompletableFuture<MicroBatcher.Result> run;
+        ShadowInput in;
+        long start = System.nanoTime();
+        try {
+            in = shadowInput(request, answering, shadow, prepared, bytes);
+            run = shadow.influence == null ? shadow.batcher.submit(in.pixels(), in.tabular())
+                    : shadow.batcher.submit(in.pixels(), in.tabular(), shadow.influence.variants(in.tabular()));
+        } catch (RuntimeException e) {
+            run = CompletableFuture.failedFuture(e);
+            in = null;
+        }
+        long prepareNanos = System.nanoTime() - start;
+        ShadowInput input = in;
+        run.whenComplete((result, error) -> {
+            shadowOutstanding.decrementAndGet();
+            shadow.release();
+            try {
+                if (error != null) {
+                    sink.failed(request, shadow, Failures.unwrap(error));
+                } else {
+                    sink.predicted(request, new Outcome.Predicted(result.probabilities(), input.flags(),
+                            result.stats(), arrivalNanos, prepareNanos, prepared.source(), null,
+                            shadow.influence == null ? null
+                                    : shadow.influence.influence(result.probabilities(), result.variants()),
+                            shadow));
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("the shadow's outcome for a request could not be handed on: {}", e.toString());
+            }
+        });
+    }
+
+    private ShadowInput shadowInput(ImagingRequest request, ModelGeneration answering, ModelGeneration shadow,
+                                    Prepared prepared, byte[] bytes) {
+        float[] pixels;
+        if (shadow.contract().image().equals(answering.contract().image())) {
+            pixels = prepared.pixels();
+        } else if (prepared.dicom() != null) {
+            Prepared again = prepare(request, encodeFor(shadow, request, false), bytes, request.getImage()
+                    .getReference());
+            pixels = again.pixels();
+        } else {
+            pixels = decode(shadow.preprocessor, bytes, request.getImage().getMediaType(),
+                    request.getImage().getReference());
+        }
+        Encoded row = encode(shadow, new RequestSources(request, shadow.readsDicomTags ? prepared.dicom() : null));
+        return new ShadowInput(pixels, row.values(), row.flags());
+    }
+
+    /**
+     * Binds a request to the model that answers it (the primary, or the canary for its share of ids), acquired
+     * until its outcome: its features again under that model's contract when another encoded them. A request
+     * validated before a swap that the new model rejects (its contract reads the fields otherwise) is answered by
+     * the model that accepted it while that one still runs; once it has closed, the rejection is the answer.
+     *
+     * @throws RequestRejectedException the answering model's rejection, when no other can take the request
+     */
+    private Validated bind(ImagingRequest request, Validated validated) {
+        while (true) {
+            ModelGeneration chosen = routing.answering(request.getRequestId());
+            Validated bound = validated;
+            if (chosen != validated.model()) {
+                try {
+                    bound = encodeFor(chosen, request, validated.flags().contains(REQUESTED_AT_IMPLAUSIBLE));
+                } catch (RequestRejectedException rejected) {
+                    if (validated.model() != null && validated.model().acquire()) {
+                        return validated;
+                    }
+                    throw rejected;
+                }
+            }
+            if (chosen.acquire()) {
+                return bound;
+            }
+            // it closed between reading the routing and binding: another model serves now
+            if (closed) {
+                throw new PipelineClosedException();
+            }
+        }
+    }
+
+    /**
      * Decodes on the preprocessing pool; a decoder bug on odd input is the image's failure, not the worker's. For a
      * fetched image the detail names the reference only: what the decoder saw (its first bytes) is content the
      * worker read on the producer's behalf and is never echoed.
      */
-    private float[] decode(byte[] bytes, String mediaType, ImageReference ref) {
+    private static float[] decode(ImagePreprocessor preprocessor, byte[] bytes, String mediaType,
+                                  ImageReference ref) {
         try {
             return preprocessor.preprocess(bytes, mediaType);
         } catch (ImageTooLargeException | UnsupportedMediaTypeException | UnsupportedTransferSyntaxException e) {
@@ -593,6 +932,11 @@ public final class RequestPipeline implements AutoCloseable {
         return bytes;
     }
 
+    /** The largest batch the batchers form. */
+    public int maxBatchSize() {
+        return settings.maxBatchSize();
+    }
+
     /** Requests submitted and not yet complete. */
     public int outstanding() {
         return outstanding.size();
@@ -605,7 +949,11 @@ public final class RequestPipeline implements AutoCloseable {
 
     /** How long the model run in progress has taken so far, in ns; 0 when none runs. */
     public long modelRunningForNanos() {
-        return batcher.runningForNanos();
+        long longest = 0;
+        for (ModelGeneration g : generations) {
+            longest = Math.max(longest, g.batcher.runningForNanos());
+        }
+        return longest;
     }
 
     /** Model runs that failed in a row (0 after any success). */
@@ -615,12 +963,16 @@ public final class RequestPipeline implements AutoCloseable {
 
     /** Requests this instance has run through the model so far. */
     public long inferred() {
-        return batcher.requestCount();
+        return inferred.get();
     }
 
     /** Requests waiting for a batch. */
     public int queuedForBatch() {
-        return batcher.queued();
+        int n = 0;
+        for (ModelGeneration g : generations) {
+            n += g.batcher.queued();
+        }
+        return n;
     }
 
     /** The fetcher's policy (what references are allowed). */
@@ -642,11 +994,16 @@ public final class RequestPipeline implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        batcher.close();
+        synchronized (routingLock) {
+            for (ModelGeneration g : generations) {
+                g.closeNow();
+            }
+        }
         for (CompletableFuture<Outcome.Predicted> f : List.copyOf(outstanding)) {
             f.completeExceptionally(new PipelineClosedException());
         }
         timer.shutdownNow();
+        retirer.shutdown();
     }
 
     static String normalisedMediaType(String mediaType) {

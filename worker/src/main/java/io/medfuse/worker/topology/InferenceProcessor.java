@@ -90,8 +90,6 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private final RequestPipeline pipeline;
     private final InFlightLimit limit;
     private final Answers answers;
-    /** Top probability below which a prediction is marked for referral; null: none. */
-    private final Double referralThreshold;
     /** Writes the FHIR document of each prediction; null when the FHIR output is off. */
     private final FhirDocuments fhir;
     private final RegistryOutage outage;
@@ -121,7 +119,6 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                        RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
                        AnswerBacklog backlog) {
         this.settings = settings;
-        this.referralThreshold = pipeline.referralThreshold();
         this.fhir = settings.fhirTopic() == null ? null
                 : new FhirDocuments(settings.fhirPatientIdentifierSystem());
         this.requestCodec = requestCodec;
@@ -396,6 +393,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 if (answer.isPrediction()) {
                     pipeline.metrics().predicted(p.stats().inferenceStartNanos() - p.arrivalNanos(),
                             p.preprocessNanos(), p.stats().inferenceNanos());
+                    pipeline.metrics().modelAnswered(p.model().identity(), p.stats().inferenceNanos(),
+                            predicted.getReferral());
                     pipeline.metrics().predictionNotes(predicted.getReferral(), p.influence() == null ? Double.NaN
                             : p.influence().getShift());
                 }
@@ -430,8 +429,14 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     }
 
     private Prediction prediction(Done d, Outcome.Predicted p) {
-        ModelIdentity model = pipeline.identity();
-        List<String> labels = pipeline.contract().labelNames();
+        return prediction(d.requestId(), d.digest(), d.requestedAt(), p);
+    }
+
+    /** The Prediction event for a model's outcome (the answering model's, or the shadow's). */
+    static Prediction prediction(String requestId, byte[] digest, Instant requestedAt, Outcome.Predicted p) {
+        ModelIdentity model = p.model().identity();
+        List<String> labels = p.model().labelNames();
+        Double referralThreshold = p.model().referralThreshold();
         float[] probs = p.probabilities();
         List<LabelProbability> list = new ArrayList<>(labels.size());
         int best = 0;
@@ -449,13 +454,13 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 .setPaddedBatchSize(p.stats().paddedSize())
                 .build();
         return Prediction.newBuilder()
-                .setPredictionId(predictionId(d.requestId(), d.digest(), model))
-                .setRequestId(d.requestId())
+                .setPredictionId(predictionId(requestId, digest, model))
+                .setRequestId(requestId)
                 .setModel(model)
                 .setLabel(labels.get(best))
                 .setProbability(probs[best])
                 .setProbabilities(list)
-                .setRequestedAt(d.requestedAt())
+                .setRequestedAt(requestedAt)
                 .setPredictedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
                 .setTimings(timings)
                 .setFlags(p.flags())

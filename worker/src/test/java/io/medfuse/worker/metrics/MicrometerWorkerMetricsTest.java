@@ -76,8 +76,42 @@ class MicrometerWorkerMetricsTest {
         String scrape = metrics.scrape();
 
         assertThat(scrape).contains(
-                "medfuse_model_info{name=\"derm\",provider=\"CUDA\",sha256=\"abc123\",version=\"2.1\"} 1",
+                "medfuse_model_info{name=\"derm\",provider=\"CUDA\",role=\"primary\",sha256=\"abc123\","
+                        + "version=\"2.1\"} 1",
                 "medfuse_in_flight_requests 7.0");
+    }
+
+    @Test
+    void countsPerModelVersionAndEveryRefusalReasonFromTheStart() {
+        ModelIdentity v1 = ModelIdentity.newBuilder().setName("derm").setVersion("1").setSha256("a")
+                .setExecutionProvider("CPU").build();
+        ModelIdentity v2 = ModelIdentity.newBuilder().setName("derm").setVersion("2").setSha256("b")
+                .setExecutionProvider("CPU").build();
+        metrics.modelsServing(Map.of("primary", v1, "canary", v2));
+        metrics.modelAnswered(v1, 3_000_000, true);
+        metrics.modelAnswered(v1, 1_000_000, false);
+        metrics.modelAnswered(v2, 2_000_000, null);
+        metrics.modelRunFailed(v2);
+        metrics.modelRefused("primary", "sha256-mismatch");
+        metrics.modelInstalled("canary");
+        metrics.shadowSkipped();
+
+        String scrape = metrics.scrape();
+
+        assertThat(scrape).contains(
+                "medfuse_model_info{name=\"derm\",provider=\"CPU\",role=\"canary\",sha256=\"b\",version=\"2\"} 1",
+                "medfuse_model_predictions_total{model=\"derm\",version=\"1\"} 2.0",
+                "medfuse_model_predictions_total{model=\"derm\",version=\"2\"} 1.0",
+                "medfuse_model_inference_seconds_count{model=\"derm\",version=\"1\"} 2",
+                "medfuse_model_errors_total{model=\"derm\",version=\"2\"} 1.0",
+                "medfuse_model_referral_assessed_total{model=\"derm\",version=\"1\"} 2.0",
+                "medfuse_model_referral_referred_total{model=\"derm\",version=\"1\"} 1.0",
+                "medfuse_model_refused_total{reason=\"sha256-mismatch\",role=\"primary\"} 1.0",
+                "medfuse_model_refused_total{reason=\"warm-up-failed\",role=\"canary\"} 0.0",
+                "medfuse_model_installed_total{role=\"canary\"} 1.0",
+                "medfuse_shadow_skipped_total 1.0");
+        metrics.modelsServing(Map.of("primary", v2));
+        assertThat(metrics.scrape()).doesNotContain("role=\"canary\",sha256");
     }
 
     @Test
