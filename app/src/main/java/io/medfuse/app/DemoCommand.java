@@ -26,6 +26,10 @@ import io.medfuse.testkit.EmbeddedKafka;
 import io.medfuse.worker.MedfuseWorker;
 import io.medfuse.testkit.OutcomeConsumer;
 import io.medfuse.worker.config.WorkerConfig;
+import io.medfuse.worker.models.ModelAnnouncement;
+import io.medfuse.model.contract.Calibration;
+import io.medfuse.model.contract.ModelContract;
+import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.testkit.InProcessSchemaRegistry;
 import io.medfuse.events.registry.RegistrySettings;
 import io.medfuse.events.registry.RestSchemaRegistryClient;
@@ -46,6 +50,11 @@ import picocli.CommandLine.Option;
                     + "data is deleted on exit."
         })
 final class DemoCommand implements java.util.concurrent.Callable<Integer> {
+
+    /** The version the demo's second model (--swap) announces. */
+    static final String SWAP_VERSION = "1.0.1-demo";
+    static final String CONTROL_TOPIC = "medfuse.models";
+    static final String STATUS_TOPIC = "medfuse.model-status";
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "40",
             description = "Sample requests to publish (default: ${DEFAULT-VALUE}).")
@@ -85,6 +94,13 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     + "summary show how much they moved the decision).")
     boolean noInfluence;
 
+    @Option(names = "--swap",
+            description = "Halfway through, publish a second model on the model control topic (medfuse.models): "
+                    + "the bundled network as version " + SWAP_VERSION + ", with a calibration that softens its "
+                    + "probabilities. The worker loads, checks and warms it up and switches between two batches, "
+                    + "without a restart; the table's 'model' column shows which version answered each request.")
+    boolean swap;
+
     @Option(names = "--verbose", description = "Show the worker's and Kafka's logs.")
     boolean verbose;
 
@@ -117,6 +133,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                         + RegistrySettings.redact(registryUrl) + " ...");
         Path references = Files.createDirectories(referenceFolder());
         Path stateDir = Files.createTempDirectory("medfuse-demo-state-");
+        Path models = Files.createTempDirectory("medfuse-demo-models-");
         // an external registry is not ours to start or stop: the resource is then null, which try skips
         try (EmbeddedKafka kafka = EmbeddedKafka.start();
              InProcessSchemaRegistry inProcess = registryUrl == null ? InProcessSchemaRegistry.start(0) : null) {
@@ -127,6 +144,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             String deadLetters = "medfuse.dead-letters";
             kafka.createTopics(partitions, requests);
             kafka.createTopics(3, predictions, deadLetters);
+            kafka.createTopics(1, CONTROL_TOPIC, STATUS_TOPIC);
             Map<String, Object> settings = new LinkedHashMap<>();
             settings.put(WorkerConfig.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             settings.put(WorkerConfig.REGISTRY_URL, registryUri.toString());
@@ -138,6 +156,10 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             settings.put(WorkerConfig.REFERENCE_FILE_ROOTS, references.toString());
             settings.put(WorkerConfig.STATE_DIR, stateDir.toString());
             settings.put(WorkerConfig.INFLUENCE_ENABLED, String.valueOf(!noInfluence));
+            // models can be swapped while it runs: bin/medfuse model announce --bootstrap ... --file F
+            settings.put(WorkerConfig.MODEL_CONTROL_TOPIC, CONTROL_TOPIC);
+            settings.put(WorkerConfig.MODEL_STATUS_TOPIC, STATUS_TOPIC);
+            settings.put(WorkerConfig.MODEL_CONTROL_DIR, models.toString());
             WorkerConfig config = WorkerConfig.load(null, Map.of(), settings);
             SchemaRegistryClient registry = new RestSchemaRegistryClient(
                     new RegistrySettings(registryUri, null, null, Duration.ofSeconds(10)));
@@ -156,13 +178,19 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     out.println("NOTE: the bundled model is UNTRAINED (random weights): its labels and "
                             + "probabilities are placeholders that only show the plumbing.");
                 }
-                int answered = runRequests(out, kafka, registry, requests, predictions, deadLetters, references, t0);
+                Runnable halfway = swap ? () -> announceSecondModel(out, kafka, models) : () -> { };
+                int answered = runRequests(out, kafka, registry, requests, predictions, deadLetters, references, t0,
+                        halfway);
                 if (keepRunning) {
                     out.println();
                     out.println("keeping the broker and the worker up; connect with:");
                     out.println("  bootstrap servers: " + kafka.bootstrapServers());
                     out.println("  schema registry:   " + registryShown);
                     out.println("  topics:            " + requests + " -> " + predictions + " / " + deadLetters);
+                    out.println("  model control:     " + CONTROL_TOPIC + " (status on " + STATUS_TOPIC + "); model "
+                            + "files under " + models + ", e.g. bin/medfuse model announce --bootstrap "
+                            + kafka.bootstrapServers() + " --topic " + CONTROL_TOPIC + " --role canary --share 0.2 "
+                            + "--file " + models.resolve("candidate.onnx"));
                     out.println("  file references:   allowed under " + references + " (bin/medfuse produce "
                             + "stages images larger than --inline-max-bytes there)");
                     out.println("  for example:       bin/medfuse produce --bootstrap " + kafka.bootstrapServers()
@@ -176,6 +204,34 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             }
         } finally {
             deleteQuietly(stateDir);
+            deleteQuietly(models);
+        }
+    }
+
+    /**
+     * Writes the bundled network as {@link #SWAP_VERSION} (a temperature of 1.5 softens its probabilities: the
+     * labels stay, the figures show which model answered) and announces it as the primary.
+     */
+    private static void announceSecondModel(PrintStream out, EmbeddedKafka kafka, Path models) {
+        byte[] bundled = MedfuseWorker.bundledModel();
+        ModelContract c = OnnxModelFile.readContract(bundled, "bundled");
+        ModelContract v2 = new ModelContract(c.contractVersion(), c.name(), SWAP_VERSION, c.description(),
+                c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image(), c.tabular(), c.labels(),
+                c.preprocessingVersion(), c.trained(), c.provenance(), null).withCalibration(
+                        new Calibration(Calibration.TEMPERATURE, 1.5, null, Map.of()));
+        byte[] bytes = OnnxModelFile.attachContract(bundled, v2);
+        Path file = models.resolve("medfuse-demo-" + SWAP_VERSION + ".onnx");
+        try {
+            Files.write(file, bytes);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        ModelAnnouncement a = new ModelAnnouncement(io.medfuse.worker.pipeline.RequestPipeline.Role.PRIMARY,
+                file.toUri(), OnnxModelFile.sha256(bytes), null, false);
+        ModelCommand.publish(kafka.bootstrapServers(), Map.of(), CONTROL_TOPIC, a);
+        synchronized (out) {
+            out.printf("-- announced model %s %s (sha256 %s…) on %s: the worker switches to it between two "
+                    + "batches%n", c.name(), SWAP_VERSION, a.sha256().substring(0, 12), CONTROL_TOPIC);
         }
     }
 
@@ -259,8 +315,9 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     @SuppressWarnings("try") // the reader works on its own thread; the try only closes it
     private int runRequests(PrintStream out, EmbeddedKafka kafka, SchemaRegistryClient registry, String requests,
-                            String predictionsTopic, String deadLettersTopic, Path references, long t0)
-            throws Exception {
+                            String predictionsTopic, String deadLettersTopic, Path references, long t0,
+                            Runnable halfway) throws Exception {
+        Map<String, AtomicInteger> byModel = new java.util.concurrent.ConcurrentSkipListMap<>();
         Map<String, Patient> patients = new ConcurrentHashMap<>();
         Map<String, String> truth = new ConcurrentHashMap<>();
         AtomicInteger correct = new AtomicInteger();
@@ -271,8 +328,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         AtomicInteger correctWithout = new AtomicInteger();
         java.util.concurrent.atomic.DoubleAdder absoluteShift = new java.util.concurrent.atomic.DoubleAdder();
         CountDownLatch all = new CountDownLatch(count);
-        out.printf("%n%-20s %5s %-7s %-12s %-12s %6s %6s %5s %10s%n", "request", "age", "sex", "expected",
-                "predicted", "prob", "shift", "batch", "latency ms");
+        out.printf("%n%-20s %5s %-7s %-12s %-12s %6s %6s %5s %10s%s%n", "request", "age", "sex", "expected",
+                "predicted", "prob", "shift", "batch", "latency ms", swap ? "  model" : "");
         OutcomeConsumer.Listener listener = new OutcomeConsumer.Listener() {
             @Override
             public void prediction(Prediction p, long receivedAt) {
@@ -290,15 +347,17 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     }
                 }
                 synchronized (out) {
-                    out.printf("%-20s %5s %-7s %-12s %-12s %6.3f %6s %5d %10d%n", p.getRequestId(),
+                    out.printf("%-20s %5s %-7s %-12s %-12s %6.3f %6s %5d %10d%s%n", p.getRequestId(),
                             patient == null || patient.getAgeYears() == null ? "-"
                                     : String.format("%.0f", patient.getAgeYears()),
                             patient == null || patient.getSex() == null ? "-" : patient.getSex(),
                             expected, p.getLabel() + (expected.equals(p.getLabel()) ? "" : " ✗"),
                             p.getProbability(), influence == null ? "-"
                                     : String.format(java.util.Locale.ROOT, "%+.2f", influence.getShift()),
-                            p.getTimings().getBatchSize(), receivedAt - p.getRequestedAt().toEpochMilli());
+                            p.getTimings().getBatchSize(), receivedAt - p.getRequestedAt().toEpochMilli(),
+                            swap ? "  " + p.getModel().getVersion() : "");
                 }
+                byModel.computeIfAbsent(p.getModel().getVersion(), k -> new AtomicInteger()).incrementAndGet();
                 if (p.getFlags().contains("age:from-dicom") && p.getFlags().contains("sex:from-dicom")) {
                     fromTags.incrementAndGet();
                 }
@@ -327,6 +386,9 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             int malformedEvery = malformed == 0 ? Integer.MAX_VALUE : Math.max(1, count / (malformed + 1));
             int malformedSent = 0;
             for (int i = 1; i <= count; i++) {
+                if (i == count / 2 + 1) {
+                    halfway.run();
+                }
                 if (malformedSent < malformed && i % malformedEvery == 0) {
                     malformedSent++;
                     if (malformedSent % 2 == 1) {
@@ -381,6 +443,10 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 out.printf("demo: %d of %d predictions read age and sex from the DICOM tags (flags age:from-dicom, "
                         + "sex:from-dicom); the requests carried no patient fields%n", fromTags.get(),
                         predictions.get());
+            }
+            if (swap) {
+                out.printf("demo: answers by model version: %s; the model changed without a restart, each request "
+                        + "answered once%n", byModel);
             }
             out.printf("demo: %d requests, %d predictions, %d dead letters in %.1f s%n", count, predictions.get(),
                     deadLetters.get(), seconds);

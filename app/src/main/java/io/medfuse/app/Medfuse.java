@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         },
         subcommands = {DemoCommand.class, ServeCommand.class, ProduceCommand.class, WatchCommand.class,
             TrainCommand.class, CompareCommand.class, EvaluateCommand.class, ContractCommand.class,
-            SynthCommand.class, SoakCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            SynthCommand.class, SoakCommand.class, BenchCommand.class, ModelCommand.class, CommandLine.HelpCommand.class})
 public final class Medfuse implements Callable<Integer> {
 
     @CommandLine.Spec

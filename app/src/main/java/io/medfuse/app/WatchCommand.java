@@ -52,6 +52,11 @@ final class WatchCommand implements Callable<Integer> {
             description = "Dead-letter topic (default: ${DEFAULT-VALUE}).")
     String deadLettersTopic;
 
+    @Option(names = "--shadow-topic", paramLabel = "TOPIC",
+            description = "Also read the shadow model's predictions (the workers' model.shadow.topic) and show how "
+                    + "often its label agrees with the answered one, and the confusion between them.")
+    String shadowTopic;
+
     @Option(names = "--model", paramLabel = "FILE.onnx",
             description = "The served model file: its contract gives the training label mix to compare with.")
     Path model;
@@ -126,7 +131,19 @@ final class WatchCommand implements Callable<Integer> {
                     public void deadLetter(FailedRequest failed, long receivedAtMillis) {
                         stats.add(failed);
                     }
-                })) {
+                });
+             OutcomeConsumer shadows = shadowTopic == null ? null : new OutcomeConsumer(cluster.bootstrap, registry,
+                     shadowTopic, deadLettersTopic, shadowOverrides(overrides), new OutcomeConsumer.Listener() {
+                         @Override
+                         public void prediction(Prediction prediction, long receivedAtMillis) {
+                             stats.addShadow(prediction);
+                         }
+
+                         @Override
+                         public void deadLetter(FailedRequest failed, long receivedAtMillis) {
+                             // counted by the main reader
+                         }
+                     })) {
             if (!json) {
                 out.printf("medfuse watch: %s + %s on %s (consumer group %s, from %s); %s%n", predictionsTopic,
                         deadLettersTopic, cluster.bootstrap, overrides.get(ConsumerConfig.GROUP_ID_CONFIG),
@@ -156,6 +173,13 @@ final class WatchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The shadow reader's own consumer group, so it reads every partition the main reader reads. */
+    private static Map<String, Object> shadowOverrides(Map<String, Object> overrides) {
+        Map<String, Object> m = new LinkedHashMap<>(overrides);
+        m.put(ConsumerConfig.GROUP_ID_CONFIG, overrides.get(ConsumerConfig.GROUP_ID_CONFIG) + "-shadow");
+        return m;
     }
 
     /** One JSON object (no line breaks) with every field of the view. */
@@ -195,6 +219,17 @@ final class WatchCommand implements Callable<Integer> {
             m.put("clinicalInfluence", influence);
         } else {
             m.put("clinicalInfluence", null);
+        }
+        WatchStats.Shadow sh = s.shadow();
+        if (sh != null) {
+            Map<String, Object> shadow = new LinkedHashMap<>();
+            shadow.put("pairs", sh.pairs());
+            shadow.put("agreement", round(sh.agreement(), 4));
+            shadow.put("confusion", sh.confusion());
+            shadow.put("models", sh.shadowModels());
+            m.put("shadow", shadow);
+        } else {
+            m.put("shadow", null);
         }
         return JSON.writeValueAsString(m);
     }
@@ -260,6 +295,24 @@ final class WatchCommand implements Callable<Integer> {
             b.append(String.format(Locale.ROOT, "clinical data's influence (last %d): shift of the predicted class's "
                     + "probability p5 %+.3f  p50 %+.3f  p95 %+.3f, mean |shift| %.3f; label changed by it in %.1f%%%n",
                     inf.samples(), inf.p5(), inf.p50(), inf.p95(), inf.meanAbsolute(), 100 * inf.labelChanged()));
+        }
+        WatchStats.Shadow sh = s.shadow();
+        if (sh != null) {
+            b.append(String.format(Locale.ROOT, "shadow %s: agrees with the answered label on %.1f%% of the last %d "
+                    + "requests both answered%n", String.join(", ", sh.shadowModels().keySet()), 100 * sh.agreement(),
+                    sh.pairs()));
+            b.append(String.format(Locale.ROOT, "  %-24s %s%n", "answered \\ shadow", String.join("  ",
+                    sh.confusion().values().stream().flatMap(m -> m.keySet().stream()).distinct().sorted()
+                            .toList())));
+            java.util.List<String> columns = sh.confusion().values().stream().flatMap(m -> m.keySet().stream())
+                    .distinct().sorted().toList();
+            sh.confusion().forEach((answered, row) -> {
+                b.append(String.format(Locale.ROOT, "  %-24s", answered));
+                for (String c : columns) {
+                    b.append(String.format(Locale.ROOT, " %" + Math.max(6, c.length()) + "d", row.getOrDefault(c, 0L)));
+                }
+                b.append('\n');
+            });
         }
         if (!s.deadLettersByReason().isEmpty()) {
             b.append("dead letters by reason:\n");

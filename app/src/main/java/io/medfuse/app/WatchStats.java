@@ -44,6 +44,17 @@ final class WatchStats {
     }
 
     /**
+     * How the shadow model's labels compare with the answering model's, over the last {@code window} requests both
+     * answered (paired by request id).
+     *
+     * @param confusion answered label → shadow label → count
+     * @param shadowModels each shadow model seen, with its count
+     */
+    record Shadow(int pairs, double agreement, Map<String, Map<String, Long>> confusion,
+                  Map<String, Long> shadowModels) {
+    }
+
+    /**
      * One view of the stream.
      *
      * @param predictedMix share of each label among the last {@code window} predictions
@@ -52,12 +63,13 @@ final class WatchStats {
      *              training mix or fewer than {@code minSamples} predictions
      * @param models each model seen on predictions ("name version sha256-prefix") with its count
      * @param influence the clinical data's influence; null when no recent prediction carries it
+     * @param shadow agreement with the shadow model; null when no shadow prediction was paired yet
      */
     record Snapshot(long atMillis, double seconds, long predictions, long deadLetters, double predictionsPerSecond,
                     double deadLettersPerSecond, Latency latency, Map<String, Long> labels,
                     Map<String, Double> predictedMix, Map<String, Double> trainingMix, Double drift,
                     double driftThreshold, boolean driftWarning, Map<String, Long> deadLettersByReason,
-                    Map<String, Long> models, String contractModel, Influence influence) {
+                    Map<String, Long> models, String contractModel, Influence influence, Shadow shadow) {
     }
 
     private final Map<String, Double> trainingMix;
@@ -82,6 +94,11 @@ final class WatchStats {
     private final boolean[] changed;
     private int shiftCount;
     private int shiftNext;
+    /** Labels waiting for their counterpart, by request id (bounded: the oldest goes first). */
+    private final Map<String, String> unpairedAnswers;
+    private final Map<String, String> unpairedShadows;
+    private final Deque<String[]> pairs = new ArrayDeque<>();
+    private final Map<String, Long> shadowModels = new LinkedHashMap<>();
     private long lastMillis;
     private long lastPredictions;
     private long lastDeadLetters;
@@ -103,6 +120,35 @@ final class WatchStats {
         this.changed = new boolean[window];
         this.startMillis = startMillis;
         this.lastMillis = startMillis;
+        this.unpairedAnswers = bounded(4 * window);
+        this.unpairedShadows = bounded(4 * window);
+    }
+
+    private static Map<String, String> bounded(int max) {
+        return new LinkedHashMap<>() {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+                return size() > max;
+            }
+        };
+    }
+
+    /** A shadow model's prediction (from the shadow topic), paired with the answer to the same request. */
+    synchronized void addShadow(Prediction p) {
+        shadowModels.merge(model(p.getModel()), 1L, Long::sum);
+        String answered = unpairedAnswers.remove(p.getRequestId());
+        if (answered != null) {
+            pair(answered, p.getLabel());
+        } else {
+            unpairedShadows.put(p.getRequestId(), p.getLabel());
+        }
+    }
+
+    private void pair(String answered, String shadow) {
+        pairs.addLast(new String[] {answered, shadow});
+        if (pairs.size() > window) {
+            pairs.removeFirst();
+        }
     }
 
     /** Label shares in the training data, normalised; null when the contract does not record them. */
@@ -132,6 +178,12 @@ final class WatchStats {
             recentLabelCounts.computeIfPresent(old, (k, v) -> v == 1 ? null : v - 1);
         }
         models.merge(model(p.getModel()), 1L, Long::sum);
+        String shadowed = unpairedShadows.remove(p.getRequestId());
+        if (shadowed != null) {
+            pair(p.getLabel(), shadowed);
+        } else {
+            unpairedAnswers.put(p.getRequestId(), p.getLabel());
+        }
         if (p.getClinicalInfluence() != null) {
             shifts[shiftNext] = p.getClinicalInfluence().getShift();
             changed[shiftNext] = !p.getLabel().equals(p.getClinicalInfluence().getLabelWithout());
@@ -180,7 +232,20 @@ final class WatchStats {
         return new Snapshot(nowMillis, (nowMillis - startMillis) / 1000.0, predictions, deadLetters, predRate,
                 deadRate, latency(), new TreeMap<>(labels), predictedMix, trainingMix, drift, driftThreshold,
                 drift != null && drift > driftThreshold, new TreeMap<>(deadLettersByReason),
-                new LinkedHashMap<>(models), contractModel, influence());
+                new LinkedHashMap<>(models), contractModel, influence(), shadow());
+    }
+
+    private Shadow shadow() {
+        if (pairs.isEmpty()) {
+            return null;
+        }
+        Map<String, Map<String, Long>> confusion = new TreeMap<>();
+        int agree = 0;
+        for (String[] pair : pairs) {
+            confusion.computeIfAbsent(pair[0], k -> new TreeMap<>()).merge(pair[1], 1L, Long::sum);
+            agree += pair[0].equals(pair[1]) ? 1 : 0;
+        }
+        return new Shadow(pairs.size(), agree / (double) pairs.size(), confusion, new LinkedHashMap<>(shadowModels));
     }
 
     private Influence influence() {

@@ -68,4 +68,30 @@ class DemoIT {
         // the label depends on age > 50: right answers mean the age from PatientAge reached the model
         assertThat(Integer.parseInt(truth.group(1))).isGreaterThanOrEqualTo(10);
     }
+
+    @Test
+    void demoSwapChangesTheModelHalfwayWithoutARestartOrALostAnswer() {
+        PrintStream out = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = Medfuse.run("demo", "--swap", "--count", "30", "--rate", "5", "--malformed", "0");
+        } finally {
+            System.setOut(out);
+        }
+        String text = captured.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+        assertThat(exit).isZero();
+        assertThat(text).contains("demo: 30 requests, 30 predictions, 0 dead letters")
+                .contains("-- announced model medfuse-demo " + DemoCommand.SWAP_VERSION);
+        Matcher m = Pattern.compile("answers by model version: \\{1\\.0\\.0-synth=(\\d+), 1\\.0\\.1-demo=(\\d+)\\}")
+                .matcher(text);
+        assertThat(m.find()).as("versions line in:%n%s", text).isTrue();
+        int before = Integer.parseInt(m.group(1));
+        int after = Integer.parseInt(m.group(2));
+        assertThat(before + after).isEqualTo(30);
+        assertThat(before).as("the first half is published before the announcement").isGreaterThanOrEqualTo(15);
+        assertThat(after).as("the second model answers the rest after its warm-up").isPositive();
+    }
 }

@@ -197,4 +197,38 @@ class WatchStatsTest {
         assertThat(n.get("deadLettersByReason").get("MODEL_ERROR").asLong()).isEqualTo(1);
         assertThat(n.get("contractModel").asText()).isEqualTo("derm 1.0");
     }
+
+    @Test
+    void pairsShadowPredictionsWithTheAnswersByRequestIdInEitherOrder() throws Exception {
+        WatchStats stats = new WatchStats(null, 0.2, 1, 100, 0);
+        ModelIdentity shadowModel = ModelIdentity.newBuilder(MODEL).setVersion("shadow-2").build();
+        // answered first, shadow later; shadow first, answered later; one without a counterpart
+        stats.add(prediction("a", "benign", 0, 10));
+        stats.addShadow(Prediction.newBuilder(prediction("a", "benign", 0, 12)).setModel(shadowModel).build());
+        stats.addShadow(Prediction.newBuilder(prediction("b", "malignant", 0, 12)).setModel(shadowModel).build());
+        stats.add(prediction("b", "benign", 0, 10));
+        stats.add(prediction("c", "benign", 0, 10));
+        stats.add(prediction("d", "malignant", 0, 10));
+        stats.addShadow(Prediction.newBuilder(prediction("d", "malignant", 0, 12)).setModel(shadowModel).build());
+
+        WatchStats.Shadow s = stats.snapshot(1000).shadow();
+
+        assertThat(s.pairs()).isEqualTo(3);
+        assertThat(s.agreement()).isCloseTo(2 / 3.0, within(1e-9));
+        assertThat(s.confusion()).isEqualTo(Map.of("benign", Map.of("benign", 1L, "malignant", 1L),
+                "malignant", Map.of("malignant", 1L)));
+        assertThat(s.shadowModels()).hasSize(1);
+        assertThat(s.shadowModels().keySet().iterator().next()).contains("shadow-2");
+        assertThat(stats.snapshot(2000).predictions()).as("shadow predictions are not answers").isEqualTo(4);
+        String text = WatchCommand.text(stats.snapshot(3000), "t");
+        assertThat(text).contains("agrees with the answered label on 66.7% of the last 3");
+        assertThat(WatchCommand.json(stats.snapshot(4000))).contains("\"shadow\":{\"pairs\":3,\"agreement\":0.6667");
+    }
+
+    @Test
+    void withoutAShadowThereIsNoAgreement() {
+        WatchStats stats = new WatchStats(null, 0.2, 1, 100, 0);
+        stats.add(prediction("a", "benign", 0, 10));
+        assertThat(stats.snapshot(1000).shadow()).isNull();
+    }
 }
