@@ -258,7 +258,7 @@ class DeploymentFilesTest {
             }
         }
         assertThat(alerts).contains("MedfusePipelineStalled", "MedfuseConsumerLagHigh", "MedfuseDeadLetterRateHigh",
-                "MedfuseReferralRateHigh");
+                "MedfuseReferralRateHigh", "MedfuseModelRefused", "MedfuseModelVersionsDiffer");
         com.fasterxml.jackson.databind.JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(ROOT.resolve("deploy/monitoring/grafana-dashboard.json").toFile());
         assertThat(dashboard.path("uid").asText()).isEqualTo("medfuse-workers");

@@ -77,7 +77,9 @@ class MetricsIT {
             assertThat(value(scrape, "medfuse_in_flight_requests")).isZero();
             var id = worker.classifier().identity();
             assertThat(scrape).contains("medfuse_model_info{name=\"" + id.getName() + "\",provider=\""
-                    + id.getExecutionProvider() + "\",sha256=\"" + id.getSha256() + "\"");
+                    + id.getExecutionProvider() + "\",role=\"primary\",sha256=\"" + id.getSha256() + "\"");
+            assertThat(value(scrape, "medfuse_model_predictions_total{model=\"" + id.getName() + "\",version=\""
+                    + id.getVersion() + "\"}")).isEqualTo(valid);
             // the consumer reports lag for each requests partition it owns (0 once caught up)
             assertThat(StreamFixture.await(() -> {
                 try {
