@@ -229,13 +229,24 @@ public final class MedfuseWorker implements AutoCloseable {
             telemetry.watch(streams, config.requestsTopic(), limit::inFlight,
                     new StallDetector(signals(pipeline, backlog, outage), Duration.ofMillis(config.healthStallReadyMs()),
                             Duration.ofMillis(config.healthStallLiveMs())));
-            streams.start();
             if (control != null) {
+                // what the control topic says is served from the first request on: a new instance does not answer
+                // with model.path while the others serve the announced model
                 control.start();
+                try {
+                    if (!control.awaitCaughtUp(Duration.ofSeconds(30))) {
+                        LOG.warn("the model control topic {} was not read to its end within 30 s; starting with "
+                                + "the current model, announcements apply when read", config.modelControlTopic());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new WorkerStartException("interrupted while reading the model control topic", e);
+                }
             }
+            streams.start();
+            var serving = pipeline.identity();
             LOG.info("worker {} started: model {} {} sha256 {} on {}; reading {}", slot.instanceId(),
-                    classifier.identity().getName(), classifier.identity().getVersion(),
-                    classifier.identity().getSha256(), classifier.identity().getExecutionProvider(),
+                    serving.getName(), serving.getVersion(), serving.getSha256(), serving.getExecutionProvider(),
                     config.requestsTopic());
             return new MedfuseWorker(config, classifier, pipeline, limit, streams, slot, outage, telemetry, stopped,
                     control, made);

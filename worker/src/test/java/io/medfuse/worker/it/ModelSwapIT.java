@@ -307,6 +307,22 @@ class ModelSwapIT {
         }
     }
 
+    @Test
+    void aWorkerStartingAfterAnAnnouncementServesTheAnnouncedModelFromItsFirstRequest() throws Exception {
+        try (Setup s = new Setup()) {
+            Path v2 = ModelVariants.write(dir, "v2.onnx", variants.version("2", 2.0));
+            s.announce(Role.PRIMARY, v2, null);
+            s.start(Map.of());
+            SampleRequests samples = new SampleRequests(47, 64, "image/png");
+            for (int i = 0; i < 10; i++) {
+                s.f.send(samples.next("first"));
+            }
+            s.f.flush();
+            assertThat(StreamFixture.await(() -> s.f.answers() >= 10, Duration.ofSeconds(60))).isTrue();
+            assertThat(s.f.predicted).extracting(p -> p.getModel().getVersion()).containsOnly("2");
+        }
+    }
+
     private static String scrape(MedfuseWorker worker) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
                 "http://127.0.0.1:" + worker.telemetry().port() + "/metrics")).build(),
