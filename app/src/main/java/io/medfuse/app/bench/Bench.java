@@ -21,7 +21,7 @@ final class Bench {
 
     /** The stages, in the order they run. */
     static final List<String> STAGES = List.of("compute", "preprocess", "inprocess", "influence", "bus", "e2e",
-            "latency");
+            "latency", "swap");
 
     static final int[] COMPUTE_BATCHES = {1, 2, 4, 8, 16, 32, 64};
     static final double[] LOADS = {0.25, 0.50, 0.75};
@@ -119,6 +119,12 @@ final class Bench {
         if (stages.contains("latency") && saturation > 0) {
             r.put("latency", new LatencyStage(context).latency(model, saturation));
             memory.afterStage(model.name() + "/latency");
+        }
+        if (stages.contains("swap")) {
+            // half the saturation where e2e measured it, else half the in-process rate, else 20/s
+            double rate = saturation > 0 ? saturation / 2 : inProcess > 0 ? Math.min(200, inProcess / 2) : 20;
+            r.put("swap", new SwapStage(context).swap(model, rate));
+            memory.afterStage(model.name() + "/swap");
         }
         r.put("targets", targets(model, r));
         return r;

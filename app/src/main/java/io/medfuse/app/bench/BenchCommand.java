@@ -63,7 +63,7 @@ public final class BenchCommand implements Callable<Integer> {
     String model;
 
     @Option(names = "--only", paramLabel = "STAGE", split = ",",
-            description = "Run only these stages: compute, preprocess, inprocess, influence, bus, e2e, latency (latency "
+            description = "Run only these stages: compute, preprocess, inprocess, influence, bus, e2e, latency, swap (latency "
                     + "needs e2e's saturation, so it runs e2e too). Default: all.")
     List<String> only;
 
@@ -127,7 +127,8 @@ public final class BenchCommand implements Callable<Integer> {
         report.put("settings", settings);
         MemoryProbe memory = new MemoryProbe();
         Map<String, Object> results = new LinkedHashMap<>();
-        boolean needsKafka = stages.contains("bus") || stages.contains("e2e") || stages.contains("latency");
+        boolean needsKafka = stages.contains("bus") || stages.contains("e2e") || stages.contains("latency")
+                || stages.contains("swap");
         Resources res = new Resources(Files.createTempDirectory("medfuse-bench-"));
         // Ctrl-C: still delete the broker's data and the temporary model (finally blocks do not run on SIGINT)
         Thread hook = new Thread(res::close, "medfuse-bench-cleanup");

@@ -80,6 +80,18 @@ final class BenchReport {
                                     + ")");
                 }
             }
+            Map<String, Object> swap = (Map<String, Object>) m.get("swap");
+            if (swap != null) {
+                put(rows, "7 swap: announcement -> first new prediction ms", name,
+                        fmt(swap.get("announcement_to_first_new_prediction_ms")) + " @" + fmt(swap.get("rate_per_s"))
+                                + "/s");
+                put(rows, "7 swap: sent/answered/twice/lost", name, swap.get("sent") + "/" + swap.get("answered")
+                        + "/" + swap.get("answered_twice") + "/" + swap.get("lost"));
+                Map<String, Object> b = (Map<String, Object>) swap.get("latency_before_swap");
+                Map<String, Object> a = (Map<String, Object>) swap.get("latency_sent_within_2s_of_swap");
+                put(rows, "7 swap: p99 ms before / within 2 s of it", name, fmt(b.get("p99_ms")) + " / "
+                        + fmt(a.get("p99_ms")));
+            }
             Map<String, Object> targets = (Map<String, Object>) m.get("targets");
             if (targets != null) {
                 for (Map.Entry<String, Object> e : targets.entrySet()) {
