@@ -55,6 +55,13 @@ class BenchIT {
             assertPositive(row.path("read_committed"), "p50_ms", "p95_ms", "p99_ms", "max_ms");
             assertPositive(row.path("in_worker"), "p50_ms", "p99_ms");
         }
+        JsonNode swap = m.path("swap");
+        assertPositive(swap, "rate_per_s", "sent", "announcement_to_first_new_prediction_ms");
+        assertThat(swap.path("answered").asInt()).isEqualTo(swap.path("sent").asInt());
+        assertThat(swap.path("answered_twice").asInt()).isZero();
+        assertThat(swap.path("lost").asInt()).isZero();
+        assertThat(swap.path("answers_by_version")).as("both versions answered").hasSize(2);
+        assertThat(swap.path("serving_after").asText()).endsWith(SwapStage.NEW_VERSION_SUFFIX);
         for (String target : List.of("e2e_over_inprocess", "batched_over_unbatched", "p99_at_50pct")) {
             assertThat(m.path("targets").path(target).path("met").isBoolean()).as(target).isTrue();
         }
