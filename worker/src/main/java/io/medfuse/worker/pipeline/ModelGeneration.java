@@ -32,6 +32,7 @@ public final class ModelGeneration {
 
     private final Classifier classifier;
     private final boolean owned;
+    private final boolean shadow;
     final ImagePreprocessor preprocessor;
     final TabularEncoder tabularEncoder;
     final FeatureResolver featureResolver;
@@ -47,10 +48,11 @@ public final class ModelGeneration {
     private final AtomicInteger users = new AtomicInteger();
     private volatile boolean retired;
 
-    ModelGeneration(Classifier classifier, boolean owned, RequestPipeline.Settings settings,
+    ModelGeneration(Classifier classifier, boolean owned, boolean shadow, RequestPipeline.Settings settings,
                     MicroBatcher.Listener listener, Executor closer) {
         this.classifier = classifier;
         this.owned = owned;
+        this.shadow = shadow;
         this.closer = closer;
         ModelContract contract = classifier.contract();
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
@@ -118,6 +120,11 @@ public final class ModelGeneration {
         if (users.get() == 0) {
             closeWhenIdle();
         }
+    }
+
+    /** Whether it was installed as a shadow (its runs never answer a request). */
+    boolean isShadow() {
+        return shadow;
     }
 
     boolean isRetired() {

@@ -227,25 +227,35 @@ public final class RequestPipeline implements AutoCloseable {
                 metrics.batchFailed(stats);
             }
         };
-        this.routing = new Routing(generation(classifier, owned), null, 0, null);
+        this.routing = new Routing(generation(classifier, owned, false), null, 0, null);
     }
 
-    /** A generation for a classifier, with this pipeline's settings and batch listener (starts its batcher). */
-    private ModelGeneration generation(Classifier classifier, boolean owned) {
+    /**
+     * A generation for a classifier, with this pipeline's settings (starts its batcher). A shadow's runs are its
+     * own: they count in the model's metrics but never in the stall signals (a hanging or failing shadow must not
+     * make the worker look stuck and get it restarted), nor in the batch figures of the answers.
+     */
+    private ModelGeneration generation(Classifier classifier, boolean owned, boolean shadow) {
         ModelIdentity id = classifier.identity();
         MicroBatcher.Listener listener = new MicroBatcher.Listener() {
             @Override
             public void batchCompleted(BatchStats stats) {
-                batchListener.batchCompleted(stats);
+                if (shadow) {
+                    inferred.addAndGet(stats.batchSize());
+                } else {
+                    batchListener.batchCompleted(stats);
+                }
             }
 
             @Override
             public void batchFailed(BatchStats stats, RuntimeException error) {
-                batchListener.batchFailed(stats, error);
+                if (!shadow) {
+                    batchListener.batchFailed(stats, error);
+                }
                 metrics.modelRunFailed(id);
             }
         };
-        ModelGeneration g = new ModelGeneration(classifier, owned, settings, listener, retirer);
+        ModelGeneration g = new ModelGeneration(classifier, owned, shadow, settings, listener, retirer);
         generations.removeIf(ModelGeneration::isClosed);
         generations.add(g);
         return g;
@@ -269,7 +279,7 @@ public final class RequestPipeline implements AutoCloseable {
      * @param share for a canary, the share of request ids it answers (0 to 1); ignored otherwise
      */
     public void install(Role role, Classifier classifier, double share) {
-        ModelGeneration g = generation(classifier, true);
+        ModelGeneration g = generation(classifier, true, role == Role.SHADOW);
         synchronized (routingLock) {
             if (closed) {
                 g.closeNow();
@@ -951,7 +961,9 @@ public final class RequestPipeline implements AutoCloseable {
     public long modelRunningForNanos() {
         long longest = 0;
         for (ModelGeneration g : generations) {
-            longest = Math.max(longest, g.batcher.runningForNanos());
+            if (!g.isShadow()) {
+                longest = Math.max(longest, g.batcher.runningForNanos());
+            }
         }
         return longest;
     }
@@ -961,7 +973,7 @@ public final class RequestPipeline implements AutoCloseable {
         return consecutiveFailedRuns.get();
     }
 
-    /** Requests this instance has run through the model so far. */
+    /** Requests this instance has run through a model so far (the shadow's runs included). */
     public long inferred() {
         return inferred.get();
     }

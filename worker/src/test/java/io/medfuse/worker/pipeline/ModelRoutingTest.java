@@ -190,6 +190,37 @@ class ModelRoutingTest {
         assertThat(shadowed).hasSize(1);
     }
 
+    @Test
+    void aHangingShadowNeitherDelaysAnswersNorLooksLikeAStall() throws Exception {
+        List<Outcome.Predicted> shadowed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        pipeline.shadowSink(new RequestPipeline.ShadowSink() {
+            @Override
+            public void predicted(ImagingRequest request, Outcome.Predicted shadow) {
+                shadowed.add(shadow);
+            }
+
+            @Override
+            public void failed(ImagingRequest request, ModelGeneration shadow, Throwable error) {
+            }
+        }, 16);
+        SlowClassifier stuck = new SlowClassifier(v2(), 0);
+        stuck.hold = new CountDownLatch(1);
+        pipeline.install(Role.SHADOW, stuck, 0);
+        try {
+            for (int i = 0; i < 3; i++) {
+                Outcome.Predicted p = submit(samples.next("answered")).get(20, TimeUnit.SECONDS);
+                assertThat(p.model().identity().getVersion()).isEqualTo(variants.contract().version());
+            }
+            assertThat(stuck.entered.await(10, TimeUnit.SECONDS)).as("the shadow's run hangs").isTrue();
+            assertThat(pipeline.modelRunningForNanos()).as("a hanging shadow is no stalled model").isZero();
+            assertThat(pipeline.consecutiveFailedRuns()).isZero();
+            assertThat(shadowed).isEmpty();
+        } finally {
+            stuck.hold.countDown();
+        }
+        assertThat(Waits.until(() -> shadowed.size() == 3, Duration.ofSeconds(20))).isTrue();
+    }
+
     private static int argmax(float[] p) {
         int best = 0;
         for (int i = 1; i < p.length; i++) {
