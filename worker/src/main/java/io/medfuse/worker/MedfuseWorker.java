@@ -413,6 +413,9 @@ public final class MedfuseWorker implements AutoCloseable {
         try {
             predictions.schemaIdFor(config.predictionsTopic());
             deadLetters.schemaIdFor(config.deadLettersTopic());
+            if (config.modelShadowTopic() != null) {
+                predictions.schemaIdFor(config.modelShadowTopic());
+            }
         } catch (SerializationException e) {
             throw new WorkerStartException("schema registry " + RegistrySettings.redact(URI.create(
                     config.registryUrl())) + " is not usable: " + e.getMessage() + " (check "

@@ -40,6 +40,7 @@ public final class ModelControl implements AutoCloseable {
     private final Thread thread;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private volatile boolean running = true;
+    private volatile boolean started;
 
     /**
      * @param clientProps bootstrap servers and security settings shared with the worker's other clients
@@ -71,6 +72,7 @@ public final class ModelControl implements AutoCloseable {
 
     /** Starts reading. */
     public ModelControl start() {
+        started = true;
         thread.start();
         return this;
     }
@@ -81,29 +83,29 @@ public final class ModelControl implements AutoCloseable {
     }
 
     private void loop() {
+        long backoffMs = 500;
         try {
-            List<TopicPartition> partitions = consumer.partitionsFor(controlTopic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
-            LOG.info("model control: reading {} ({} partition(s)) from the beginning", controlTopic,
-                    partitions.size());
             while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    handle(r);
+                try {
+                    follow();
+                    return;
+                } catch (WakeupException e) {
+                    return; // closing
+                } catch (RuntimeException e) {
+                    if (!running) {
+                        return;
+                    }
+                    // a broker briefly away, a topic not there yet: read it again, from the start, after a pause
+                    LOG.error("model control: reading {} failed ({}); reading it again in {} ms", controlTopic,
+                            e.toString(), backoffMs);
+                    try {
+                        Thread.sleep(backoffMs);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                    backoffMs = Math.min(30_000, backoffMs * 2);
                 }
-                if (caughtUp.getCount() > 0 && ends.entrySet().stream()
-                        .allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
-                    caughtUp.countDown();
-                }
-            }
-        } catch (WakeupException e) {
-            // closing
-        } catch (RuntimeException e) {
-            if (running) {
-                LOG.error("model control: reading {} failed; models change no more until a restart: {}",
-                        controlTopic, e.toString(), e);
             }
         } finally {
             caughtUp.countDown();
@@ -112,7 +114,49 @@ public final class ModelControl implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads the topic from the start. Until it has read what the topic held, only the latest record per role counts
+     * (the part of a compacted topic not cleaned yet still holds older ones: a model announced and then replaced
+     * must not be loaded on the way); from then on, each record as it comes.
+     */
+    private void follow() {
+        List<TopicPartition> partitions = consumer.partitionsFor(controlTopic, Duration.ofSeconds(30)).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        if (partitions.isEmpty()) {
+            throw new IllegalStateException("the topic " + controlTopic + " has no partitions (does it exist?)");
+        }
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+        LOG.info("model control: reading {} ({} partition(s)) from the beginning", controlTopic, partitions.size());
+        Map<String, ConsumerRecord<String, byte[]>> latest = new java.util.LinkedHashMap<>();
+        boolean caught = false;
+        while (running) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                if (caught) {
+                    handle(r);
+                } else {
+                    latest.remove(r.key());
+                    latest.put(r.key(), r); // the latest per role, in the order they were last written
+                }
+            }
+            if (!caught && ends.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
+                for (ConsumerRecord<String, byte[]> r : latest.values()) {
+                    if (running) {
+                        handle(r);
+                    }
+                }
+                latest.clear();
+                caught = true;
+                caughtUp.countDown();
+            }
+        }
+    }
+
     private void handle(ConsumerRecord<String, byte[]> r) {
+        if (!running) {
+            return;
+        }
         ModelStatus status;
         try {
             ModelAnnouncement a = ModelAnnouncement.parse(r.key(), r.value());
@@ -121,6 +165,9 @@ public final class ModelControl implements AutoCloseable {
             status = manager.invalid(r.key(), e.getMessage() + " (record " + r.topic() + "-" + r.partition() + "@"
                     + r.offset() + ")");
         } catch (RuntimeException e) {
+            if (!running) {
+                return; // the worker is stopping: the pipeline refused the model it closes
+            }
             LOG.error("model control: the record at {}-{}@{} could not be applied", r.topic(), r.partition(),
                     r.offset(), e);
             status = manager.invalid(r.key(), "it could not be applied (" + e.getClass().getSimpleName() + ")");
@@ -138,11 +185,20 @@ public final class ModelControl implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (!started) {
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
+        } else {
+            consumer.wakeup();
+            try {
+                // a model load in progress finishes on its own (the pipeline then refuses it); the stop waits no
+                // longer than this for it, so the worker's own shutdown keeps its time
+                thread.join(TimeUnit.SECONDS.toMillis(3));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (thread.isAlive()) {
+                LOG.info("model control: a model load is still running; the worker stops without waiting for it");
+            }
         }
         if (producer != null) {
             producer.close(Duration.ofSeconds(5));

@@ -206,7 +206,8 @@ public final class RequestPipeline implements AutoCloseable {
                 daemonThreads("medfuse-fetch"));
         this.timer = new ScheduledThreadPoolExecutor(1, daemonThreads("medfuse-deadlines"));
         this.timer.setRemoveOnCancelPolicy(true);
-        this.retirer = Executors.newSingleThreadExecutor(daemonThreads("medfuse-model-retire"));
+        // a thread per close: one retired model stuck in a long native run must not keep the next ones open
+        this.retirer = Executors.newCachedThreadPool(daemonThreads("medfuse-model-retire"));
         this.fetcher = new ImageFetcher(settings.references(), settings.imageLimits().maxBytes(), io, timer);
         this.batchListener = new MicroBatcher.Listener() {
             @Override
@@ -756,7 +757,14 @@ public final class RequestPipeline implements AutoCloseable {
             long start = System.nanoTime();
             Prepared prepared = prepare(request, input, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
-            shadow(request, model, prepared, b, arrivalNanos);
+            if (routing.shadow() != null) {
+                // its own task: the shadow's preparation never delays this request's batch
+                try {
+                    cpu.execute(() -> shadow(request, model, prepared, b, arrivalNanos));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // the pipeline is closing: no shadow
+                }
+            }
             return prepared;
         }, cpu);
         AtomicReference<Prepared> prepared = new AtomicReference<>();
@@ -834,7 +842,8 @@ public final class RequestPipeline implements AutoCloseable {
             in = shadowInput(request, answering, shadow, prepared, bytes);
             run = shadow.influence == null ? shadow.batcher.submit(in.pixels(), in.tabular())
                     : shadow.batcher.submit(in.pixels(), in.tabular(), shadow.influence.variants(in.tabular()));
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
+            // an Error too (a decode that runs out of memory): the shadow is released below whatever happened
             run = CompletableFuture.failedFuture(e);
             in = null;
         }

@@ -35,6 +35,8 @@ public final class ShadowPublisher implements RequestPipeline.ShadowSink, AutoCl
     private final String topic;
     private final Function<Prediction, byte[]> serializer;
     private final WorkerMetrics metrics;
+    private final java.util.concurrent.atomic.AtomicLong lastWarning = new java.util.concurrent.atomic.AtomicLong(
+            System.nanoTime() - 120_000_000_000L);
 
     public ShadowPublisher(Map<String, Object> clientProps, String topic, Function<Prediction, byte[]> serializer,
                            WorkerMetrics metrics) {
@@ -50,9 +52,21 @@ public final class ShadowPublisher implements RequestPipeline.ShadowSink, AutoCl
 
     @Override
     public void predicted(ImagingRequest request, Outcome.Predicted shadow) {
-        Prediction p = InferenceProcessor.prediction(request.getRequestId(), RequestDigest.of(request),
-                request.getRequestedAt(), shadow);
-        byte[] value = serializer.apply(p);
+        byte[] value;
+        try {
+            Prediction p = InferenceProcessor.prediction(request.getRequestId(), RequestDigest.of(request),
+                    request.getRequestedAt(), shadow);
+            value = serializer.apply(p);
+        } catch (RuntimeException e) {
+            // a registry that refuses the shadow's subject, say: counted, never more than one line per minute
+            metrics.shadowFailed();
+            long now = System.nanoTime();
+            long last = lastWarning.get();
+            if (now - last > 60_000_000_000L && lastWarning.compareAndSet(last, now)) {
+                LOG.warn("a shadow prediction could not be serialized for {}: {}", topic, e.toString());
+            }
+            return;
+        }
         producer.send(new ProducerRecord<>(topic, request.getRequestId(), value), (m, e) -> {
             if (e != null) {
                 metrics.shadowFailed();

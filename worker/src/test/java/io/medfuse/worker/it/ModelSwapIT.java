@@ -314,8 +314,15 @@ class ModelSwapIT {
     void aWorkerStartingAfterAnAnnouncementServesTheAnnouncedModelFromItsFirstRequest() throws Exception {
         try (Setup s = new Setup()) {
             Path v2 = ModelVariants.write(dir, "v2.onnx", variants.version("2", 2.0));
+            Path old = ModelVariants.write(dir, "old.onnx", variants.version("old", 2.0));
+            // an announcement replaced since (the topic is not compacted yet): only the latest per role is applied
+            s.announce(Role.PRIMARY, old, "1".repeat(64), null);
             s.announce(Role.PRIMARY, v2, null);
             s.start(Map.of());
+            JsonNode serving = s.awaitStatus("serving", v2);
+            assertThat(serving.path("model").path("version").asText()).isEqualTo("2");
+            assertThat(statuses).as("the replaced announcement is not applied on the way")
+                    .noneMatch(st -> st.path("uri").asText().equals(old.toUri().toString()));
             SampleRequests samples = new SampleRequests(47, 64, "image/png");
             for (int i = 0; i < 10; i++) {
                 s.f.send(samples.next("first"));
