@@ -297,6 +297,12 @@ public final class KafkaBrokerProcess implements AutoCloseable {
     }
 
     /** The broker's folder (server.properties, broker.log, data). */
+    /** The broker process's pid (for its CPU time), or -1 while it is not running. */
+    public long pid() {
+        Process p = process;
+        return p != null && p.isAlive() ? p.pid() : -1;
+    }
+
     public Path directory() {
         return dir;
     }

@@ -1,19 +1,63 @@
 package io.medfuse.app.bench;
 
 import java.util.Arrays;
+import java.util.function.LongSupplier;
 
-/** When each answer of a saturation stage was read; gives the steady-state rate. Thread-safe. */
+/**
+ * When each answer of a saturation stage was read; gives the steady-state rate and, with CPU clocks, the CPU time
+ * per answer over the same steady span. Thread-safe.
+ */
 final class Arrivals {
 
     private final long started = System.nanoTime();
     private long[] nanos = new long[1024];
     private int n;
+    private final int expected;
+    private final LongSupplier[] clocks;
+    /** Each clock's reading at the steady span's first and last answer; -1 until read. */
+    private final long[][] cpu;
+
+    Arrivals() {
+        this(0);
+    }
+
+    /**
+     * @param expected the answers the stage waits for (the steady span runs from the 10th to the 90th percentile)
+     * @param clocks CPU clocks read at both ends of the steady span
+     */
+    Arrivals(int expected, LongSupplier... clocks) {
+        this.expected = expected;
+        this.clocks = clocks;
+        this.cpu = new long[clocks.length][];
+        for (int i = 0; i < clocks.length; i++) {
+            cpu[i] = new long[] {-1, -1};
+        }
+    }
 
     synchronized void add(long atNanos) {
         if (n == nanos.length) {
             nanos = Arrays.copyOf(nanos, n * 2);
         }
+        if (clocks.length > 0 && (n == spanStart(expected) || n == spanEnd(expected))) {
+            int end = n == spanStart(expected) ? 0 : 1;
+            for (int i = 0; i < clocks.length; i++) {
+                cpu[i][end] = clocks[i].getAsLong();
+            }
+        }
         nanos[n++] = atNanos;
+    }
+
+    private static int spanStart(int expected) {
+        return (int) (expected * 0.1);
+    }
+
+    private static int spanEnd(int expected) {
+        return Math.max(spanStart(expected) + 1, (int) Math.ceil(expected * 0.9) - 1);
+    }
+
+    /** CPU ms per answer of clock {@code i} over the steady span; NaN when it was not read at both ends. */
+    synchronized double cpuMsPerAnswer(int i) {
+        return CpuClock.msPer(cpu[i][0], cpu[i][1], spanEnd(expected) - spanStart(expected));
     }
 
     synchronized int count() {

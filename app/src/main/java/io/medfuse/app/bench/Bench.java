@@ -43,6 +43,11 @@ final class Bench {
         this.context = new Stage.Context(options, cluster, progress);
     }
 
+    /** {@link #round}, or null for a figure that is not known (NaN), so the JSON says null. */
+    static Double roundOrNull(double v) {
+        return Double.isNaN(v) ? null : round(v);
+    }
+
     static double round(double v) {
         if (Double.isNaN(v) || Double.isInfinite(v)) {
             return v;
@@ -126,8 +131,50 @@ final class Bench {
             r.put("swap", new SwapStage(context).swap(model, rate));
             memory.afterStage(model.name() + "/swap");
         }
+        Map<String, Object> floor = floor(r);
+        if (floor != null) {
+            r.put("floor", floor);
+        }
         r.put("targets", targets(model, r));
         return r;
+    }
+
+    /**
+     * The CPU a request cannot cost less than with today's decoder: decoding and preprocessing one image on one thread
+     * plus the model's compute per image at its cheapest batch; and the worker's end-to-end CPU per request against it.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> floor(Map<String, Object> r) {
+        Map<String, Object> pre = (Map<String, Object>) r.get("preprocess");
+        List<Map<String, Object>> compute = (List<Map<String, Object>>) r.get("compute");
+        if (pre == null || compute == null || pre.get("one_thread_cpu_ms_per_image") == null) {
+            return null;
+        }
+        double decode = ((Number) pre.get("one_thread_cpu_ms_per_image")).doubleValue();
+        Map<String, Object> best = null;
+        for (Map<String, Object> row : compute) {
+            if (row.get("cpu_ms_per_image") != null && (best == null || ((Number) row.get("cpu_ms_per_image"))
+                    .doubleValue() < ((Number) best.get("cpu_ms_per_image")).doubleValue())) {
+                best = row;
+            }
+        }
+        if (best == null) {
+            return null;
+        }
+        double model = ((Number) best.get("cpu_ms_per_image")).doubleValue();
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("decoder", "ImageIO (pure Java)");
+        f.put("decode_cpu_ms_per_image", round(decode));
+        f.put("compute_cpu_ms_per_image", round(model));
+        f.put("compute_best_batch", best.get("batch"));
+        f.put("cpu_ms_per_request", round(decode + model));
+        Map<String, Object> e2e = (Map<String, Object>) r.get("e2e");
+        if (e2e != null && ((Map<String, Object>) e2e.get("batched")).get("worker_cpu_ms_per_request") != null) {
+            double worker = ((Number) ((Map<String, Object>) e2e.get("batched")).get("worker_cpu_ms_per_request"))
+                    .doubleValue();
+            f.put("worker_over_floor", round(worker / (decode + model)));
+        }
+        return f;
     }
 
     // ---- targets ------------------------------------------------------------------------------------------------
@@ -148,6 +195,17 @@ final class Bench {
             Map<String, Object> b = target(batched / unbatched, 1.5, "batched >= 1.5 x unbatched"
                     + (model.name().equals("seed") ? "" : " (the target is set for the seed model)"));
             t.put("batched_over_unbatched", b);
+        }
+        Map<String, Object> floor = (Map<String, Object>) r.get("floor");
+        if (floor != null && floor.get("worker_over_floor") != null) {
+            double bound = model.name().equals("seed") ? 1.3 : 2.0;
+            double ratio = ((Number) floor.get("worker_over_floor")).doubleValue();
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("value", round(ratio));
+            m.put("at_most", bound);
+            m.put("met", ratio <= bound);
+            m.put("target", "worker CPU per request <= " + bound + " x its floor (issue 13)");
+            t.put("worker_over_floor", m);
         }
         List<Map<String, Object>> lat = (List<Map<String, Object>>) r.get("latency");
         if (lat != null) {

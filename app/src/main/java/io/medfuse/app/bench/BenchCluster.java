@@ -46,6 +46,7 @@ final class BenchCluster implements AutoCloseable {
     private final List<String> groups = new ArrayList<>();
     private final java.nio.file.Path stateRoot;
     private boolean deleteGroupsLoudly;
+    private java.util.function.LongSupplier brokerCpu = CpuClock.UNKNOWN;
 
     BenchCluster(String bootstrap, URI registryUrl, Map<String, Object> clientOverrides, String prefix) {
         this.bootstrap = bootstrap;
@@ -63,6 +64,15 @@ final class BenchCluster implements AutoCloseable {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot create a state folder for the run's workers", e);
         }
+    }
+
+    /** The broker's CPU clock (its own process on this machine), or one that says -1 (embedded, external). */
+    java.util.function.LongSupplier brokerCpu() {
+        return brokerCpu;
+    }
+
+    void brokerCpu(java.util.function.LongSupplier clock) {
+        this.brokerCpu = clock;
     }
 
     /** The run's workers keep their Kafka Streams state here; deleted with the run. */

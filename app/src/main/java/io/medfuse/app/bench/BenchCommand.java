@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 
 import ch.qos.logback.classic.Level;
 import io.medfuse.testkit.EmbeddedKafka;
+import io.medfuse.testkit.KafkaBrokerProcess;
 import io.medfuse.testkit.InProcessSchemaRegistry;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -66,6 +67,12 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Run only these stages: compute, preprocess, inprocess, influence, bus, e2e, latency, swap (latency "
                     + "needs e2e's saturation, so it runs e2e too). Default: all.")
     List<String> only;
+
+    @Option(names = "--embedded-broker",
+            description = "Run the Kafka broker inside the bench's JVM (as before 2026-12-03) instead of in its own "
+                    + "process; the worker's CPU per request then includes the broker's, and the broker's is not "
+                    + "reported.")
+    boolean embeddedBroker;
 
     @Option(names = "--bootstrap", paramLabel = "HOST:PORT",
             description = "An external Kafka cluster instead of the embedded broker (needs --registry).")
@@ -123,7 +130,8 @@ public final class BenchCommand implements Callable<Integer> {
         settings.put("partitions", partitions);
         settings.put("stages", List.copyOf(stages));
         settings.put("worker_overrides", set);
-        settings.put("cluster", bootstrap == null ? "embedded (one KRaft broker in this JVM)" : bootstrap);
+        settings.put("cluster", bootstrap != null ? bootstrap : embeddedBroker ? "embedded (one KRaft broker in this JVM)"
+                : "one KRaft broker in its own process on this machine");
         report.put("settings", settings);
         MemoryProbe memory = new MemoryProbe();
         Map<String, Object> results = new LinkedHashMap<>();
@@ -137,15 +145,26 @@ public final class BenchCommand implements Callable<Integer> {
             if (needsKafka) {
                 String bootstrapServers = bootstrap;
                 URI registryUrl = registry;
-                if (bootstrapServers == null) {
+                if (bootstrapServers == null && embeddedBroker) {
                     progress.note("starting an embedded Kafka broker and the in-process schema registry");
                     res.kafka = EmbeddedKafka.start();
                     res.registry = InProcessSchemaRegistry.start(0);
                     bootstrapServers = res.kafka.bootstrapServers();
                     registryUrl = res.registry.url();
+                } else if (bootstrapServers == null) {
+                    // its own process, so that the worker's CPU per request is the worker's and the broker's is
+                    // measured apart
+                    progress.note("starting a Kafka broker process (KRaft) and the in-process schema registry");
+                    res.brokerProcess = KafkaBrokerProcess.start(false, Map.of());
+                    res.registry = InProcessSchemaRegistry.start(0);
+                    bootstrapServers = res.brokerProcess.bootstrapServers();
+                    registryUrl = res.registry.url();
                 }
                 res.cluster = new BenchCluster(bootstrapServers, registryUrl, Map.of(),
                         "medfuse-bench-" + UUID.randomUUID().toString().substring(0, 8));
+                if (res.brokerProcess != null) {
+                    res.cluster.brokerCpu(CpuClock.ofProcess(res.brokerProcess.pid()));
+                }
                 if (bootstrap != null) {
                     res.cluster.external();
                 }
@@ -187,6 +206,7 @@ public final class BenchCommand implements Callable<Integer> {
         private final Path tmp;
         private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
         volatile EmbeddedKafka kafka;
+        volatile KafkaBrokerProcess brokerProcess;
         volatile InProcessSchemaRegistry registry;
         volatile BenchCluster cluster;
 
@@ -208,6 +228,9 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 if (kafka != null) {
                     kafka.close();
+                }
+                if (brokerProcess != null) {
+                    brokerProcess.close();
                 }
                 Bench.deleteQuietly(tmp);
             }

@@ -26,15 +26,17 @@ final class BenchReport {
             List<Map<String, Object>> compute = (List<Map<String, Object>>) m.get("compute");
             if (compute != null) {
                 for (Map<String, Object> row : compute) {
-                    put(rows, "1 compute batch " + row.get("batch") + ": img/s (ms/batch)", name,
-                            fmt(row.get("images_per_s")) + " (" + fmt(row.get("ms_per_batch")) + ")");
+                    put(rows, "1 compute batch " + row.get("batch") + ": img/s (ms/batch, CPU ms/img)", name,
+                            fmt(row.get("images_per_s")) + " (" + fmt(row.get("ms_per_batch")) + ", "
+                                    + fmt(row.get("cpu_ms_per_image")) + ")");
                 }
             }
             Map<String, Object> pre = (Map<String, Object>) m.get("preprocess");
             if (pre != null) {
-                put(rows, "2 preprocess 1 thread: img/s", name, fmt(pre.get("one_thread_images_per_s")));
-                put(rows, "2 preprocess pool (" + pre.get("pool_threads") + " threads): img/s", name,
-                        fmt(pre.get("pool_images_per_s")));
+                put(rows, "2 preprocess 1 thread: img/s (CPU ms/img)", name, fmt(pre.get("one_thread_images_per_s"))
+                        + " (" + fmt(pre.get("one_thread_cpu_ms_per_image")) + ")");
+                put(rows, "2 preprocess pool (" + pre.get("pool_threads") + " threads): img/s (CPU ms/img)", name,
+                        fmt(pre.get("pool_images_per_s")) + " (" + fmt(pre.get("pool_cpu_ms_per_image")) + ")");
             }
             Map<String, Object> ip = (Map<String, Object>) m.get("inprocess");
             if (ip != null) {
@@ -80,6 +82,22 @@ final class BenchReport {
                                     + ")");
                 }
             }
+            Map<String, Object> e2eCpu = (Map<String, Object>) m.get("e2e");
+            if (e2eCpu != null) {
+                Map<String, Object> b = (Map<String, Object>) e2eCpu.get("batched");
+                Map<String, Object> u = (Map<String, Object>) e2eCpu.get("unbatched");
+                put(rows, "8 CPU ms/request e2e batched: worker / broker", name,
+                        fmt(b.get("worker_cpu_ms_per_request")) + " / " + fmt(b.get("broker_cpu_ms_per_request")));
+                put(rows, "8 CPU ms/request e2e unbatched: worker / broker", name,
+                        fmt(u.get("worker_cpu_ms_per_request")) + " / " + fmt(u.get("broker_cpu_ms_per_request")));
+            }
+            Map<String, Object> floor = (Map<String, Object>) m.get("floor");
+            if (floor != null) {
+                put(rows, "8 floor CPU ms/request: decode + compute (batch)", name,
+                        fmt(floor.get("decode_cpu_ms_per_image")) + " + " + fmt(floor.get("compute_cpu_ms_per_image"))
+                                + " (" + floor.get("compute_best_batch") + ") = " + fmt(floor.get("cpu_ms_per_request")));
+                put(rows, "8 worker / floor", name, fmt(floor.get("worker_over_floor")));
+            }
             Map<String, Object> swap = (Map<String, Object>) m.get("swap");
             if (swap != null) {
                 put(rows, "7 swap: announcement -> first new prediction ms", name,
@@ -96,7 +114,8 @@ final class BenchReport {
             if (targets != null) {
                 for (Map.Entry<String, Object> e : targets.entrySet()) {
                     Map<String, Object> t = (Map<String, Object>) e.getValue();
-                    String value = t.containsKey("value") ? fmt(t.get("value")) + " (need >= " + fmt(t.get("needed"))
+                    String value = t.containsKey("at_most") ? fmt(t.get("value")) + " (need <= " + fmt(t.get("at_most"))
+                            + ")" : t.containsKey("value") ? fmt(t.get("value")) + " (need >= " + fmt(t.get("needed"))
                             + ")" : fmt(t.get("p99_ms")) + " ms (bound " + fmt(t.get("bound_ms")) + ")";
                     put(rows, "target " + e.getKey(), name,
                             (Boolean.TRUE.equals(t.get("met")) ? "MET " : "MISSED ") + value);
@@ -134,6 +153,9 @@ final class BenchReport {
     }
 
     private static String fmt(Object v) {
+        if (v == null) {
+            return "-";
+        }
         if (v instanceof Double d) {
             if (Math.abs(d) >= 100) {
                 return String.format("%.0f", d);

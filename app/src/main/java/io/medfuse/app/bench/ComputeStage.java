@@ -46,6 +46,7 @@ final class ComputeStage extends Stage {
                 LongAdder done = progress.stage(model.name() + " / compute batch " + b);
                 classifier.predict(images, tabular, b); // warm-up: ONNX Runtime plans memory for this shape
                 int iterations = 0;
+                long cpuStart = CpuClock.thisProcessNanos();
                 long start = System.nanoTime();
                 long elapsed;
                 do {
@@ -59,6 +60,8 @@ final class ComputeStage extends Stage {
                 row.put("images_per_s", round(b * iterations / (elapsed / 1e9)));
                 row.put("ms_per_batch", round(elapsed / 1e6 / iterations));
                 row.put("iterations", iterations);
+                row.put("cpu_ms_per_image", Bench.roundOrNull(CpuClock.msPer(cpuStart, CpuClock.thisProcessNanos(),
+                        (long) b * iterations)));
                 rows.add(row);
             }
         }

@@ -30,7 +30,8 @@ final class EndToEndStage extends Stage {
         settings.put(WorkerConfig.TOPIC_PREDICTIONS, predictions);
         settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, dead);
         WorkerConfig config = config(model, cluster.applicationId(model.name() + "-" + variant), settings);
-        Arrivals arrivals = new Arrivals();
+        // CPU of this JVM (the worker, plus the bench's reader) and of the broker, over the steady span
+        Arrivals arrivals = new Arrivals(n, CpuClock::thisProcessNanos, cluster.brokerCpu());
         AtomicLong batchSum = new AtomicLong();
         LongAdder deadLetters = new LongAdder();
         double[] inferenceMs = new double[1];
@@ -67,6 +68,8 @@ final class EndToEndStage extends Stage {
                 m.put("mean_inference_ms_per_batch", round(answered == 0 ? 0
                         : inferenceMs[0] / answered));
             }
+            m.put("worker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(0)));
+            m.put("broker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(1)));
             m.put("batch.max.size", config.batchMaxSize());
             return m;
         }

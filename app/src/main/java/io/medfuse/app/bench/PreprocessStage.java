@@ -29,13 +29,17 @@ final class PreprocessStage extends Stage {
         long half = durationNanos() / 2;
         LongAdder one = progress.stage(model.name() + " / preprocess, 1 thread");
         pre.preprocess(images.get(0), model.mediaType()); // warm-up
+        java.lang.management.ThreadMXBean threadCpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        long threadStart = threadCpu.getCurrentThreadCpuTime();
         long oneCount = decodeFor(pre, images, model.mediaType(), half, one, 0);
+        double oneCpuMs = CpuClock.msPer(threadStart, threadCpu.getCurrentThreadCpuTime(), oneCount);
         double oneRate = oneCount / (half / 1e9);
         int threads = config.preprocessThreads();
         LongAdder pool = progress.stage(model.name() + " / preprocess, " + threads + " threads");
         ExecutorService exec = Executors.newFixedThreadPool(threads);
         try {
             List<Future<Long>> futures = new ArrayList<>();
+            long cpu0 = CpuClock.thisProcessNanos();
             long t0 = System.nanoTime();
             for (int t = 0; t < threads; t++) {
                 int offset = t * 7;
@@ -46,11 +50,14 @@ final class PreprocessStage extends Stage {
                 total += f.get();
             }
             double poolRate = total / ((System.nanoTime() - t0) / 1e9);
+            double poolCpuMs = CpuClock.msPer(cpu0, CpuClock.thisProcessNanos(), total);
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("one_thread_images_per_s", round(oneRate));
             m.put("ms_per_image", round(1000 / oneRate));
             m.put("pool_threads", threads);
             m.put("pool_images_per_s", round(poolRate));
+            m.put("one_thread_cpu_ms_per_image", Bench.roundOrNull(oneCpuMs));
+            m.put("pool_cpu_ms_per_image", Bench.roundOrNull(poolCpuMs));
             return m;
         } finally {
             exec.shutdownNow();

@@ -35,16 +35,22 @@ class BenchIT {
         JsonNode compute = m.path("compute");
         assertThat(compute).hasSize(Bench.COMPUTE_BATCHES.length);
         for (JsonNode row : compute) {
-            assertPositive(row, "images_per_s", "ms_per_batch");
+            assertPositive(row, "images_per_s", "ms_per_batch", "cpu_ms_per_image");
         }
-        assertPositive(m.path("preprocess"), "one_thread_images_per_s", "pool_images_per_s");
+        assertPositive(m.path("preprocess"), "one_thread_images_per_s", "pool_images_per_s",
+                "one_thread_cpu_ms_per_image", "pool_cpu_ms_per_image");
         assertPositive(m.path("inprocess"), "images_per_s", "mean_batch", "cpu_ms_per_image");
         for (String run : List.of("off", "on", "per_feature")) {
             assertPositive(m.path("influence").path(run), "images_per_s", "cpu_ms_per_image");
         }
         assertThat(m.path("influence").path("cpu_cost_pct").isNumber()).isTrue();
         assertPositive(m.path("bus"), "records_per_s", "with_pending_store_records_per_s");
-        assertPositive(m.path("e2e").path("batched"), "images_per_s", "mean_batch");
+        // the broker runs in its own process: the worker's CPU per request and the broker's, apart
+        assertPositive(m.path("e2e").path("batched"), "images_per_s", "mean_batch", "worker_cpu_ms_per_request");
+        // read in clock ticks of 10 ms: on a span this short it may round to 0, but it is read
+        assertThat(m.path("e2e").path("batched").path("broker_cpu_ms_per_request").isNumber()).isTrue();
+        assertPositive(m.path("floor"), "decode_cpu_ms_per_image", "compute_cpu_ms_per_image", "cpu_ms_per_request",
+                "worker_over_floor");
         assertPositive(m.path("e2e").path("unbatched"), "images_per_s");
         assertThat(m.path("e2e").path("unbatched").path("mean_batch").asDouble()).isEqualTo(1.0);
 
@@ -62,7 +68,8 @@ class BenchIT {
         assertThat(swap.path("lost").asInt()).isZero();
         assertThat(swap.path("answers_by_version")).as("both versions answered").hasSize(2);
         assertThat(swap.path("serving_after").asText()).endsWith(SwapStage.NEW_VERSION_SUFFIX);
-        for (String target : List.of("e2e_over_inprocess", "batched_over_unbatched", "p99_at_50pct")) {
+        for (String target : List.of("e2e_over_inprocess", "batched_over_unbatched", "p99_at_50pct",
+                "worker_over_floor")) {
             assertThat(m.path("targets").path(target).path("met").isBoolean()).as(target).isTrue();
         }
         assertPositive(report.path("memory"), "max_rss_mib");
