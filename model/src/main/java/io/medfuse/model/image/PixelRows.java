@@ -49,6 +49,23 @@ abstract class PixelRows {
     abstract void readRow(int y, float[][] dst);
 
     /**
+     * Whether {@link #writeNormalisedRow} can write a tensor of {@code targetChannels} from this image: 8-bit samples
+     * whose working channels are the tensor's (RGB to 3 channels, gray to 1), read without any conversion.
+     */
+    boolean writesNormalised8(int targetChannels) {
+        return false;
+    }
+
+    /**
+     * Writes row {@code y} of every channel {@code c} through {@code tables[c]} (indexed by the 8-bit sample) into
+     * {@code dst[at + c * plane ...]}: the tensor row, with no intermediate row. Only where
+     * {@link #writesNormalised8} says so.
+     */
+    void writeNormalisedRow(int y, float[][] tables, float[] dst, int at, int plane) {
+        throw new UnsupportedOperationException("no 8-bit samples to write directly");
+    }
+
+    /**
      * Rows of already decoded samples in [0,1]: one plane (gray) or three (R, G, B), each {@code width × height}
      * row-major. With {@code targetChannels} 1, three planes are read as luminance.
      */
@@ -213,6 +230,25 @@ abstract class PixelRows {
 
         private int sample(int c, int index) {
             return bytes != null ? bytes[c][index] & 0xFF : shorts[c][index] & 0xFFFF;
+        }
+
+        @Override
+        boolean writesNormalised8(int targetChannels) {
+            return bytes != null && colours == channels && channels == targetChannels;
+        }
+
+        @Override
+        void writeNormalisedRow(int y, float[][] tables, float[] dst, int at, int plane) {
+            int row = (originY + y) * scanlineStride + originX * pixelStride;
+            for (int c = 0; c < colours; c++) {
+                byte[] data = bytes[c];
+                float[] table = tables[c];
+                int i = bankOffset[c] + bandOffset[c] + row;
+                int o = at + c * plane;
+                for (int x = 0; x < width; x++, i += pixelStride) {
+                    dst[o + x] = table[data[i] & 0xFF];
+                }
+            }
         }
 
         @Override

@@ -314,6 +314,38 @@ class ImagePreprocessorTest {
     }
 
     @Test
+    void eightBitImagesAtTheTensorSizeAreBitForBitTheFormulaInEveryLayout() {
+        // the direct path (one table lookup per sample) must give exactly the floats of (v / 255 - mean) / std
+        ImageSpec spec = new ImageSpec(7, 5, 3, "NCHW", ResizeMode.STRETCH,
+                List.of(0.485, 0.456, 0.406), List.of(0.229, 0.224, 0.225));
+        java.util.Random random = new java.util.Random(13);
+        int[][][] rgb = new int[5][7][3];
+        for (int[][] row : rgb) {
+            for (int[] px : row) {
+                for (int c = 0; c < 3; c++) {
+                    px[c] = random.nextInt(256);
+                }
+            }
+        }
+        float[] expected = new float[3 * 35];
+        float[] mean = {0.485f, 0.456f, 0.406f};
+        float[] std = {0.229f, 0.224f, 0.225f};
+        for (int c = 0; c < 3; c++) {
+            for (int y = 0; y < 5; y++) {
+                for (int x = 0; x < 7; x++) {
+                    expected[c * 35 + y * 7 + x] = (rgb[y][x][c] / 255f - mean[c]) / std[c];
+                }
+            }
+        }
+        ImagePreprocessor pre = new ImagePreprocessor(spec, ImageLimits.defaults());
+        assertThat(pre.preprocess(png(rgb(rgb)), "image/png")).containsExactly(expected);
+        // gray to one channel, directly too
+        ImageSpec gray = new ImageSpec(2, 1, 1, "NCHW", ResizeMode.STRETCH, List.of(0.5), List.of(0.25));
+        assertThat(new ImagePreprocessor(gray, ImageLimits.defaults()).preprocess(png(gray8(new int[][] {{3, 250}})),
+                "image/png")).containsExactly((3 / 255f - 0.5f) / 0.25f, (250 / 255f - 0.5f) / 0.25f);
+    }
+
+    @Test
     void preprocessIntoWritesOnlyItsSliceAtTheOffset() {
         ImagePreprocessor preprocessor = preprocessor(2, 2, 3, ResizeMode.STRETCH);
         byte[] png = png(rgb(new int[][][] {{{1, 2, 3}, {4, 5, 6}}, {{7, 8, 9}, {10, 11, 12}}}));
