@@ -46,7 +46,11 @@ class CrashRecoveryIT {
             // A holds each batch up to 400 ms, so whenever it is killed some requests it has taken (offsets committed)
             // are still unanswered: the pending store must give them to B. With the default 10 ms, A often had
             // answered everything it had taken, and the recovery path this test is about did not run.
-            Process a = f.startWorkerProcess(Map.of(WorkerConfig.BATCH_MAX_QUEUE_DELAY_MS, "400"), dir, "worker-a");
+            // Batches large enough that a burst of requests (a producer that lagged on a busy machine) still waits
+            // the 400 ms instead of filling a batch and being answered at once: it did, once, in a full suite run.
+            Process a = f.startWorkerProcess(Map.of(WorkerConfig.BATCH_MAX_QUEUE_DELAY_MS, "400",
+                    WorkerConfig.BATCH_MAX_SIZE, "256", WorkerConfig.BATCH_PADDED_SIZES, "1,2,4,8,16,32,64,128,256"),
+                    dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();
