@@ -215,10 +215,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
     private static void announceSecondModel(PrintStream out, EmbeddedKafka kafka, Path models) {
         byte[] bundled = MedfuseWorker.bundledModel();
         ModelContract c = OnnxModelFile.readContract(bundled, "bundled");
-        ModelContract v2 = new ModelContract(c.contractVersion(), c.name(), SWAP_VERSION, c.description(),
-                c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image(), c.tabular(), c.labels(),
-                c.preprocessingVersion(), c.trained(), c.provenance(), null).withCalibration(
-                        new Calibration(Calibration.TEMPERATURE, 1.5, null, Map.of()));
+        ModelContract v2 = c.withVersion(SWAP_VERSION).withCalibration(
+                new Calibration(Calibration.TEMPERATURE, 1.5, null, Map.of()));
         byte[] bytes = OnnxModelFile.attachContract(bundled, v2);
         Path file = models.resolve("medfuse-demo-" + SWAP_VERSION + ".onnx");
         try {

@@ -42,9 +42,7 @@ class ModelCommandIT {
     private static Path variant(Path dir, String version, double temperature) throws Exception {
         byte[] bundled = MedfuseWorker.bundledModel();
         ModelContract c = OnnxModelFile.readContract(bundled, "bundled");
-        ModelContract v = new ModelContract(c.contractVersion(), c.name(), version, c.description(), c.imageInput(),
-                c.tabularInput(), c.output(), c.outputKind(), c.image(), c.tabular(), c.labels(),
-                c.preprocessingVersion(), c.trained(), c.provenance(), null)
+        ModelContract v = c.withVersion(version)
                 .withCalibration(new Calibration(Calibration.TEMPERATURE, temperature, null, Map.of()));
         Path file = dir.resolve(version + ".onnx");
         Files.write(file, OnnxModelFile.attachContract(bundled, v));

@@ -46,10 +46,7 @@ final class SwapStage extends Stage {
         Path dir = Files.createDirectories(cluster.stateRoot().resolve(model.name() + "-swap-models"));
         ModelContract c = model.contract();
         String newVersion = c.version() + NEW_VERSION_SUFFIX;
-        byte[] swapped = OnnxModelFile.attachContract(model.onnx(), new ModelContract(c.contractVersion(), c.name(),
-                newVersion, c.description(), c.imageInput(), c.tabularInput(), c.output(), c.outputKind(),
-                c.image(), c.tabular(), c.labels(), c.preprocessingVersion(), c.trained(), c.provenance(),
-                c.calibration()));
+        byte[] swapped = OnnxModelFile.attachContract(model.onnx(), c.withVersion(newVersion));
         Path file = dir.resolve("swapped.onnx");
         Files.write(file, swapped);
         WorkerConfig config = config(model, cluster.applicationId(model.name() + "-swap"),

@@ -64,6 +64,24 @@ public record ModelContract(int contractVersion, String name, String version, St
                 tabular, labels, preprocessingVersion, trained, provenance, null);
     }
 
+    /** This contract under another version (the same network published as a new model version). */
+    public ModelContract withVersion(String v) {
+        return new ModelContract(contractVersion, name, v, description, imageInput, tabularInput, output,
+                outputKind, image, tabular, labels, preprocessingVersion, trained, provenance, calibration);
+    }
+
+    /** This contract with other labels (same count and order of outputs). */
+    public ModelContract withLabels(List<ClassLabel> l) {
+        return new ModelContract(contractVersion, name, version, description, imageInput, tabularInput, output,
+                outputKind, image, tabular, l, preprocessingVersion, trained, provenance, calibration);
+    }
+
+    /** This contract with other tabular features (same tensor width, e.g. other sources). */
+    public ModelContract withTabular(List<FeatureSpec> t) {
+        return new ModelContract(contractVersion, name, version, description, imageInput, tabularInput, output,
+                outputKind, image, t, labels, preprocessingVersion, trained, provenance, calibration);
+    }
+
     /** This contract with {@code c} as its calibration (null: none). */
     public ModelContract withCalibration(Calibration c) {
         return new ModelContract(contractVersion, name, version, description, imageInput, tabularInput, output,

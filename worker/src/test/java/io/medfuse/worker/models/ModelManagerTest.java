@@ -24,6 +24,7 @@ import io.medfuse.testkit.SampleRequests;
 import io.medfuse.testkit.Waits;
 import io.medfuse.worker.metrics.WorkerMetrics;
 import io.medfuse.worker.pipeline.Classifier;
+import io.medfuse.worker.pipeline.ForwardingClassifier;
 import io.medfuse.worker.pipeline.ModelGeneration;
 import io.medfuse.worker.pipeline.OnnxModel;
 import io.medfuse.worker.pipeline.Outcome;
@@ -212,12 +213,11 @@ class ModelManagerTest {
     }
 
     /** A real model that fails its runs, or answers something that is not a distribution. */
-    private static final class Wrapped implements Classifier {
-        private final Classifier model;
+    private static final class Wrapped extends ForwardingClassifier {
         private final boolean nonsense;
 
         Wrapped(Classifier model, boolean nonsense) {
-            this.model = model;
+            super(model);
             this.nonsense = nonsense;
         }
 
@@ -229,36 +229,6 @@ class ModelManagerTest {
             float[][] out = model.predict(images, tabular, n);
             out[0][0] = Float.NaN;
             return out;
-        }
-
-        @Override
-        public int imageSize() {
-            return model.imageSize();
-        }
-
-        @Override
-        public int tabularWidth() {
-            return model.tabularWidth();
-        }
-
-        @Override
-        public int paddedSize(int n) {
-            return model.paddedSize(n);
-        }
-
-        @Override
-        public ModelContract contract() {
-            return model.contract();
-        }
-
-        @Override
-        public ModelIdentity identity() {
-            return model.identity();
-        }
-
-        @Override
-        public void close() {
-            model.close();
         }
     }
 }

@@ -35,26 +35,22 @@ public final class ModelVariants {
 
     /** The bundled network as version {@code version}, its logits divided by {@code temperature}. */
     public byte[] version(String version, double temperature) {
-        return OnnxModelFile.attachContract(bundled, renamed(version).withCalibration(new Calibration(
+        return OnnxModelFile.attachContract(bundled, contract.withVersion(version).withCalibration(new Calibration(
                 Calibration.TEMPERATURE, temperature, null, Map.of())));
     }
 
     /** Another version whose labels are named otherwise. */
     public byte[] otherLabels(String version) {
-        ModelContract c = renamed(version);
-        List<ClassLabel> labels = c.labels().stream().map(l -> new ClassLabel(l.name() + "-x", l.frequency()))
-                .toList();
-        return OnnxModelFile.attachContract(bundled, new ModelContract(c.contractVersion(), c.name(), c.version(),
-                c.description(), c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image(),
-                c.tabular(), labels, c.preprocessingVersion(), c.trained(), c.provenance(), c.calibration()));
+        List<ClassLabel> labels = contract.labels().stream()
+                .map(l -> new ClassLabel(l.name() + "-x", l.frequency())).toList();
+        return OnnxModelFile.attachContract(bundled, contract.withVersion(version).withLabels(labels));
     }
 
     /** Another version whose first numeric feature reads {@code clinical.<key>} only. */
     public byte[] firstNumericFrom(String version, String key) {
-        ModelContract c = renamed(version);
         List<FeatureSpec> features = new ArrayList<>();
         boolean done = false;
-        for (FeatureSpec f : c.tabular()) {
+        for (FeatureSpec f : contract.tabular()) {
             if (!done && f instanceof FeatureSpec.Numeric n) {
                 features.add(new FeatureSpec.Numeric(n.name(), List.of(new FeatureSource.Clinical(key)), n.center(),
                         n.scale(), n.min(), n.max(), n.impute(), n.missingIndicator()));
@@ -63,16 +59,7 @@ public final class ModelVariants {
                 features.add(f);
             }
         }
-        return OnnxModelFile.attachContract(bundled, new ModelContract(c.contractVersion(), c.name(), c.version(),
-                c.description(), c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image(),
-                features, c.labels(), c.preprocessingVersion(), c.trained(), c.provenance(), c.calibration()));
-    }
-
-    private ModelContract renamed(String version) {
-        ModelContract c = contract;
-        return new ModelContract(c.contractVersion(), c.name(), version, c.description(), c.imageInput(),
-                c.tabularInput(), c.output(), c.outputKind(), c.image(), c.tabular(), c.labels(),
-                c.preprocessingVersion(), c.trained(), c.provenance(), c.calibration());
+        return OnnxModelFile.attachContract(bundled, contract.withVersion(version).withTabular(features));
     }
 
     /** Writes bytes to a file and returns its path. */

@@ -146,41 +146,10 @@ class ModelRoutingTest {
         assertThat(argmax(shadowed.get(0).probabilities())).isEqualTo(argmax(primary.probabilities()));
 
         // a shadow that fails: the primary still answers, the failure goes to the sink
-        Classifier real = v2();
-        Classifier broken = new Classifier() {
+        Classifier broken = new ForwardingClassifier(v2()) {
             @Override
             public float[][] predict(float[] images, float[] tabular, int n) {
                 throw new IllegalStateException("shadow broke");
-            }
-
-            @Override
-            public int imageSize() {
-                return real.imageSize();
-            }
-
-            @Override
-            public int tabularWidth() {
-                return real.tabularWidth();
-            }
-
-            @Override
-            public int paddedSize(int n) {
-                return real.paddedSize(n);
-            }
-
-            @Override
-            public io.medfuse.model.contract.ModelContract contract() {
-                return real.contract();
-            }
-
-            @Override
-            public io.medfuse.events.ModelIdentity identity() {
-                return real.identity();
-            }
-
-            @Override
-            public void close() {
-                real.close();
             }
         };
         pipeline.install(Role.SHADOW, broken, 0);

@@ -2,24 +2,21 @@ package io.medfuse.worker.pipeline;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
-import io.medfuse.events.ModelIdentity;
-import io.medfuse.model.contract.ModelContract;
 
 /**
  * The real model, slowed on purpose: every batch takes at least {@code delayMillis} longer, and while {@link #hold}
  * is set every batch waits until it is released (a model run that does not return); {@link #entered} opens when a
  * held batch has started. For unit and integration tests alike.
  */
-public final class SlowClassifier implements Classifier {
+public final class SlowClassifier extends ForwardingClassifier {
 
-    private final Classifier model;
     private final long delayMillis;
     public final AtomicInteger batches = new AtomicInteger();
     public volatile java.util.concurrent.CountDownLatch hold;
     public final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
 
     public SlowClassifier(Classifier model, long delayMillis) {
-        this.model = model;
+        super(model);
         this.delayMillis = delayMillis;
     }
 
@@ -37,35 +34,5 @@ public final class SlowClassifier implements Classifier {
             Thread.currentThread().interrupt();
         }
         return model.predict(images, tabular, n);
-    }
-
-    @Override
-    public int imageSize() {
-        return model.imageSize();
-    }
-
-    @Override
-    public int tabularWidth() {
-        return model.tabularWidth();
-    }
-
-    @Override
-    public int paddedSize(int n) {
-        return model.paddedSize(n);
-    }
-
-    @Override
-    public ModelContract contract() {
-        return model.contract();
-    }
-
-    @Override
-    public ModelIdentity identity() {
-        return model.identity();
-    }
-
-    @Override
-    public void close() {
-        model.close();
     }
 }
