@@ -50,6 +50,19 @@ public final class OnnxClassifier implements AutoCloseable {
     private final int[] paddedSizes;
     private final Set<String> requestedOutputs;
     private volatile boolean closed;
+    /**
+     * Direct input buffers, each for the largest padded batch, taken by a run and given back after it (one per
+     * concurrent run): ONNX Runtime reads a direct buffer in place, where a heap buffer is copied into a new direct
+     * one on every run, and a batch smaller than its padded size needs no padded copy of its own. The rows past a
+     * batch's own are left as an earlier batch wrote them: padding rows need only hold finite numbers (inputs are
+     * never NaN), their outputs are dropped.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Inputs> inputs =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record Inputs(FloatBuffer images, FloatBuffer tabular) {
+    }
+
     /** Runs hold it shared; {@link #close} takes it exclusively, so the session is never freed under a run. */
     private final java.util.concurrent.locks.ReentrantReadWriteLock runs =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
@@ -288,8 +301,15 @@ public final class OnnxClassifier implements AutoCloseable {
         long[] imageShape = {padded, contract.image().channels(), contract.image().height(),
             contract.image().width()};
         long[] tabularShape = {padded, width};
-        try (OnnxTensor image = OnnxTensor.createTensor(env, slice(images, start, m, padded, imageSize), imageShape);
-             OnnxTensor tab = OnnxTensor.createTensor(env, slice(tabular, start, m, padded, width), tabularShape);
+        Inputs in = inputs.poll();
+        if (in == null) {
+            int rows = maxBatchSize();
+            in = new Inputs(directFloats((long) rows * imageSize), directFloats((long) rows * Math.max(1, width)));
+        }
+        try (OnnxTensor image = OnnxTensor.createTensor(env, fill(in.images(), images, start, m, padded, imageSize),
+                imageShape);
+             OnnxTensor tab = OnnxTensor.createTensor(env, fill(in.tabular(), tabular, start, m, padded, width),
+                     tabularShape);
              OrtSession.Result result = session.run(
                      Map.of(contract.imageInput(), image, contract.tabularInput(), tab), requestedOutputs)) {
             OnnxValue value = result.get(contract.output()).orElseThrow(() -> new ModelInferenceException(
@@ -315,17 +335,26 @@ public final class OnnxClassifier implements AutoCloseable {
             throw new ModelInferenceException("model '" + contract.name() + "' (" + sourceName
                     + ") failed on a batch of " + m + " padded to image " + Arrays.toString(imageShape)
                     + " + tabular " + Arrays.toString(tabularShape) + ": " + e.getMessage(), e);
+        } finally {
+            inputs.offer(in); // the tensors are closed: the run no longer reads it
         }
     }
 
-    /** The rows [start, start+m) as a buffer of {@code padded} rows, zeros after m; no copy when m == padded. */
-    private static FloatBuffer slice(float[] data, int start, int m, int padded, int rowSize) {
-        if (m == padded) {
-            return FloatBuffer.wrap(data, start * rowSize, m * rowSize).slice();
+    private static FloatBuffer directFloats(long n) {
+        if (n * Float.BYTES > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a batch of " + n + " floats is larger than a direct buffer can be");
         }
-        float[] copy = new float[padded * rowSize];
-        System.arraycopy(data, start * rowSize, copy, 0, m * rowSize);
-        return FloatBuffer.wrap(copy);
+        return java.nio.ByteBuffer.allocateDirect((int) (n * Float.BYTES)).order(java.nio.ByteOrder.nativeOrder())
+                .asFloatBuffer();
+    }
+
+    /** The batch's own rows written into the direct buffer, viewed as {@code padded} rows. */
+    private static FloatBuffer fill(FloatBuffer direct, float[] data, int start, int m, int padded, int rowSize) {
+        direct.clear();
+        direct.put(data, start * rowSize, m * rowSize);
+        FloatBuffer view = direct.duplicate();
+        view.position(0).limit(padded * rowSize);
+        return view.slice();
     }
 
     /** Numerically stable softmax, computed in double. */

@@ -172,6 +172,30 @@ class OnnxClassifierTest {
         }
     }
 
+    @Test
+    void aBatchAnswersTheSameWhateverTheBatchesBeforeItLeftInTheReusedInputBuffers() {
+        // the input buffers are reused and their padding rows not cleared: rows from a larger batch before must
+        // never change a smaller batch's answers
+        float[] big = TestContracts.floats(8 * 192, 7);
+        float[] bigTab = TestContracts.floats(8 * 2, 8);
+        float[] three = TestContracts.floats(3 * 192, 1);
+        float[] threeTab = TestContracts.floats(3 * 2, 2);
+        float[][] alone;
+        try (OnnxClassifier fresh = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            alone = fresh.predict(three, threeTab, 3);
+        }
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            classifier.predict(big, bigTab, 8);
+            assertThat(classifier.predict(three, threeTab, 3)).isDeepEqualTo(alone);
+            for (int i = 0; i < 3; i++) {
+                float[][] one = classifier.predict(java.util.Arrays.copyOfRange(three, i * 192, (i + 1) * 192),
+                        java.util.Arrays.copyOfRange(threeTab, i * 2, (i + 1) * 2), 1);
+                assertThat(one[0]).as("row %d alone", i).containsExactly(alone[i],
+                        org.assertj.core.api.Assertions.within(1e-6f));
+            }
+        }
+    }
+
     /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
     private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
         OnnxGraphBuilder g = new OnnxGraphBuilder("probe");
