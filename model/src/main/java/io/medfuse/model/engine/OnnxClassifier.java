@@ -257,8 +257,54 @@ public final class OnnxClassifier implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
             }
+            Rows imageRows = Rows.flat(images, imageSize);
+            Rows tabularRows = Rows.flat(tabular, width);
             for (int start = 0; start < n; start += chunk) {
-                runBatch(images, tabular, start, Math.min(chunk, n - start), out, calibrated);
+                runBatch(imageRows, tabularRows, start, Math.min(chunk, n - start), out, calibrated);
+            }
+        } finally {
+            runs.readLock().unlock();
+        }
+        return out;
+    }
+
+    /**
+     * As {@link #predict}, with each row's image and tabular values in arrays of their own (one array may stand for
+     * several rows, as a request's image does for its influence rows): they are written straight into the direct
+     * input buffers, with no batch array in between (calibrated as {@link #predict}).
+     */
+    public float[][] predictRows(float[][] images, float[][] tabular) {
+        Objects.requireNonNull(images, "images");
+        Objects.requireNonNull(tabular, "tabular");
+        if (closed) {
+            throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
+        }
+        int n = images.length;
+        int imageSize = contract.image().tensorSize();
+        int width = contract.tabularWidth();
+        if (tabular.length != n) {
+            throw new IllegalArgumentException(n + " image rows but " + tabular.length + " tabular rows");
+        }
+        for (int i = 0; i < n; i++) {
+            if (images[i] == null || images[i].length != imageSize || tabular[i] == null
+                    || tabular[i].length != width) {
+                throw new IllegalArgumentException("model '" + contract.name() + "' takes " + imageSize
+                        + " image floats (" + shapeOf(contract) + ") and " + width + " tabular floats per row; row "
+                        + i + " has " + (images[i] == null ? "none" : images[i].length) + " and "
+                        + (tabular[i] == null ? "none" : tabular[i].length));
+            }
+        }
+        float[][] out = new float[n][];
+        int chunk = maxBatchSize();
+        runs.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
+            }
+            Rows imageRows = Rows.each(images);
+            Rows tabularRows = Rows.each(tabular);
+            for (int start = 0; start < n; start += chunk) {
+                runBatch(imageRows, tabularRows, start, Math.min(chunk, n - start), out, true);
             }
         } finally {
             runs.readLock().unlock();
@@ -293,7 +339,25 @@ public final class OnnxClassifier implements AutoCloseable {
                 + sourceName + "]";
     }
 
-    private void runBatch(float[] images, float[] tabular, int start, int m, float[][] out, boolean calibrated) {
+    /** Writes rows [start, start + m) of one input into a buffer. */
+    @FunctionalInterface
+    private interface Rows {
+        void write(FloatBuffer dst, int start, int m);
+
+        static Rows flat(float[] data, int rowSize) {
+            return (dst, start, m) -> dst.put(data, start * rowSize, m * rowSize);
+        }
+
+        static Rows each(float[][] rows) {
+            return (dst, start, m) -> {
+                for (int i = start; i < start + m; i++) {
+                    dst.put(rows[i]);
+                }
+            };
+        }
+    }
+
+    private void runBatch(Rows images, Rows tabular, int start, int m, float[][] out, boolean calibrated) {
         int padded = paddedSize(m);
         int imageSize = contract.image().tensorSize();
         int width = contract.tabularWidth();
@@ -349,9 +413,9 @@ public final class OnnxClassifier implements AutoCloseable {
     }
 
     /** The batch's own rows written into the direct buffer, viewed as {@code padded} rows. */
-    private static FloatBuffer fill(FloatBuffer direct, float[] data, int start, int m, int padded, int rowSize) {
+    private static FloatBuffer fill(FloatBuffer direct, Rows rows, int start, int m, int padded, int rowSize) {
         direct.clear();
-        direct.put(data, start * rowSize, m * rowSize);
+        rows.write(direct, start, m);
         FloatBuffer view = direct.duplicate();
         view.position(0).limit(padded * rowSize);
         return view.slice();

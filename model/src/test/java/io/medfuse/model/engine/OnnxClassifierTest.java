@@ -196,6 +196,27 @@ class OnnxClassifierTest {
         }
     }
 
+    @Test
+    void rowsGivenOneArrayEachAnswerAsTheSameRowsConcatenated() {
+        float[] images = TestContracts.floats(5 * 192, 3);
+        float[] tabular = TestContracts.floats(5 * 2, 4);
+        float[][] imageRows = new float[5][];
+        float[][] tabularRows = new float[5][];
+        for (int i = 0; i < 5; i++) {
+            // rows 3 and 4 share one image array, as a request's influence rows share its image
+            imageRows[i] = java.util.Arrays.copyOfRange(images, Math.min(i, 3) * 192, (Math.min(i, 3) + 1) * 192);
+            tabularRows[i] = java.util.Arrays.copyOfRange(tabular, i * 2, (i + 1) * 2);
+        }
+        System.arraycopy(imageRows[3], 0, images, 4 * 192, 192);
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            assertThat(classifier.predictRows(imageRows, tabularRows))
+                    .isDeepEqualTo(classifier.predict(images, tabular, 5));
+            assertThatThrownBy(() -> classifier.predictRows(new float[][] {new float[191]},
+                    new float[][] {new float[2]})).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("row 0 has 191");
+        }
+    }
+
     /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
     private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
         OnnxGraphBuilder g = new OnnxGraphBuilder("probe");

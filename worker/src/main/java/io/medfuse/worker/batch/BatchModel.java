@@ -16,6 +16,24 @@ public interface BatchModel {
      */
     float[][] predict(float[] images, float[] tabular, int n);
 
+    /**
+     * Runs the model on rows given one array each ({@code images[i]}, {@code tabular[i]}; one array may stand for
+     * several rows). By default the rows are concatenated for {@link #predict}; the ONNX model writes them straight
+     * into its input buffers instead.
+     */
+    default float[][] predictRows(float[][] images, float[][] tabular) {
+        int n = images.length;
+        int imageSize = imageSize();
+        int width = tabularWidth();
+        float[] flatImages = new float[n * imageSize];
+        float[] flatTabular = new float[n * width];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(images[i], 0, flatImages, i * imageSize, imageSize);
+            System.arraycopy(tabular[i], 0, flatTabular, i * width, width);
+        }
+        return predict(flatImages, flatTabular, n);
+    }
+
     /** Floats per image. */
     int imageSize();
 

@@ -212,30 +212,31 @@ public final class MicroBatcher implements AutoCloseable {
 
     private void run(List<Pending> batch) {
         int n = batch.size();
-        int imageSize = model.imageSize();
         int tabularWidth = model.tabularWidth();
         // each request's own row first, then its variant rows, all with its image
         int rows = 0;
         for (Pending p : batch) {
             rows += p.rows(tabularWidth);
         }
-        float[] images = new float[rows * imageSize];
-        float[] tabular = new float[rows * tabularWidth];
+        // rows by reference: the model writes them into its input buffers (a request's image stands for its variant
+        // rows too), with no batch-sized array in between
+        float[][] images = new float[rows][];
+        float[][] tabular = new float[rows][];
         int row = 0;
         for (Pending p : batch) {
             int own = p.rows(tabularWidth);
             for (int v = 0; v < own; v++) {
-                System.arraycopy(p.image, 0, images, (row + v) * imageSize, imageSize);
+                images[row + v] = p.image;
+                tabular[row + v] = v == 0 ? p.tabular
+                        : java.util.Arrays.copyOfRange(p.variants, (v - 1) * tabularWidth, v * tabularWidth);
             }
-            System.arraycopy(p.tabular, 0, tabular, row * tabularWidth, tabularWidth);
-            System.arraycopy(p.variants, 0, tabular, (row + 1) * tabularWidth, p.variants.length);
             row += own;
         }
         long start = System.nanoTime();
         float[][] out;
         runStartedNanos = start;
         try {
-            out = model.predict(images, tabular, rows);
+            out = model.predictRows(images, tabular);
             if (out == null || out.length < rows) {
                 throw new IllegalStateException("the model returned " + (out == null ? "nothing" : out.length
                         + " rows") + " for a batch of " + rows);

@@ -36,6 +36,11 @@ public final class OnnxModel implements Classifier {
     }
 
     @Override
+    public float[][] predictRows(float[][] images, float[][] tabular) {
+        return engine.predictRows(images, tabular);
+    }
+
+    @Override
     public int imageSize() {
         return engine.contract().image().tensorSize();
     }
