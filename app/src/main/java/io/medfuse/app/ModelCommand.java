@@ -52,6 +52,13 @@ final class ModelCommand implements java.util.concurrent.Callable<Integer> {
         return 0;
     }
 
+    /** The control topic that announce and remove write to. */
+    static final class ControlTopic {
+        @Option(names = "--topic", defaultValue = "medfuse.models", paramLabel = "TOPIC",
+                description = "The model control topic (default: ${DEFAULT-VALUE}).")
+        String topic;
+    }
+
     /** Options every subcommand shares. */
     static final class Connection {
         @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT",
@@ -75,9 +82,8 @@ final class ModelCommand implements java.util.concurrent.Callable<Integer> {
         @picocli.CommandLine.Mixin
         Connection connection;
 
-        @Option(names = "--topic", defaultValue = "medfuse.models", paramLabel = "TOPIC",
-                description = "The model control topic (default: ${DEFAULT-VALUE}).")
-        String topic;
+        @picocli.CommandLine.Mixin
+        ControlTopic control;
 
         @Option(names = "--role", defaultValue = "primary", paramLabel = "ROLE",
                 description = "primary, canary or shadow (default: ${DEFAULT-VALUE}).")
@@ -107,10 +113,10 @@ final class ModelCommand implements java.util.concurrent.Callable<Integer> {
             ModelContract contract = OnnxModelFile.readContract(absolute);
             String sha = sha256(absolute);
             ModelAnnouncement a = new ModelAnnouncement(r, absolute.toUri(), sha, share, false);
-            publish(connection.bootstrap, new HashMap<>(connection.kafka), topic, a);
+            publish(connection.bootstrap, new HashMap<>(connection.kafka), control.topic, a);
             System.out.printf("announced %s %s (sha256 %s) as %s%s on %s; 'medfuse model status' shows what each "
                     + "worker made of it%n", contract.name(), contract.version(), sha, a.key(),
-                    share == null ? "" : " for a share of " + share, topic);
+                    share == null ? "" : " for a share of " + share, control.topic);
             return 0;
         }
     }
@@ -122,9 +128,8 @@ final class ModelCommand implements java.util.concurrent.Callable<Integer> {
         @picocli.CommandLine.Mixin
         Connection connection;
 
-        @Option(names = "--topic", defaultValue = "medfuse.models", paramLabel = "TOPIC",
-                description = "The model control topic (default: ${DEFAULT-VALUE}).")
-        String topic;
+        @picocli.CommandLine.Mixin
+        ControlTopic control;
 
         @Option(names = "--role", required = true, paramLabel = "ROLE", description = "canary or shadow.")
         String role;
@@ -135,10 +140,10 @@ final class ModelCommand implements java.util.concurrent.Callable<Integer> {
             if (r == Role.PRIMARY) {
                 throw new UserInputException("the primary model is replaced ('model announce'), never removed");
             }
-            publish(connection.bootstrap, new HashMap<>(connection.kafka), topic,
+            publish(connection.bootstrap, new HashMap<>(connection.kafka), control.topic,
                     new ModelAnnouncement(r, null, null, null, true));
             System.out.printf("removed the %s model (tombstone on %s)%n", role.toLowerCase(java.util.Locale.ROOT),
-                    topic);
+                    control.topic);
             return 0;
         }
     }

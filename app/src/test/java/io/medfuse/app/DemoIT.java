@@ -2,9 +2,6 @@ package io.medfuse.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -15,16 +12,9 @@ class DemoIT {
 
     @Test
     void demoAnswersEveryRequestAndEndsWithTheSummaryLine() {
-        PrintStream out = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = Medfuse.run("demo", "--count", "25", "--rate", "0", "--malformed", "2");
-        } finally {
-            System.setOut(out);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
+        CliRun run = CliRun.of("demo", "--count", "25", "--rate", "0", "--malformed", "2");
+        int exit = run.exit();
+        String text = run.out();
         System.out.println(text);
         assertThat(exit).isZero();
         assertThat(text).contains("request", "expected", "predicted", "latency ms").doesNotContain("UNTRAINED");
@@ -49,16 +39,9 @@ class DemoIT {
 
     @Test
     void demoDicomSendsDicomObjectsWhoseTagsCarryTheClinicalData() {
-        PrintStream out = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = Medfuse.run("demo", "--dicom", "--count", "12", "--rate", "0", "--malformed", "0");
-        } finally {
-            System.setOut(out);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
+        CliRun run = CliRun.of("demo", "--dicom", "--count", "12", "--rate", "0", "--malformed", "0");
+        int exit = run.exit();
+        String text = run.out();
         System.out.println(text);
         assertThat(exit).isZero();
         assertThat(text).contains("demo: 12 requests, 12 predictions, 0 dead letters")
@@ -71,16 +54,9 @@ class DemoIT {
 
     @Test
     void demoSwapChangesTheModelHalfwayWithoutARestartOrALostAnswer() {
-        PrintStream out = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = Medfuse.run("demo", "--swap", "--count", "30", "--rate", "5", "--malformed", "0");
-        } finally {
-            System.setOut(out);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
+        CliRun run = CliRun.of("demo", "--swap", "--count", "30", "--rate", "5", "--malformed", "0");
+        int exit = run.exit();
+        String text = run.out();
         System.out.println(text);
         assertThat(exit).isZero();
         assertThat(text).contains("demo: 30 requests, 30 predictions, 0 dead letters")

@@ -250,6 +250,11 @@ public final class OnnxClassifier implements AutoCloseable {
                     + " image floats (" + shapeOf(contract) + ") and " + width + " tabular floats per request; for n="
                     + n + " got " + images.length + " image and " + tabular.length + " tabular floats");
         }
+        return runAll(n, Rows.flat(images, imageSize), Rows.flat(tabular, width), calibrated);
+    }
+
+    /** Runs n rows in batches of at most {@link #maxBatchSize()}, never after (or during) {@link #close}. */
+    private float[][] runAll(int n, Rows imageRows, Rows tabularRows, boolean calibrated) {
         float[][] out = new float[n][];
         int chunk = maxBatchSize();
         runs.readLock().lock();
@@ -257,8 +262,6 @@ public final class OnnxClassifier implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
             }
-            Rows imageRows = Rows.flat(images, imageSize);
-            Rows tabularRows = Rows.flat(tabular, width);
             for (int start = 0; start < n; start += chunk) {
                 runBatch(imageRows, tabularRows, start, Math.min(chunk, n - start), out, calibrated);
             }
@@ -294,22 +297,7 @@ public final class OnnxClassifier implements AutoCloseable {
                         + (tabular[i] == null ? "none" : tabular[i].length));
             }
         }
-        float[][] out = new float[n][];
-        int chunk = maxBatchSize();
-        runs.readLock().lock();
-        try {
-            if (closed) {
-                throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
-            }
-            Rows imageRows = Rows.each(images);
-            Rows tabularRows = Rows.each(tabular);
-            for (int start = 0; start < n; start += chunk) {
-                runBatch(imageRows, tabularRows, start, Math.min(chunk, n - start), out, true);
-            }
-        } finally {
-            runs.readLock().unlock();
-        }
-        return out;
+        return runAll(n, Rows.each(images), Rows.each(tabular), true);
     }
 
     /**

@@ -123,19 +123,9 @@ class ModelRoutingTest {
 
     @Test
     void theShadowRunsBesideThePrimaryAndItsFailuresStayItsOwn() throws Exception {
-        List<Outcome.Predicted> shadowed = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<Throwable> failed = new java.util.concurrent.CopyOnWriteArrayList<>();
-        pipeline.shadowSink(new RequestPipeline.ShadowSink() {
-            @Override
-            public void predicted(ImagingRequest request, Outcome.Predicted shadow) {
-                shadowed.add(shadow);
-            }
-
-            @Override
-            public void failed(ImagingRequest request, ModelGeneration shadow, Throwable error) {
-                failed.add(error);
-            }
-        }, 16);
+        RecordingSink sink = recordShadow();
+        List<Outcome.Predicted> shadowed = sink.predicted;
+        List<Throwable> failed = sink.failed;
         pipeline.install(Role.SHADOW, v2(), 0);
         ImagingRequest r = samples.next("shadowed");
         Outcome.Predicted primary = submit(r).get(20, TimeUnit.SECONDS);
@@ -161,17 +151,7 @@ class ModelRoutingTest {
 
     @Test
     void aHangingShadowNeitherDelaysAnswersNorLooksLikeAStall() throws Exception {
-        List<Outcome.Predicted> shadowed = new java.util.concurrent.CopyOnWriteArrayList<>();
-        pipeline.shadowSink(new RequestPipeline.ShadowSink() {
-            @Override
-            public void predicted(ImagingRequest request, Outcome.Predicted shadow) {
-                shadowed.add(shadow);
-            }
-
-            @Override
-            public void failed(ImagingRequest request, ModelGeneration shadow, Throwable error) {
-            }
-        }, 16);
+        List<Outcome.Predicted> shadowed = recordShadow().predicted;
         SlowClassifier stuck = new SlowClassifier(v2(), 0);
         stuck.hold = new CountDownLatch(1);
         pipeline.install(Role.SHADOW, stuck, 0);
@@ -188,6 +168,28 @@ class ModelRoutingTest {
             stuck.hold.countDown();
         }
         assertThat(Waits.until(() -> shadowed.size() == 3, Duration.ofSeconds(20))).isTrue();
+    }
+
+    /** Keeps what the shadow made of each request. */
+    private static final class RecordingSink implements RequestPipeline.ShadowSink {
+        final List<Outcome.Predicted> predicted = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<Throwable> failed = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public void predicted(ImagingRequest request, Outcome.Predicted shadow) {
+            predicted.add(shadow);
+        }
+
+        @Override
+        public void failed(ImagingRequest request, ModelGeneration shadow, Throwable error) {
+            failed.add(error);
+        }
+    }
+
+    private RecordingSink recordShadow() {
+        RecordingSink sink = new RecordingSink();
+        pipeline.shadowSink(sink, 16);
+        return sink;
     }
 
     private static int argmax(float[] p) {
