@@ -14,6 +14,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class StopSignals {
 
     private static final Map<String, Integer> EXIT_STATUS = Map.of("TERM", 143, "INT", 130);
+    /** The exit status of the signal that stopped the worker; 0 while none has. */
+    private static final java.util.concurrent.atomic.AtomicInteger SIGNALLED =
+            new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * 128 + the signal that stopped the worker, or 0. The main thread returns it too: once the stop has run it may
+     * reach the end of {@code main} before the handler's {@code System.exit}, and a JVM that ends that way exits 0.
+     */
+    public static int signalledStatus() {
+        return SIGNALLED.get();
+    }
 
     private StopSignals() {
     }
@@ -31,6 +42,7 @@ public final class StopSignals {
                 if (!stopping.compareAndSet(false, true)) {
                     Runtime.getRuntime().halt(e.getValue());
                 }
+                SIGNALLED.compareAndSet(0, e.getValue());
                 try {
                     stop.run();
                 } finally {

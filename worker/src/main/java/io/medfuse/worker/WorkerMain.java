@@ -57,7 +57,7 @@ public final class WorkerMain {
     }
 
     /**
-     * Runs until SIGTERM/SIGINT (a clean stop, exit status 128 + signal from {@link StopSignals}) or until the worker
+     * Runs until SIGTERM/SIGINT (a clean stop: returns 128 + the signal, as {@link StopSignals} exits) or until the worker
      * stops by itself (Kafka Streams in ERROR: returns 1 after closing, for a supervisor to restart it).
      */
     public static int runUntilStopped(MedfuseWorker worker) throws InterruptedException {
@@ -79,6 +79,7 @@ public final class WorkerMain {
             new Thread(closeOnce, "medfuse-stop-after-error").start();
         });
         stopped.await();
-        return failed.get() ? 1 : 0;
+        // after a signal, its status: the handler's System.exit and the end of main race, and main must not win with 0
+        return failed.get() ? 1 : StopSignals.signalledStatus();
     }
 }
