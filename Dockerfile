@@ -22,7 +22,7 @@ COPY docker/worker.properties /config/worker.properties
 RUN if ls /app/lib | grep -E '^(onnxruntime_gpu|djl|api-|pytorch|kafka_2|kafka-server)'; then \
       echo "unexpected jars in /app/lib (built with -Pgpu, or a broker/trainer dependency leaked in)"; exit 1; fi
 
-ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -Dlogback.configurationFile=/app/logback.xml"
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp -Dlogback.configurationFile=/app/logback.xml"
 # /metrics, /health/live, /health/ready (metrics.port)
 EXPOSE 9464
 USER 10001

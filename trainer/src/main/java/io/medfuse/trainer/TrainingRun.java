@@ -170,8 +170,11 @@ public final class TrainingRun {
                         : dataset.options().groupColumn()) + ", stratified by label", "seed", split.seed(),
                 "trainRows", split.train().size(), "validationRows", split.validation().size()));
         provenance.put("metrics", metrics);
+        // the decoder this process read the images with (every preprocessor here uses the configured one)
+        ImageSpec trainedImage = img.withDecoder(io.medfuse.model.image.ImageDecoder.configured().contractId());
         ModelContract contract = new ModelContract(ModelContract.CURRENT_VERSION, name, version, description,
-                "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES, img, features, labels,
+                "image", "tabular", "probabilities", ModelContract.OutputKind.PROBABILITIES, trainedImage, features,
+                labels,
                 ModelContract.PREPROCESSING_VERSION, true, provenance).validate();
 
         byte[] onnx;

@@ -140,7 +140,7 @@ final class Bench {
     }
 
     /**
-     * The CPU a request cannot cost less than with today's decoder: decoding and preprocessing one image on one thread
+     * The CPU a request cannot cost less than with the worker's decoder: decoding and preprocessing one image on one thread
      * plus the model's compute per image at its cheapest batch; and the worker's end-to-end CPU per request against it.
      */
     @SuppressWarnings("unchecked")
@@ -163,7 +163,7 @@ final class Bench {
         }
         double model = ((Number) best.get("cpu_ms_per_image")).doubleValue();
         Map<String, Object> f = new LinkedHashMap<>();
-        f.put("decoder", "ImageIO (pure Java)");
+        f.put("decoder", pre.get("decoder"));
         f.put("decode_cpu_ms_per_image", round(decode));
         f.put("compute_cpu_ms_per_image", round(model));
         f.put("compute_best_batch", best.get("batch"));

@@ -15,9 +15,26 @@ import java.util.List;
  * @param resize {@code STRETCH} (ignore aspect ratio) or {@code CENTER_CROP} (scale the short side, crop the middle)
  * @param mean per-channel mean in [0,1] units, one value per channel
  * @param std per-channel standard deviation in [0,1] units, one value per channel, all &gt; 0
+ * @param decoder the PNG/JPEG decoder the model was trained with: {@code imageio} or {@code opencv}; null (contracts
+ *                written before it was recorded) means {@code imageio}. Both give the same samples (ADR 0015), so
+ *                either serves a model trained with the other; a decoder this medfuse does not know is refused
  */
 public record ImageSpec(int width, int height, int channels, String layout, ResizeMode resize,
-                        List<Double> mean, List<Double> std) {
+                        List<Double> mean, List<Double> std, String decoder) {
+
+    /** The decoders a contract may name. */
+    public static final List<String> DECODERS = List.of("imageio", "opencv");
+
+    /** As the canonical constructor, with no decoder recorded. */
+    public ImageSpec(int width, int height, int channels, String layout, ResizeMode resize, List<Double> mean,
+                     List<Double> std) {
+        this(width, height, channels, layout, resize, mean, std, null);
+    }
+
+    /** This spec recording the decoder a model was trained with. */
+    public ImageSpec withDecoder(String id) {
+        return new ImageSpec(width, height, channels, layout, resize, mean, std, id);
+    }
 
     /** How the decoded image is brought to the tensor size. */
     public enum ResizeMode { STRETCH, CENTER_CROP }
@@ -52,6 +69,10 @@ public record ImageSpec(int width, int height, int channels, String layout, Resi
             problems.add("image.std must have one value per channel (" + channels + "), got " + std);
         } else if (std.stream().anyMatch(s -> s == null || !(s > 0))) {
             problems.add("image.std values must all be > 0, got " + std);
+        }
+        if (decoder != null && !DECODERS.contains(decoder)) {
+            problems.add("image.decoder must be one of " + DECODERS + ", got '"
+                    + (decoder.length() > 40 ? decoder.substring(0, 40) + "..." : decoder) + "'");
         }
     }
 }

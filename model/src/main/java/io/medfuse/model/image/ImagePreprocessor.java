@@ -29,8 +29,10 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
  *       type;</li>
  *   <li>only the header is read, and width × height must be at most {@link ImageLimits#maxPixels()}, so a small file
  *       that claims a huge size is refused before any pixel memory is allocated;</li>
- *   <li>the pixels are decoded with ImageIO (TwelveMonkeys' JPEG reader when present, which handles CMYK/YCCK);
- *       PNG gray (1–16 bit), palette, RGB and RGBA (8 and 16 bit) and JPEG gray, RGB and CMYK are accepted. A
+ *   <li>the pixels are decoded by the {@link ImageDecoder}: natively by OpenCV's imgcodecs (libjpeg-turbo, libpng)
+ *       for the layouts whose samples it reproduces exactly, otherwise (CMYK, 12-bit, ICC profiles, or where the
+ *       native libraries do not load) by ImageIO (TwelveMonkeys' JPEG reader when present, which handles CMYK/YCCK);
+ *       the samples are the same either way. PNG gray (1–16 bit), palette, RGB and RGBA (8 and 16 bit) and JPEG gray, RGB and CMYK are accepted. A
  *       truncated JPEG (which ImageIO would otherwise complete with gray) is refused;</li>
  *   <li>samples are scaled to [0,1] by their full range (/255 for 8-bit, /65535 for 16-bit, no loss to 8 bits);
  *       <b>alpha is ignored</b>: colour samples are used as stored, not composited over any background; EXIF
@@ -62,21 +64,29 @@ public final class ImagePreprocessor {
      */
     private final float[][] normalised8;
     private final int dicomFrame;
+    private final ImageDecoder decoder;
 
     /** As {@link #ImagePreprocessor(ImageSpec, ImageLimits, int)}, reading a DICOM object's first frame. */
     public ImagePreprocessor(ImageSpec spec, ImageLimits limits) {
         this(spec, limits, 0);
     }
 
+    /** As {@link #ImagePreprocessor(ImageSpec, ImageLimits, int, ImageDecoder)} with the process's decoder. */
+    public ImagePreprocessor(ImageSpec spec, ImageLimits limits, int dicomFrame) {
+        this(spec, limits, dicomFrame, ImageDecoder.configured());
+    }
+
     /**
      * @param spec image part of a validated model contract (channels 1 or 3, positive size, std &gt; 0)
      * @param limits size limits checked before decoding
      * @param dicomFrame 0-based frame read from multi-frame DICOM objects
+     * @param decoder decodes PNG and JPEG (and a DICOM object's JPEG frames)
      * @throws NullPointerException when an argument is null
      * @throws IllegalArgumentException when the spec cannot be applied (wrong channels, size, mean/std lengths)
      */
-    public ImagePreprocessor(ImageSpec spec, ImageLimits limits, int dicomFrame) {
+    public ImagePreprocessor(ImageSpec spec, ImageLimits limits, int dicomFrame, ImageDecoder decoder) {
         this.spec = Objects.requireNonNull(spec, "spec");
+        this.decoder = Objects.requireNonNull(decoder, "decoder");
         if (dicomFrame < 0) {
             throw new IllegalArgumentException("image.dicom.frame must be >= 0, got " + dicomFrame);
         }
@@ -118,6 +128,11 @@ public final class ImagePreprocessor {
     /** The image part of the contract this preprocessor applies. */
     public ImageSpec spec() {
         return spec;
+    }
+
+    /** The decoder this preprocessor uses (for a model's contract: {@link ImageDecoder#contractId()}). */
+    public ImageDecoder decoder() {
+        return decoder;
     }
 
     /** The size limits this preprocessor enforces. */
@@ -173,8 +188,7 @@ public final class ImagePreprocessor {
             preprocessInto(DicomParser.parse(encoded, limits), dst, offset);
             return;
         }
-        BufferedImage image = decode(encoded, actual);
-        resample(PixelRows.of(image, spec.channels()), dst, offset);
+        resample(PixelRows.of(decode(encoded, actual), spec.channels()), dst, offset);
     }
 
     /**
@@ -198,6 +212,16 @@ public final class ImagePreprocessor {
     }
 
     private BufferedImage decode(byte[] encoded, Format format) {
+        if (decoder == ImageDecoder.OPENCV) {
+            BufferedImage image = NativeCodecs.decode(encoded, format == Format.PNG, limits);
+            if (image != null) {
+                return image;
+            }
+        }
+        return decodeWithImageIo(encoded, format);
+    }
+
+    private BufferedImage decodeWithImageIo(byte[] encoded, Format format) {
         ImageReader reader = format.newReader();
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
             reader.setInput(in, true, true);

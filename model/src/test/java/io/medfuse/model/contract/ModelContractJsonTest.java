@@ -85,6 +85,22 @@ class ModelContractJsonTest {
     }
 
     @Test
+    void recordsTheDecoderAModelWasTrainedWithAndReadsOlderContractsWithout() throws Exception {
+        ModelContract c = contract();
+        ModelContract withDecoder = new ModelContract(c.contractVersion(), c.name(), c.version(), c.description(),
+                c.imageInput(), c.tabularInput(), c.output(), c.outputKind(), c.image().withDecoder("opencv"),
+                c.tabular(), c.labels(), c.preprocessingVersion(), c.trained(), c.provenance());
+        String json = ModelContractJson.write(withDecoder);
+        assertThat(tree(withDecoder).get("image").get("decoder").asText()).isEqualTo("opencv");
+        assertThat(ModelContractJson.parse(json).image().decoder()).isEqualTo("opencv");
+        // a contract written before the decoder was recorded: no field, read as null (ImageIO)
+        assertThat(tree(c).get("image").has("decoder")).isFalse();
+        assertThat(ModelContractJson.parse(ModelContractJson.write(c)).image().decoder()).isNull();
+        assertThat(parseProblem(n -> ((ObjectNode) n.get("image")).put("decoder", "stb_image")))
+                .contains("image.decoder must be one of [imageio, opencv], got 'stb_image'");
+    }
+
+    @Test
     void prettyFormRoundTripsToo() {
         String pretty = ModelContractJson.writePretty(contract());
 

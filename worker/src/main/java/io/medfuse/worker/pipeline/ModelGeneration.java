@@ -56,6 +56,10 @@ public final class ModelGeneration {
         this.closer = closer;
         ModelContract contract = classifier.contract();
         this.preprocessor = new ImagePreprocessor(contract.image(), settings.imageLimits(), settings.dicomFrame());
+        String trainedWith = contract.image().decoder() == null ? "imageio" : contract.image().decoder();
+        // describe() loads the native decoder now, not on the first request
+        LOG.info("model {} {}: images decoded by {} (trained with {}; both give the same samples, ADR 0015)",
+                contract.name(), contract.version(), preprocessor.decoder().describe(), trainedWith);
         this.tabularEncoder = new TabularEncoder(contract.tabular());
         this.featureResolver = FeatureResolver.of(contract.tabular());
         this.influence = settings.influence() ? InfluenceProbe.of(contract, settings.influencePerFeature()) : null;

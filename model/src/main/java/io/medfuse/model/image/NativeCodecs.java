@@ -1,0 +1,146 @@
+package io.medfuse.model.image;
+
+import java.awt.Transparency;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ComponentColorModel;
+import java.awt.image.DataBuffer;
+import java.awt.image.DataBufferByte;
+import java.awt.image.DataBufferUShort;
+import java.awt.image.PixelInterleavedSampleModel;
+import java.awt.image.Raster;
+import java.awt.image.WritableRaster;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.ShortPointer;
+import org.bytedeco.opencv.global.opencv_core;
+import org.bytedeco.opencv.global.opencv_imgcodecs;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * JPEG and PNG decoding by OpenCV's imgcodecs (libjpeg-turbo with SIMD, libpng), from Bytedeco's Maven Central
+ * binaries (ADR 0015). Loaded once per process; where it cannot load (another platform, no writable cache directory
+ * for JavaCPP's extracted libraries) {@link #available()} is false and ImageIO decodes everything.
+ *
+ * <p>{@link #decode} returns the decoded image as a {@link BufferedImage} laid out like ImageIO's (interleaved 8 or
+ * 16-bit components, sRGB or gray), so the same {@link PixelRows} code reads both, or null when the file is not one the
+ * native decoder reproduces exactly ({@link EncodedStructure}) or when imgcodecs does not decode it: the caller then
+ * decodes with ImageIO, which gives today's pixels or today's error. libjpeg-turbo's default accurate integer IDCT
+ * and fancy upsampling give the samples of the IJG libjpeg 6b inside the JDK, and PNG is lossless, so for the files
+ * decoded here the samples are identical ({@code DecoderParityTest}).
+ */
+final class NativeCodecs {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeCodecs.class);
+
+    private NativeCodecs() {
+    }
+
+    /** Whether the native decoder loaded in this process. */
+    static boolean available() {
+        return Holder.FAILURE == null;
+    }
+
+    /** "OpenCV 4.13.0 imgcodecs", or why it is not available. */
+    static String describe() {
+        return available() ? "OpenCV " + Holder.VERSION + " imgcodecs (libjpeg-turbo, libpng; native)"
+                : "unavailable: " + Holder.FAILURE;
+    }
+
+    /**
+     * The decoded image, or null when ImageIO should decode this file.
+     *
+     * @param png PNG when true, JPEG when false (the caller sniffed the magic number)
+     * @throws ImageTooLargeException when the header's size exceeds the limit (before anything is decoded)
+     */
+    static BufferedImage decode(byte[] encoded, boolean png, ImageLimits limits) {
+        if (!available()) {
+            return null;
+        }
+        EncodedStructure structure = png ? EncodedStructure.png(encoded) : EncodedStructure.jpeg(encoded);
+        if (!structure.nativeDecodes()) {
+            return null;
+        }
+        long pixels = (long) structure.width() * structure.height();
+        if (pixels > limits.maxPixels()) {
+            throw new ImageTooLargeException("the image header says " + structure.width() + "x" + structure.height()
+                    + " = " + pixels + " pixels, over the limit of " + limits.maxPixels()
+                    + " (image.max.pixels); send a smaller image or raise image.max.pixels");
+        }
+        try (BytePointer bytes = new BytePointer(encoded);
+             Mat buffer = new Mat(1, encoded.length, opencv_core.CV_8UC1, bytes);
+             Mat image = opencv_imgcodecs.imdecode(buffer, opencv_imgcodecs.IMREAD_UNCHANGED)) {
+            if (image == null || image.empty() || image.cols() != structure.width()
+                    || image.rows() != structure.height() || !image.isContinuous()) {
+                return null;
+            }
+            int channels = image.channels();
+            int depth = image.depth();
+            if ((channels != 1 && channels != 3 && channels != 4)
+                    || (depth != opencv_core.CV_8U && depth != opencv_core.CV_16U)) {
+                return null;
+            }
+            return wrap(image, channels, depth == opencv_core.CV_16U, structure.grayOrigin());
+        } catch (RuntimeException e) {
+            // a cv::Exception surfaces as a RuntimeException; ImageIO gives the file its usual answer
+            return null;
+        }
+    }
+
+    private static BufferedImage wrap(Mat image, int channels, boolean sixteen, boolean grayOrigin) {
+        int w = image.cols();
+        int h = image.rows();
+        int samples = Math.multiplyExact(Math.multiplyExact(w, h), channels);
+        boolean gray = grayOrigin || channels == 1;
+        // OpenCV stores B, G, R (, A); of an expanded gray image only the first channel is the stored value
+        int[] bands = gray ? new int[] {0} : new int[] {2, 1, 0};
+        DataBuffer data;
+        int type;
+        if (sixteen) {
+            short[] s = new short[samples];
+            new ShortPointer(image.data()).get(s);
+            data = new DataBufferUShort(s, samples);
+            type = DataBuffer.TYPE_USHORT;
+        } else {
+            byte[] b = new byte[samples];
+            image.data().get(b);
+            data = new DataBufferByte(b, samples);
+            type = DataBuffer.TYPE_BYTE;
+        }
+        WritableRaster raster = Raster.createWritableRaster(
+                new PixelInterleavedSampleModel(type, w, h, channels, w * channels, bands), data, null);
+        ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(gray ? ColorSpace.CS_GRAY
+                : ColorSpace.CS_sRGB), false, false, Transparency.OPAQUE, type);
+        return new BufferedImage(cm, raster, false, null);
+    }
+
+    /** Loads the libraries on first use; a failure is kept and logged once. */
+    private static final class Holder {
+        static final String VERSION;
+        static final Throwable FAILURE;
+
+        static {
+            String version = null;
+            Throwable failure = null;
+            try {
+                Loader.load(opencv_imgcodecs.class);
+                version = opencv_core.CV_VERSION();
+            } catch (Throwable t) {
+                // UnsatisfiedLinkError, NoClassDefFoundError, or JavaCPP's own failure to extract the libraries:
+                // any of them means "decode in Java", never a worker that cannot start
+                failure = t;
+            }
+            VERSION = version;
+            FAILURE = failure;
+            if (failure == null) {
+                LOG.info("image decoding: OpenCV {} imgcodecs (libjpeg-turbo, libpng), native; ImageIO for the "
+                        + "layouts it does not reproduce exactly (CMYK, 12-bit, ICC profiles)", version);
+            } else {
+                LOG.warn("image decoding: the native decoder (OpenCV imgcodecs) could not load ({}); decoding with "
+                        + "ImageIO, slower but with the same pixels", failure.toString());
+            }
+        }
+    }
+}
