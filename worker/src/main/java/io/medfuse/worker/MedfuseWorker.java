@@ -64,6 +64,7 @@ import io.medfuse.worker.topology.AnswerBacklog;
 import io.medfuse.worker.topology.Answers;
 import io.medfuse.worker.topology.DeadLetterOnProcessingError;
 import io.medfuse.worker.topology.DeadLetterOnProductionError;
+import io.medfuse.worker.topology.PendingSource;
 import io.medfuse.worker.topology.TopologyFactory;
 import io.medfuse.worker.topology.TopologySettings;
 
@@ -211,7 +212,7 @@ public final class MedfuseWorker implements AutoCloseable {
             Answers answers = new Answers(settings, new AvroSerde<>(predictions).serializer(),
                     new AvroSerde<>(deadLetters).serializer(), pipeline::identity);
             Topology topology = TopologyFactory.build(settings, new TopologyFactory.Parts(requests, answers,
-                    pipeline, limit, outage, backlog));
+                    pipeline, limit, outage, backlog, PendingSource.kafka(clientProps(config), Duration.ofSeconds(30))));
             Properties props = streamsProperties(config, slot);
             props.put(Answers.CONFIG_KEY, answers);
             LOG.info("topology:\n{}", topology.describe());

@@ -45,6 +45,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  * content) and were not answered again</td></tr>
  * <tr><td>{@code medfuse_pending_resubmitted_total}</td><td>pending requests taken again after a crash or
  * rebalance</td></tr>
+ * <tr><td>{@code medfuse_pending_reread_total}</td><td>of those, the records read again from the requests topic (the
+ * pending store keeps only their offsets)</td></tr>
  * <tr><td>{@code medfuse_queue_wait_seconds}, {@code medfuse_preprocess_seconds},
  * {@code medfuse_inference_seconds}</td><td>histograms per prediction</td></tr>
  * <tr><td>{@code medfuse_in_flight_requests}</td><td>requests between consumption and answer</td></tr>
@@ -82,6 +84,7 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     private final Counter batchFailures;
     private final Counter duplicates;
     private final Counter resubmitted;
+    private final Counter reread;
     private final Counter referralsAssessed;
     private final Counter referred;
     private final DistributionSummary influence;
@@ -121,6 +124,9 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
                 .register(registry);
         resubmitted = Counter.builder("medfuse.pending.resubmitted")
                 .description("Pending requests taken again after a crash or a rebalance").register(registry);
+        reread = Counter.builder("medfuse.pending.reread")
+                .description("Pending requests read again from the requests topic after a crash or a rebalance")
+                .register(registry);
         referralsAssessed = Counter.builder("medfuse.referral.assessed")
                 .description("Predictions checked against a referral threshold").register(registry);
         referred = Counter.builder("medfuse.referral.referred")
@@ -313,6 +319,11 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
     @Override
     public void pendingResubmitted(int n) {
         resubmitted.increment(n);
+    }
+
+    @Override
+    public void pendingReread(int n) {
+        reread.increment(n);
     }
 
     /** The Prometheus text exposition of every metric, with the consumer lag read now. */

@@ -96,4 +96,8 @@ public interface WorkerMetrics {
     /** A task took {@code n} pending requests again after a crash or a rebalance; on a stream thread. */
     default void pendingResubmitted(int n) {
     }
+
+    /** Of those, {@code n} records were read again from the requests topic; on a stream thread. */
+    default void pendingReread(int n) {
+    }
 }

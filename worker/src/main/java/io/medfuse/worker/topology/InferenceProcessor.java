@@ -5,7 +5,9 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
@@ -42,16 +44,17 @@ import io.medfuse.events.serde.ConfluentAvroCodec;
 import io.medfuse.events.serde.DecodeFailure;
 
 /**
- * One stream task's view of the worker. For each record, on the stream thread: decode it, keep it in the
- * changelogged {@code pending-requests} store, check its request id ({@link RequestIds}), validate it, and take a
+ * One stream task's view of the worker. For each record, on the stream thread: decode it, keep its coordinates (the
+ * offset; not its bytes) in the changelogged {@code pending-requests} store, check its request id ({@link RequestIds}), validate it, and take a
  * permit of the instance's {@link InFlightLimit} to hand it to the shared {@link RequestPipeline}; the permit is
  * given back here when the request's future completes. Outcomes are forwarded from the stream thread (in
  * {@code process} and in a wall-clock punctuator every {@code forward.interval.ms}) as serialized Prediction or
  * FailedRequest values ({@link Answers}); the pending entry is deleted in the same transaction.
  *
  * <p>No request is lost when an instance dies after a commit: a commit covers, for every consumed request, either
- * its answer or its pending entry; the next owner restores the store and takes every pending entry again in
- * {@link #init}. Nothing taken can strand: a request that finds no permit waits in this task's queue (the stream
+ * its answer or its pending entry; the next owner restores the store, reads the pending records again from the
+ * requests topic ({@link PendingSource}) and takes them again in {@link #init}; a record the topic no longer holds
+ * (retention) is answered with an INTERNAL_ERROR dead letter naming its offset. Nothing taken can strand: a request that finds no permit waits in this task's queue (the stream
  * thread waits at most {@value #ADMIT_WAIT_MS} ms for room, {@value #ADMIT_WAIT_FULL_MS} ms when its queue is full,
  * then returns so Kafka Streams can commit well within {@code transaction.timeout.ms}), a request
  * whose writer schema cannot be fetched waits until the registry answers ({@link RegistryOutage}; consumption and
@@ -99,6 +102,14 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private final Deque<Taken> waiting = new ArrayDeque<>();
     /** Offsets of pending records not decoded yet (the registry was unreachable); stream thread only. */
     private final Deque<Long> undecoded = new ArrayDeque<>();
+    /**
+     * Record values still needed in memory, by offset: until decoded (undecoded records), and until answered when
+     * dead letters carry the original record; the store does not hold them. Stream thread only.
+     */
+    private final Map<Long, byte[]> held = new HashMap<>();
+    private final PendingSource source;
+    /** Whether dead letters may carry the original record (dead.letter.max.original.bytes &gt; 0). */
+    private final boolean keepsOriginals;
     private ProcessorContext<String, byte[]> context;
     private KeyValueStore<Long, byte[]> pending;
     private RequestIds ids;
@@ -117,8 +128,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
 
     InferenceProcessor(TopologySettings settings, ConfluentAvroCodec<ImagingRequest> requestCodec,
                        RequestPipeline pipeline, InFlightLimit limit, Answers answers, RegistryOutage outage,
-                       AnswerBacklog backlog) {
+                       AnswerBacklog backlog, PendingSource source) {
         this.settings = settings;
+        this.source = source;
+        this.keepsOriginals = settings.deadLetterMaxOriginalBytes() > 0;
         this.fhir = settings.fhirTopic() == null ? null
                 : new FhirDocuments(settings.fhirPatientIdentifierSystem());
         this.requestCodec = requestCodec;
@@ -137,6 +150,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         }
         waiting.clear();
         undecoded.clear();
+        held.clear();
         this.context = context;
         this.pending = context.getStateStore(TopologyFactory.PENDING_STORE);
         WindowStore<String, byte[]> idStore = context.getStateStore(TopologyFactory.REQUEST_IDS_STORE);
@@ -154,15 +168,43 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
 
     /** Requests consumed before a crash or rebalance whose answers were never committed. */
     private void takePendingAgain() {
+        java.util.TreeSet<Long> reread = new java.util.TreeSet<>();
+        List<Long> offsets = new ArrayList<>();
         try (KeyValueIterator<Long, byte[]> it = pending.all()) {
-            it.forEachRemaining(kv -> undecoded.add(kv.key));
+            it.forEachRemaining(kv -> {
+                offsets.add(kv.key);
+                PendingRequest p = PendingRequest.fromBytes(kv.value);
+                if (p.value() != null) {
+                    held.put(kv.key, p.value()); // an entry written before issue 13, with its record
+                } else {
+                    reread.add(kv.key);
+                }
+            });
         }
-        if (undecoded.isEmpty()) {
+        if (offsets.isEmpty()) {
             return;
         }
-        LOG.info("task {}: taking {} request(s) again that were consumed before the last commit but not answered",
-                context.taskId(), undecoded.size());
-        pipeline.metrics().pendingResubmitted(undecoded.size());
+        LOG.info("task {}: taking {} request(s) again that were consumed before the last commit but not answered "
+                + "({} read again from {})", context.taskId(), offsets.size(), reread.size(), settings.requestsTopic());
+        if (!reread.isEmpty()) {
+            Map<Long, byte[]> found = source.read(settings.requestsTopic(), partition, reread);
+            held.putAll(found);
+            pipeline.metrics().pendingReread(found.size());
+        }
+        pipeline.metrics().pendingResubmitted(offsets.size());
+        offsets.sort(null);
+        for (long offset : offsets) {
+            if (held.containsKey(offset)) {
+                undecoded.add(offset);
+            } else {
+                LOG.warn("task {}: the pending request at {}-{}@{} is no longer in the topic; answered with a dead "
+                        + "letter", context.taskId(), settings.requestsTopic(), partition, offset);
+                answerLater(offset, null, null, null, new Outcome.Failed(FailureReason.INTERNAL_ERROR,
+                        "the request at " + settings.requestsTopic() + "-" + partition + "@" + offset + " was read "
+                        + "before the worker restarted but is no longer in the topic (retention or deleted records) "
+                        + "to be read again; send it again"));
+            }
+        }
         takeUndecoded();
     }
 
@@ -180,7 +222,8 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         } catch (AvroDecodeException e) {
             if (e.failure() == DecodeFailure.REGISTRY_UNAVAILABLE) {
                 // not the record's fault: keep it, pause, read it again when the registry answers
-                pending.put(offset, new PendingRequest(record.timestamp(), record.key(), record.value()).toBytes());
+                pending.put(offset, PendingRequest.coordinates(record.timestamp()));
+                held.put(offset, record.value());
                 undecoded.add(offset);
                 outage.unavailable(e.schemaId() == null ? -1 : e.schemaId(), e.getMessage());
                 return;
@@ -193,7 +236,10 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
             // a decoder bug: Kafka Streams' processing exception handler answers it (DeadLetterOnProcessingError)
             throw new RequestProcessingException(null, e);
         }
-        pending.put(offset, new PendingRequest(record.timestamp(), record.key(), record.value()).toBytes());
+        pending.put(offset, PendingRequest.coordinates(record.timestamp()));
+        if (keepsOriginals) {
+            held.put(offset, record.value());
+        }
         take(offset, request, arrival);
         forwardDone();
     }
@@ -216,6 +262,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                     case SAME_AGAIN -> {
                         // a producer retry: its first copy is answered (or will be), once
                         pending.delete(offset);
+                        held.remove(offset);
                         pipeline.metrics().duplicateIgnored();
                         LOG.debug("request at {}-{}@{} repeats the one at offset {}: not answered again",
                                 settings.requestsTopic(), partition, offset, check.firstOffset());
@@ -340,15 +387,15 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
     private void takeUndecoded() {
         while (!undecoded.isEmpty() && !outage.isDown()) {
             long offset = undecoded.peek();
-            byte[] stored = pending.get(offset);
-            if (stored == null) {
+            byte[] value = held.get(offset);
+            if (value == null || pending.get(offset) == null) {
                 undecoded.poll();
+                held.remove(offset);
                 continue;
             }
-            PendingRequest p = PendingRequest.fromBytes(stored);
             ImagingRequest request;
             try {
-                request = requestCodec.decode(p.value());
+                request = requestCodec.decode(value);
             } catch (AvroDecodeException e) {
                 if (e.failure() == DecodeFailure.REGISTRY_UNAVAILABLE) {
                     outage.unavailable(e.schemaId() == null ? -1 : e.schemaId(), e.getMessage());
@@ -365,6 +412,9 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 continue;
             }
             undecoded.poll();
+            if (!keepsOriginals) {
+                held.remove(offset);
+            }
             take(offset, request, System.nanoTime());
         }
     }
@@ -400,8 +450,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                 }
             } else {
                 Outcome.Failed f = (Outcome.Failed) d.outcome();
-                byte[] stored = pending.get(d.offset());
-                byte[] original = stored == null ? null : PendingRequest.fromBytes(stored).value();
+                byte[] original = held.get(d.offset());
                 answer = answers.deadLetter(d.requestId(), settings.requestsTopic(), partition, d.offset(),
                         f.reason(), f.detail(), original);
             }
@@ -414,6 +463,7 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
                         TopologyFactory.FHIR_SINK);
             }
             pending.delete(d.offset());
+            held.remove(d.offset());
         }
     }
 
@@ -497,5 +547,6 @@ final class InferenceProcessor implements Processor<byte[], byte[], String, byte
         // requests still waiting for a permit hold none: they stay pending for the next owner
         waiting.clear();
         undecoded.clear();
+        held.clear();
     }
 }

@@ -50,9 +50,10 @@ public final class TopologyFactory {
      * @param limit the instance's in-flight bound
      * @param outage pauses consumption while the registry is unreachable
      * @param backlog outcomes not yet forwarded (for the stall detector)
+     * @param source where a restarted task reads its pending requests again
      */
     public record Parts(ConfluentAvroCodec<ImagingRequest> requestCodec, Answers answers, RequestPipeline pipeline,
-                        InFlightLimit limit, RegistryOutage outage, AnswerBacklog backlog) {
+                        InFlightLimit limit, RegistryOutage outage, AnswerBacklog backlog, PendingSource source) {
     }
 
     public static Topology build(TopologySettings settings, Parts parts) {
@@ -60,7 +61,7 @@ public final class TopologyFactory {
         topology.addSource(SOURCE, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 settings.requestsTopic());
         topology.addProcessor(PROCESSOR, () -> new InferenceProcessor(settings, parts.requestCodec(),
-                parts.pipeline(), parts.limit(), parts.answers(), parts.outage(), parts.backlog()), SOURCE);
+                parts.pipeline(), parts.limit(), parts.answers(), parts.outage(), parts.backlog(), parts.source()), SOURCE);
         topology.addStateStore(pendingStore(PENDING_STORE), PROCESSOR);
         topology.addStateStore(requestIdStore(settings.requestIdWindowMs()), PROCESSOR);
         topology.addSink(PREDICTIONS_SINK, settings.predictionsTopic(), Serdes.String().serializer(),
@@ -75,20 +76,26 @@ public final class TopologyFactory {
     }
 
     /**
-     * The pending-requests store: in memory, changelogged, compacted eagerly. Public so the benchmark can measure
-     * what its second write of the image bytes costs (ADR 0001) with exactly this store.
+     * The pending-requests store: in memory, changelogged, compacted eagerly; an entry is a request's offset and
+     * timestamp, not its bytes ({@link PendingRequest}). Public so the benchmark measures what it costs (ADR 0001)
+     * with exactly this store.
      */
     public static StoreBuilder<KeyValueStore<Long, byte[]>> pendingStore(String name) {
         return Stores
                 .keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), Serdes.Long(), Serdes.ByteArray())
                 .withCachingDisabled()
-                // pending entries hold image bytes: compact eagerly so restores read little
+                // compact eagerly so restores read little (entries written before issue 13 held image bytes)
                 .withLoggingEnabled(Map.of(
                         "cleanup.policy", "compact",
                         "segment.bytes", String.valueOf(64 * 1024 * 1024),
                         "min.cleanable.dirty.ratio", "0.1",
                         "delete.retention.ms", "60000",
                         "max.message.bytes", String.valueOf(PENDING_MAX_MESSAGE_BYTES)));
+    }
+
+    /** What the worker writes to the pending store for a request consumed at {@code timestamp} (for the bench). */
+    public static byte[] pendingEntry(long timestamp) {
+        return PendingRequest.coordinates(timestamp);
     }
 
     /** Largest pending entry the changelog takes (an inline image plus the record around it). */

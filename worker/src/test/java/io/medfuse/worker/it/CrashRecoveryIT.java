@@ -67,6 +67,7 @@ class CrashRecoveryIT {
             long killedAt = System.nanoTime();
             double takeoverSeconds;
             double resubmitted;
+            double reread;
             try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
                 int before = f.answers();
                 assertThat(StreamFixture.await(() -> f.answers() > before, Duration.ofSeconds(60))).isTrue();
@@ -89,6 +90,7 @@ class CrashRecoveryIT {
                 assertThat(StreamFixture.await(() -> f.failed.size() == 1, Duration.ofSeconds(30))).isTrue();
                 resubmitted = b.telemetry().metrics().registry().get("medfuse.pending.resubmitted").counter()
                         .count();
+                reread = b.telemetry().metrics().registry().get("medfuse.pending.reread").counter().count();
             }
             assertThat(f.failed).singleElement().satisfies(d -> {
                 assertThat(d.getReason()).isEqualTo(FailureReason.DUPLICATE_REQUEST_ID);
@@ -96,6 +98,8 @@ class CrashRecoveryIT {
             });
             assertThat(resubmitted).as("the successor took the dead instance's pending requests again")
                     .isPositive();
+            assertThat(reread).as("their records were read again from the requests topic (the store keeps offsets)")
+                    .isEqualTo(resubmitted);
             Map<String, Long> perId = f.predicted.stream()
                     .collect(Collectors.groupingBy(Prediction::getRequestId, Collectors.counting()));
             assertThat(perId.keySet()).isEqualTo(ids);

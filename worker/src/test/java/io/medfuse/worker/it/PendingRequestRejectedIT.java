@@ -122,6 +122,8 @@ class PendingRequestRejectedIT {
                 double resubmitted = b.telemetry().metrics().registry().get("medfuse.pending.resubmitted").counter()
                         .count();
                 assertThat(resubmitted).as("the pending requests were taken again").isGreaterThanOrEqualTo(stalled);
+                assertThat(b.telemetry().metrics().registry().get("medfuse.pending.reread").counter().count())
+                        .as("read again from the requests topic").isEqualTo(resubmitted);
                 ImagingRequest after = samples.next("after");
                 f.send(after);
                 f.flush();
