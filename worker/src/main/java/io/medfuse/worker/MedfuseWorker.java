@@ -341,7 +341,7 @@ public final class MedfuseWorker implements AutoCloseable {
                 config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
                 Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()),
                 config.imageDicomFrame(), config.fhirPatientIdentifierSystem() != null, config.influenceEnabled(),
-                config.influencePerFeature(), config.referralThreshold());
+                config.influencePerFeature(), config.referralThreshold(), config.batchAdaptive());
     }
 
     /** What the output topics take, read at start-up. */

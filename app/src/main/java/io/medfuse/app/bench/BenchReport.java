@@ -69,8 +69,9 @@ final class BenchReport {
             if (e2e != null) {
                 Map<String, Object> b = (Map<String, Object>) e2e.get("batched");
                 Map<String, Object> u = (Map<String, Object>) e2e.get("unbatched");
-                put(rows, "5 worker e2e batched: img/s (mean batch)", name,
-                        fmt(b.get("images_per_s")) + " (" + fmt(b.get("mean_batch")) + ")");
+                put(rows, "5 worker e2e batched: img/s (mean batch; learned cap)", name,
+                        fmt(b.get("images_per_s")) + " (" + fmt(b.get("mean_batch")) + "; "
+                                + b.get("learned_batch_cap") + ")");
                 put(rows, "5 worker e2e batch.max.size=1: img/s", name, fmt(u.get("images_per_s")));
             }
             List<Map<String, Object>> lat = (List<Map<String, Object>>) m.get("latency");

@@ -71,6 +71,8 @@ final class EndToEndStage extends Stage {
             m.put("worker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(0)));
             m.put("broker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(1)));
             m.put("batch.max.size", config.batchMaxSize());
+            m.put("batch.adaptive", config.batchAdaptive());
+            m.put("learned_batch_cap", worker.pipeline().batchCap());
             return m;
         }
     }

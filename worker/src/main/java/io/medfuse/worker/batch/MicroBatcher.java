@@ -79,9 +79,17 @@ public final class MicroBatcher implements AutoCloseable {
     private volatile long runStartedNanos;
     private final AtomicLong batches = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
+    /** Learns the batch sizes that pay; null: batches fill to {@code maxBatchSize}. */
+    private final BatchSizer sizer;
+    /** A request taken from the queue that did not fit the batch being formed; the next batch starts with it. */
+    private Pending carried;
 
     public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis) {
         this(model, maxBatchSize, maxQueueDelayMillis, Listener.NONE);
+    }
+
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener) {
+        this(model, maxBatchSize, maxQueueDelayMillis, listener, false);
     }
 
     /**
@@ -90,8 +98,12 @@ public final class MicroBatcher implements AutoCloseable {
      * @param maxBatchSize largest batch, &gt;= 1
      * @param maxQueueDelayMillis longest wait of the oldest request for its batch to fill, &gt;= 0
      * @param listener told about every run
+     * @param adaptive learn which batch sizes pay ({@link BatchSizer}: a sweep on the batcher thread before the
+     *                 first batch, then every run) and cap batches there, in rows; {@code maxBatchSize} stays the
+     *                 bound
      */
-    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener) {
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
+                        boolean adaptive) {
         if (maxBatchSize < 1) {
             throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + maxBatchSize);
         }
@@ -99,6 +111,7 @@ public final class MicroBatcher implements AutoCloseable {
         this.maxBatchSize = maxBatchSize;
         this.maxQueueDelayNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxQueueDelayMillis));
         this.listener = listener;
+        this.sizer = adaptive ? new BatchSizer(maxBatchSize, model::paddedSize) : null;
         // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
         this.thread = new Thread(null, this::loop, "medfuse-batcher", 64L * 1024 * 1024);
         this.thread.setDaemon(true);
@@ -163,6 +176,11 @@ public final class MicroBatcher implements AutoCloseable {
         return requests.get();
     }
 
+    /** The most rows a batch takes now: the learned cap when adaptive, else {@code maxBatchSize}. */
+    public int batchCap() {
+        return sizer == null ? maxBatchSize : sizer.cap();
+    }
+
     /** How long the model run in progress has taken so far, in ns; 0 when none runs. */
     public long runningForNanos() {
         long started = runStartedNanos;
@@ -170,24 +188,43 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     private void loop() {
+        if (sizer != null) {
+            try {
+                sizer.sweep(model);
+            } catch (RuntimeException e) {
+                LOG.warn("the batch-size sweep failed ({}); batches fill to batch.max.size {}", e.toString(),
+                        maxBatchSize);
+            }
+        }
         List<Pending> batch = new ArrayList<>(maxBatchSize);
+        int tabularWidth = model.tabularWidth();
         while (running) {
             try {
-                Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
+                Pending first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
+                carried = null;
                 if (first == null || first.future.isDone()) {
                     continue;
                 }
                 batch.add(first);
+                int rowLimit = sizer == null ? Integer.MAX_VALUE : sizer.nextLimit();
+                int rows = first.rows(tabularWidth);
                 long deadline = first.enqueuedNanos + maxQueueDelayNanos;
-                while (batch.size() < maxBatchSize) {
+                while (batch.size() < maxBatchSize && rows < rowLimit) {
                     long remaining = deadline - System.nanoTime();
                     Pending next = remaining <= 0 ? queue.poll() : queue.poll(remaining, TimeUnit.NANOSECONDS);
                     if (next == null) {
                         break;
                     }
-                    if (!next.future.isDone()) {
-                        batch.add(next);
+                    if (next.future.isDone()) {
+                        continue;
                     }
+                    int more = next.rows(tabularWidth);
+                    if (rows + more > rowLimit) {
+                        carried = next; // it starts the next batch, which runs right after this one
+                        break;
+                    }
+                    batch.add(next);
+                    rows += more;
                 }
                 // a request may have been cancelled (its deadline passed) while the batch filled
                 batch.removeIf(p -> p.future.isDone());
@@ -206,6 +243,10 @@ public final class MicroBatcher implements AutoCloseable {
             } finally {
                 batch.clear();
             }
+        }
+        if (carried != null) {
+            carried.future.completeExceptionally(new BatcherClosedException());
+            carried = null;
         }
         failRemaining();
     }
@@ -259,6 +300,9 @@ public final class MicroBatcher implements AutoCloseable {
             runStartedNanos = 0;
         }
         BatchStats stats = new BatchStats(n, model.paddedSize(rows), start, System.nanoTime() - start);
+        if (sizer != null) {
+            sizer.observe(rows, stats.inferenceNanos());
+        }
         batches.incrementAndGet();
         requests.addAndGet(n);
         listener.batchCompleted(stats);

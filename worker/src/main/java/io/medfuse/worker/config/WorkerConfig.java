@@ -62,6 +62,7 @@ public final class WorkerConfig extends AbstractConfig {
     public static final String MODEL_INTRA_OP_THREADS = "model.intra.op.threads";
     public static final String MODEL_OPTIMIZATION_LEVEL = "model.optimization.level";
     public static final String BATCH_MAX_SIZE = "batch.max.size";
+    public static final String BATCH_ADAPTIVE = "batch.adaptive";
     public static final String BATCH_MAX_QUEUE_DELAY_MS = "batch.max.queue.delay.ms";
     public static final String BATCH_PADDED_SIZES = "batch.padded.sizes";
     public static final String PREPROCESS_THREADS = "preprocess.threads";
@@ -186,6 +187,10 @@ public final class WorkerConfig extends AbstractConfig {
                     Importance.LOW, "ONNX Runtime graph optimisation level.")
             .define(BATCH_MAX_SIZE, Type.INT, 32, Range.between(1, 1024), Importance.MEDIUM,
                     "Largest batch; a batch is run as soon as it has this many requests.")
+            .define(BATCH_ADAPTIVE, Type.BOOLEAN, true, Importance.LOW,
+                    "Learn, per model on this machine, which batch sizes cost least per image (a sweep when the "
+                            + "model loads, then every batch) and cap batches there; batch.max.size stays the "
+                            + "upper bound. false: batches fill to batch.max.size.")
             .define(BATCH_MAX_QUEUE_DELAY_MS, Type.INT, 10, Range.between(0, 60_000), Importance.MEDIUM,
                     "Longest time the oldest request waits for its batch to fill, in ms.")
             .define(BATCH_PADDED_SIZES, Type.LIST, "1,2,4,8,16,32", Importance.LOW,
@@ -567,6 +572,10 @@ public final class WorkerConfig extends AbstractConfig {
 
     public int batchMaxSize() {
         return getInt(BATCH_MAX_SIZE);
+    }
+
+    public boolean batchAdaptive() {
+        return getBoolean(BATCH_ADAPTIVE);
     }
 
     public int batchMaxQueueDelayMs() {

@@ -73,7 +73,8 @@ public final class ModelGeneration {
             t = c == null ? null : c.referralThreshold();
         }
         this.referralThreshold = t == null || t <= 0 ? null : t;
-        this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener);
+        this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener,
+                settings.adaptiveBatching());
     }
 
     /** Name, version, sha256 and execution provider, as every prediction it answers names them. */

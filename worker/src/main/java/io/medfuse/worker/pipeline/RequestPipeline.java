@@ -112,11 +112,22 @@ public final class RequestPipeline implements AutoCloseable {
      * @param influencePerFeature and with each feature masked alone (only with {@code influence})
      * @param referralThreshold predictions whose top probability is below it are marked for referral; null: the
      *                          contract's (none when it has none); 0: never
+     * @param adaptiveBatching each model's batcher learns which batch sizes pay and caps batches there
+     *                         ({@code batch.adaptive}; {@code maxBatchSize} stays the bound)
      */
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
                            Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
-                           boolean influencePerFeature, Double referralThreshold) {
+                           boolean influencePerFeature, Double referralThreshold, boolean adaptiveBatching) {
+
+        public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
+                        ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
+                        Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
+                        boolean influencePerFeature, Double referralThreshold) {
+            this(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references, requestDeadline,
+                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence, influencePerFeature,
+                    referralThreshold, false);
+        }
 
         public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                         ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
@@ -129,14 +140,21 @@ public final class RequestPipeline implements AutoCloseable {
         public Settings withInfluence(boolean on, boolean perFeature) {
             return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, on,
-                    on && perFeature, referralThreshold);
+                    on && perFeature, referralThreshold, adaptiveBatching);
         }
 
         /** These settings with a referral threshold (null: the contract's; 0: never refer). */
         public Settings withReferralThreshold(Double threshold) {
             return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
-                    influencePerFeature, threshold);
+                    influencePerFeature, threshold, adaptiveBatching);
+        }
+
+        /** These settings with adaptive batching on or off. */
+        public Settings withAdaptiveBatching(boolean on) {
+            return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
+                    requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
+                    influencePerFeature, referralThreshold, on);
         }
     }
 
@@ -955,6 +973,11 @@ public final class RequestPipeline implements AutoCloseable {
     /** The largest batch the batchers form. */
     public int maxBatchSize() {
         return settings.maxBatchSize();
+    }
+
+    /** The primary model's batch cap now, in rows: learned when batching is adaptive, else the maximum. */
+    public int batchCap() {
+        return routing.primary().batcher.batchCap();
     }
 
     /** Requests submitted and not yet complete. */

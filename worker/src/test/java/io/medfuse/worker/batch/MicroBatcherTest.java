@@ -66,6 +66,36 @@ class MicroBatcherTest {
     }
 
     /**
+     * Adaptive batching sweeps every candidate size on zero inputs before the first request runs, never runs more
+     * rows than the configured maximum, and loses no request when one that does not fit the batch being formed is
+     * carried over to the next.
+     */
+    @Test
+    void adaptiveBatchingSweepsFirstAndAnswersEveryRequestOnce() throws Exception {
+        EchoModel model = new EchoModel();
+        List<CompletableFuture<Outcome>> results = new ArrayList<>();
+        try (MicroBatcher batcher = new MicroBatcher(model, 16, 5, MicroBatcher.Listener.NONE, true)) {
+            for (int i = 0; i < 300; i++) {
+                // a third of them with two variant rows: batches fill in rows, not requests
+                float[] variants = i % 3 == 0 ? new float[] {-1, -2} : new float[0];
+                results.add(outcome(batcher.submit(new float[] {i, 0}, new float[] {i}, variants)));
+            }
+            for (int i = 0; i < results.size(); i++) {
+                Outcome o = results.get(i).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(o.error()).isNull();
+                assertThat(o.probabilities()).containsExactly(i, i);
+            }
+            assertThat(batcher.batchCap()).isBetween(1, 16);
+            assertThat(batcher.requestCount()).isEqualTo(300);
+        }
+        // the sweep: each candidate (this model pads 1 to 2) once to warm up and three times to time it, before
+        // any request
+        List<Integer> sizes = new ArrayList<>(model.batchSizes);
+        assertThat(sizes.subList(0, 16)).containsExactly(2, 2, 2, 2, 4, 4, 4, 4, 8, 8, 8, 8, 16, 16, 16, 16);
+        assertThat(sizes).allMatch(n -> n <= 16);
+    }
+
+    /**
      * Variant rows (the clinical-data influence's masked rows) run in the same model run as their request, with the
      * request's image, and come back in order; requests without variants in the same batch are unaffected, and the
      * batch still holds at most maxBatchSize requests.
