@@ -44,7 +44,10 @@ class ExportRoundTripTest {
             assertThat(c.trained()).isTrue();
             assertThat(c.name()).isEqualTo("roundtrip");
             assertThat(c.version()).isEqualTo("1.2.3");
-            assertThat(c.image()).isEqualTo(TrainingRun.imageSpec(32));
+            // the spec trained with, recording the decoder that read the images (OpenCV where it loads)
+            assertThat(c.image()).isEqualTo(TrainingRun.imageSpec(32)
+                    .withDecoder(io.medfuse.model.image.ImageDecoder.configured().contractId()));
+            assertThat(c.image().decoder()).isIn("opencv", "imageio");
             assertThat(c.tabular()).extracting(f -> f.name()).containsExactly("age", "sex", "localization");
             assertThat(c.labels()).extracting(l -> l.frequency()).allSatisfy(f -> assertThat(f).isBetween(0.2, 0.8));
             assertThat(c.provenance()).containsEntry("seed", 3).containsEntry("epochs", 3)

@@ -61,7 +61,8 @@ class MobileNetV2TrainingTest {
                 "mobilenetv2");
         try (OnnxClassifier ort = OnnxClassifier.load(out.onnx(), "mnv2", EngineOptions.defaults().withDevice("cpu"))) {
             ModelContract c = ort.contract();
-            assertThat(c.image()).isEqualTo(Backbone.IMAGE_SPEC);
+            assertThat(c.image()).isEqualTo(Backbone.IMAGE_SPEC
+                    .withDecoder(io.medfuse.model.image.ImageDecoder.configured().contractId()));
             assertThat(c.imageInput()).isEqualTo("image");
             assertThat(c.tabularInput()).isEqualTo("tabular");
             assertThat(c.provenance()).containsEntry("architecture", "mobilenetv2").containsKey("backbone");
