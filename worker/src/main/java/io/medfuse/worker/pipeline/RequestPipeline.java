@@ -656,16 +656,17 @@ public final class RequestPipeline implements AutoCloseable {
         String mediaType = request.getImage().getMediaType();
         if (!"application/dicom".equals(normalisedMediaType(mediaType)) || !DicomParser.isPart10(bytes)) {
             // not DICOM, or bytes that are not: the preprocessor's checks name what they are
-            return new Prepared(decode(preprocessor, bytes, mediaType, ref), validated.tabular(), validated.flags(),
+            return new Prepared(decode(model, bytes, mediaType, ref), validated.tabular(), validated.flags(),
                     request.getSource());
         }
         DicomObject dicom;
-        float[] pixels = new float[preprocessor.spec().tensorSize()];
+        float[] pixels;
         try {
             if (bytes.length > settings.imageLimits().maxBytes()) {
-                return new Prepared(decode(preprocessor, bytes, mediaType, ref), validated.tabular(),
+                return new Prepared(decode(model, bytes, mediaType, ref), validated.tabular(),
                         validated.flags(), request.getSource());
             }
+            pixels = model.tensors.take();
             dicom = DicomParser.parse(bytes, settings.imageLimits());
             preprocessor.preprocessInto(dicom, pixels, 0);
         } catch (ImageTooLargeException | UnsupportedTransferSyntaxException e) {
@@ -767,6 +768,8 @@ public final class RequestPipeline implements AutoCloseable {
             bytes = CompletableFuture.completedFuture(inlineBytes(payload.getData()));
         }
         long[] preprocessNanos = new long[1];
+        // whether this request's tensor may go back to its model's pool when it is answered: not when a shadow reads it
+        java.util.concurrent.atomic.AtomicBoolean recyclable = new java.util.concurrent.atomic.AtomicBoolean(true);
         CompletableFuture<Prepared> image = bytes.thenApplyAsync(b -> {
             if (answer.isDone()) {
                 throw new java.util.concurrent.CancellationException("answered already (deadline)");
@@ -776,6 +779,7 @@ public final class RequestPipeline implements AutoCloseable {
             Prepared prepared = prepare(request, input, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
             if (routing.shadow() != null) {
+                recyclable.set(false);
                 // its own task: the shadow's preparation never delays this request's batch
                 try {
                     cpu.execute(() -> shadow(request, model, prepared, b, arrivalNanos));
@@ -817,6 +821,11 @@ public final class RequestPipeline implements AutoCloseable {
         answer.whenComplete((p, error) -> {
             outstanding.remove(answer);
             deadline.cancel(false);
+            Prepared done = prepared.get();
+            if (done != null && recyclable.get() && (error == null || queued.get() == null)) {
+                // answered: its batch has run (or it never reached the batcher), nothing reads the tensor any more
+                model.tensors.give(done.pixels());
+            }
             model.release();
             if (error != null) {
                 // whatever still runs for this request stops: the fetch closes its connection or file, a queued
@@ -897,7 +906,7 @@ public final class RequestPipeline implements AutoCloseable {
                     .getReference());
             pixels = again.pixels();
         } else {
-            pixels = decode(shadow.preprocessor, bytes, request.getImage().getMediaType(),
+            pixels = decode(shadow, bytes, request.getImage().getMediaType(),
                     request.getImage().getReference());
         }
         Encoded row = encode(shadow, new RequestSources(request, shadow.readsDicomTags ? prepared.dicom() : null));
@@ -941,10 +950,11 @@ public final class RequestPipeline implements AutoCloseable {
      * fetched image the detail names the reference only: what the decoder saw (its first bytes) is content the
      * worker read on the producer's behalf and is never echoed.
      */
-    private static float[] decode(ImagePreprocessor preprocessor, byte[] bytes, String mediaType,
-                                  ImageReference ref) {
+    private static float[] decode(ModelGeneration model, byte[] bytes, String mediaType, ImageReference ref) {
         try {
-            return preprocessor.preprocess(bytes, mediaType);
+            float[] pixels = model.tensors.take();
+            model.preprocessor.preprocessInto(bytes, mediaType, pixels, 0);
+            return pixels;
         } catch (ImageTooLargeException | UnsupportedMediaTypeException | UnsupportedTransferSyntaxException e) {
             throw e;
         } catch (ImageDecodeException e) {

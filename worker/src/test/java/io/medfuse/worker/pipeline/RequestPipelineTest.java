@@ -62,6 +62,42 @@ class RequestPipelineTest {
         throw new AssertionError("the request was answered");
     }
 
+    /**
+     * Image tensors are reused (TensorPool): a tensor goes back only when its request is answered, so under
+     * concurrent load every answer is still its own image's, as when each request runs alone.
+     */
+    @Test
+    void reusedTensorsNeverMixOneRequestsPixelsIntoAnothersAnswer() throws Exception {
+        java.util.List<ImagingRequest> requests = new java.util.ArrayList<>();
+        for (int i = 0; i < 120; i++) {
+            requests.add(samples.next("pool-" + i));
+        }
+        Map<String, float[]> alone = new HashMap<>();
+        for (ImagingRequest r : requests) {
+            alone.put(r.getRequestId(), submit(r).get(10, TimeUnit.SECONDS).probabilities());
+        }
+        try (RequestPipeline busy = new RequestPipeline(model, new RequestPipeline.Settings(2, 8, 5,
+                ImageLimits.defaults(), ReferencePolicy.NONE, Duration.ofSeconds(30), Duration.ofMinutes(5),
+                Duration.ofDays(7), 0))) {
+            for (int round = 0; round < 3; round++) {
+                java.util.List<CompletableFuture<Outcome.Predicted>> answers = new java.util.ArrayList<>();
+                for (ImagingRequest r : requests) {
+                    answers.add(busy.submit(r, busy.validate(r), System.nanoTime()));
+                }
+                for (int i = 0; i < requests.size(); i++) {
+                    float[] got = answers.get(i).get(30, TimeUnit.SECONDS).probabilities();
+                    float[] expected = alone.get(requests.get(i).getRequestId());
+                    for (int k = 0; k < got.length; k++) {
+                        assertThat(got[k]).as("request %d, class %d, round %d", i, k, round)
+                                .isCloseTo(expected[k], org.assertj.core.api.Assertions.within(1e-5f));
+                    }
+                }
+            }
+            assertThat(busy.model(RequestPipeline.Role.PRIMARY).tensors.available())
+                    .as("answered requests gave their tensors back").isPositive();
+        }
+    }
+
     @Test
     void predictsAndForgetsTheRequest() throws Exception {
         Outcome.Predicted p = submit(samples.next("ok")).get(10, TimeUnit.SECONDS);
