@@ -137,7 +137,18 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
         }
         HttpResponse<String> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            HttpRequest built = request.build();
+            try {
+                response = http.send(built, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            } catch (java.net.http.HttpTimeoutException | java.net.ConnectException down) {
+                throw down; // no registry answering: nothing to gain from asking again at once
+            } catch (IOException stale) {
+                // a kept-alive connection the registry closed while idle fails the next request before any answer
+                // ("header parser received no bytes"); the JDK client retries only GETs by itself. Every call here
+                // is idempotent (a lookup, or registering a schema, which returns the same id again): once more,
+                // on a new connection
+                response = http.send(built, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            }
         } catch (IOException e) {
             throw new SchemaRegistryException("schema registry at " + describe(path) + " unreachable: " + e,
                     SchemaRegistryException.NO_RESPONSE, 0, e);

@@ -18,6 +18,45 @@ class RestSchemaRegistryClientTest {
     private static final Schema VISIT = SchemaBuilder.record("Visit").namespace("test")
             .fields().requiredString("id").endRecord();
 
+    /**
+     * A registry that closed a kept-alive connection while it was idle: the next request on it fails before any
+     * answer. Registering is idempotent, so the client asks once more on a new connection (the JDK client retries
+     * only GETs by itself). Here the first connection is closed unanswered and the second answers.
+     */
+    @Test
+    void registersOnANewConnectionWhenTheFirstIsClosedUnanswered() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+        try (java.net.ServerSocket server = new java.net.ServerSocket(0, 50,
+                java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                while (!server.isClosed()) {
+                    try (java.net.Socket s = server.accept()) {
+                        int n = connections.incrementAndGet();
+                        java.io.InputStream in = s.getInputStream();
+                        byte[] buf = new byte[8192];
+                        int read = in.read(buf); // the request (small enough for one read here)
+                        if (n == 1 || read <= 0) {
+                            continue; // closed without a byte of answer
+                        }
+                        byte[] body = "{\"id\":7}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                        s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n")
+                                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                        s.getOutputStream().write(body);
+                    } catch (java.io.IOException e) {
+                        return; // the server closed
+                    }
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            var client = new RestSchemaRegistryClient(RegistrySettings.of(URI.create("http://127.0.0.1:"
+                    + server.getLocalPort())));
+            assertThat(client.register("patients-value", PATIENT)).isEqualTo(7);
+            assertThat(connections.get()).as("asked again on a second connection").isEqualTo(2);
+        }
+    }
+
     @Test
     void cachesRegisteredIdsAndFetchedSchemas() {
         try (var registry = InProcessSchemaRegistry.start(0)) {
