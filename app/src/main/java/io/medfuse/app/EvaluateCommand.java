@@ -23,7 +23,10 @@ import picocli.CommandLine.Option;
                     + "one --source maps to the feature's source; rows are read through the sources the worker uses.",
             "Reports accuracy, balanced accuracy, macro one-vs-rest ROC AUC, per-class precision/recall/F1, the "
                     + "confusion matrix and expected calibration error (15 bins), overall, by sex and by age band "
-                    + "(<40, 40-59, 60-79, 80+). Writes DIR/metrics.json and DIR/report.html with PNG charts.",
+                    + "(<40, 40-59, 60-79, 80+); a subgroup smaller than --min-subgroup rows is listed with its n "
+                    + "and marked too small to judge. Writes DIR/metrics.json, DIR/predictions.csv (every image: "
+                    + "label, prediction, each class's probability, the model's identity) and DIR/report.html with "
+                    + "PNG charts. A model trained with --inputs image reads no clinical columns.",
             "",
             "Example:",
             "  medfuse evaluate --model model.onnx --images imgs --metadata test.csv --label dx --out eval/",
@@ -71,6 +74,11 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "A training.json from 'medfuse train --report' to draw the training curves.")
     Path training;
 
+    @Option(names = "--min-subgroup", defaultValue = "" + Evaluation.MIN_SUBGROUP, paramLabel = "N",
+            description = "Subgroups (by sex, by age band) with fewer rows are not scored (default: "
+                    + "${DEFAULT-VALUE}).")
+    int minSubgroup;
+
     @Option(names = "--allow-exclusions",
             description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
     boolean allowExclusions;
@@ -92,18 +100,22 @@ final class EvaluateCommand implements Callable<Integer> {
         if (training != null && !Files.isRegularFile(training)) {
             throw new UserInputException("--training " + training + ": no such file");
         }
+        if (minSubgroup < 1) {
+            throw new UserInputException("--min-subgroup must be >= 1, got " + minSubgroup);
+        }
         EngineOptions cpu = EngineOptions.defaults().withDevice("cpu");
         Evaluation.Result r = Evaluation.run(model, new Evaluation.Options(images, metadata, label, imageColumn,
-                sexColumn, ageColumn, allowExclusions, columnsBySource()), cpu);
+                sexColumn, ageColumn, allowExclusions, columnsBySource(), minSubgroup), cpu);
         Path html = EvaluationReport.write(out, r, training);
         ClassificationMetrics m = r.overall();
         System.out.printf(Locale.ROOT, "%s: %d rows  accuracy %.3f  balanced accuracy %.3f  macro AUC %.3f  "
                         + "ECE %.3f%n", r.contract().name(), m.n(), m.accuracy(), m.balancedAccuracy(), m.macroAuc(),
                 m.ece());
-        r.bySex().forEach((k, g) -> System.out.printf(Locale.ROOT, "  sex %-10s n=%-5d balanced accuracy %.3f  "
-                + "macro AUC %.3f%n", k, g.n(), g.balancedAccuracy(), g.macroAuc()));
-        r.byAgeBand().forEach((k, g) -> System.out.printf(Locale.ROOT, "  age %-10s n=%-5d balanced accuracy %.3f  "
-                + "macro AUC %.3f%n", k, g.n(), g.balancedAccuracy(), g.macroAuc()));
+        if (Evaluation.imageOnly(r.contract())) {
+            System.out.println("  an image-only model (trained with --inputs image): the clinical columns were not read");
+        }
+        r.bySex().forEach((k, g) -> subgroup(r, "sex", k, g));
+        r.byAgeBand().forEach((k, g) -> subgroup(r, "age", k, g));
         @SuppressWarnings("unchecked")
         Map<String, Object> cal = (Map<String, Object>) r.json().get("calibration");
         if (cal != null) {
@@ -122,8 +134,19 @@ final class EvaluateCommand implements Callable<Integer> {
                     fmt(row.get("balancedAccuracyOfRest")),
                     Boolean.TRUE.equals(row.get("contractThreshold")) ? "  (the contract's)" : "");
         }
-        System.out.println("wrote " + out.resolve("metrics.json") + " and " + html);
+        System.out.println("wrote " + out.resolve("metrics.json") + ", " + out.resolve("predictions.csv") + " and "
+                + html);
         return 0;
+    }
+
+    private static void subgroup(Evaluation.Result r, String by, String key, ClassificationMetrics g) {
+        if (r.tooSmall(g.n())) {
+            System.out.printf(Locale.ROOT, "  %s %-10s n=%-5d too small to judge (fewer than %d rows)%n", by, key,
+                    g.n(), r.minSubgroup());
+        } else {
+            System.out.printf(Locale.ROOT, "  %s %-10s n=%-5d balanced accuracy %.3f  macro AUC %.3f%n", by, key,
+                    g.n(), g.balancedAccuracy(), g.macroAuc());
+        }
     }
 
     /** --source COLUMN=SOURCE as source → column; two columns for one source is an error. */

@@ -33,6 +33,9 @@ public final class Evaluation {
     private static final float[] NO_PIXELS = new float[0];
     private static final int BATCH = 32;
 
+    /** Subgroups with fewer rows are reported with their n and marked too small to judge, without metrics. */
+    public static final int MIN_SUBGROUP = 30;
+
     private Evaluation() {
     }
 
@@ -42,12 +45,24 @@ public final class Evaluation {
      * @param ageColumn column for the by-age-band breakdown (skipped when the CSV has none)
      * @param columns source → the CSV column that stands for it ({@code --source COLUMN=SOURCE}); a feature's first
      *                source not named here is read from the column named as the feature
+     * @param minSubgroup subgroups with fewer rows are marked too small to judge ({@link #MIN_SUBGROUP} by default)
      */
     public record Options(Path images, Path csv, String labelColumn, String imageColumn, String sexColumn,
-                          String ageColumn, boolean allowExclusions, Map<FeatureSource, String> columns) {
+                          String ageColumn, boolean allowExclusions, Map<FeatureSource, String> columns,
+                          int minSubgroup) {
 
         public Options {
             columns = columns == null ? Map.of() : Map.copyOf(columns);
+            if (minSubgroup < 1) {
+                throw new IllegalArgumentException("minSubgroup must be >= 1, got " + minSubgroup);
+            }
+        }
+
+        /** With the default minimum subgroup size. */
+        public Options(Path images, Path csv, String labelColumn, String imageColumn, String sexColumn,
+                       String ageColumn, boolean allowExclusions, Map<FeatureSource, String> columns) {
+            this(images, csv, labelColumn, imageColumn, sexColumn, ageColumn, allowExclusions, columns,
+                    MIN_SUBGROUP);
         }
 
         /** Every feature read from the column named as the feature. */
@@ -57,10 +72,31 @@ public final class Evaluation {
         }
     }
 
-    /** Everything measured; {@link #json()} is what metrics.json holds. */
+    /**
+     * Everything measured; {@link #json()} is what metrics.json holds.
+     *
+     * @param images each row's image (the CSV's image column), in the order of {@code probabilities}
+     * @param lines each row's line in the CSV
+     * @param sha256 the model file's SHA-256
+     * @param minSubgroup subgroups below this size are too small to judge
+     */
     public record Result(ModelContract contract, List<String> labels, float[][] probabilities, int[] truth,
                          ClassificationMetrics overall, Map<String, ClassificationMetrics> bySex,
-                         Map<String, ClassificationMetrics> byAgeBand, Map<String, Object> json) {
+                         Map<String, ClassificationMetrics> byAgeBand, Map<String, Object> json,
+                         List<String> images, List<Integer> lines, String sha256, int minSubgroup) {
+
+        /** Whether a subgroup of {@code n} rows is too small to judge. */
+        public boolean tooSmall(int n) {
+            return n < minSubgroup;
+        }
+    }
+
+    /**
+     * Whether the model was trained on the image alone ({@code --inputs image}: its tabular weights are zero, so the
+     * clinical columns are not read).
+     */
+    public static boolean imageOnly(ModelContract c) {
+        return "image".equals(c.provenance().get("inputs"));
     }
 
     /**
@@ -70,10 +106,12 @@ public final class Evaluation {
     public static Result run(Path model, Options o, EngineOptions engine) {
         try (OnnxClassifier ort = OnnxClassifier.load(model, engine)) {
             ModelContract c = ort.contract();
-            // the contract's features with their sources: a CSV row resolves as a request would
+            // the contract's features with their sources: a CSV row resolves as a request would; an image-only
+            // model reads none (they are imputed: its tabular weights are zero)
+            boolean imageOnly = imageOnly(c);
             DatasetOptions options = new DatasetOptions(o.imageColumn(), o.labelColumn(),
-                    c.tabular().stream().map(FeatureSpec::binding).toList(), o.columns(), null, c.labelNames(),
-                    o.allowExclusions());
+                    imageOnly ? List.of() : c.tabular().stream().map(FeatureSpec::binding).toList(),
+                    imageOnly ? Map.of() : o.columns(), null, c.labelNames(), o.allowExclusions());
             ImagePreprocessor pre = new ImagePreprocessor(c.image(), ImageLimits.defaults());
             // read and check every row and image first, keeping no pixels (224x224 images would not fit in memory)
             Dataset data = new DatasetReader(pre, pixels -> NO_PIXELS).read(o.images(), o.csv(), options);
@@ -101,7 +139,8 @@ public final class Evaluation {
             float[][] raw = probabilities;
             float[][] calibrated = c.calibration() == null ? raw
                     : TemperatureScaling.scaled(raw, c.calibration().temperature());
-            Result r = summarise(model, o, c, data, calibrated, truth);
+            Result r = summarise(model, o, c, data, calibrated, truth, ort.sha256());
+            r.json().put("inputs", imageOnly ? "image (the clinical columns are not read)" : "fused or as trained");
             if (c.calibration() != null) {
                 Map<String, Object> cal = new LinkedHashMap<>();
                 cal.put("method", c.calibration().method());
@@ -119,7 +158,7 @@ public final class Evaluation {
     }
 
     private static Result summarise(Path model, Options o, ModelContract c, Dataset data, float[][] probabilities,
-                                    int[] truth) {
+                                    int[] truth, String sha256) {
         List<String> labels = c.labelNames();
         ClassificationMetrics overall = ClassificationMetrics.of(probabilities, truth, labels.size());
         CsvTable table = CsvTable.read(o.csv());
@@ -147,10 +186,15 @@ public final class Evaluation {
         json.put("excluded", data.excluded());
         json.put("labels", labels);
         json.put("eceBins", ClassificationMetrics.ECE_BINS);
+        json.put("sha256", sha256);
         json.put("overall", overall.toMap(labels));
-        json.put("bySex", group(bySex, labels));
-        json.put("byAgeBand", group(byAge, labels));
-        return new Result(c, labels, probabilities, truth, overall, bySex, byAge, json);
+        json.put("minSubgroup", o.minSubgroup());
+        json.put("bySex", group(bySex, labels, o.minSubgroup()));
+        json.put("byAgeBand", group(byAge, labels, o.minSubgroup()));
+        List<String> images = data.samples().stream().map(Sample::image).toList();
+        List<Integer> lines = data.samples().stream().map(Sample::line).toList();
+        return new Result(c, labels, probabilities, truth, overall, bySex, byAge, json, images, lines, sha256,
+                o.minSubgroup());
     }
 
     /** The thresholds {@link #referralTable} lists (besides the contract's own). */
@@ -250,9 +294,17 @@ public final class Evaluation {
         return out;
     }
 
-    private static Map<String, Object> group(Map<String, ClassificationMetrics> g, List<String> labels) {
+    private static Map<String, Object> group(Map<String, ClassificationMetrics> g, List<String> labels, int min) {
         Map<String, Object> out = new LinkedHashMap<>();
         g.forEach((k, m) -> {
+            if (m.n() < min) {
+                // a balanced accuracy of 1.000 over 4 patients is not a finding: n only
+                Map<String, Object> small = new LinkedHashMap<>();
+                small.put("n", m.n());
+                small.put("tooSmallToJudge", true);
+                out.put(k, small);
+                return;
+            }
             Map<String, Object> full = m.toMap(labels);
             Map<String, Object> brief = new LinkedHashMap<>();
             for (String key : List.of("n", "accuracy", "balancedAccuracy", "macroAuc", "ece", "perClass")) {

@@ -29,6 +29,7 @@ public final class EvaluationReport {
         try {
             Files.createDirectories(dir);
             json.writeValue(dir.resolve("metrics.json").toFile(), r.json());
+            Files.writeString(dir.resolve("predictions.csv"), predictionsCsv(r), StandardCharsets.UTF_8);
             Files.write(dir.resolve("confusion.png"), Charts.confusion(r.overall().confusion(), r.labels()));
             Files.write(dir.resolve("roc.png"), Charts.roc(r.probabilities(), r.truth(), r.labels()));
             Files.write(dir.resolve("reliability.png"), Charts.reliability(r.overall()));
@@ -50,6 +51,44 @@ public final class EvaluationReport {
         }
     }
 
+    /**
+     * One row per image: its id (the CSV's image column) and line, the true and the predicted label, every class's
+     * probability (calibrated as the worker publishes them), and the model's identity, so two models can be compared
+     * paired on the same images.
+     */
+    static String predictionsCsv(Evaluation.Result r) {
+        StringBuilder s = new StringBuilder("image,line,label,predicted");
+        for (String l : r.labels()) {
+            s.append(",p_").append(csv(l));
+        }
+        s.append(",model,version,sha256\n");
+        String model = csv(r.contract().name()) + "," + csv(r.contract().version()) + "," + r.sha256();
+        for (int i = 0; i < r.truth().length; i++) {
+            float[] p = r.probabilities()[i];
+            int best = 0;
+            for (int c = 1; c < p.length; c++) {
+                if (p[c] > p[best]) {
+                    best = c;
+                }
+            }
+            s.append(csv(r.images().get(i))).append(',').append(r.lines().get(i)).append(',')
+                    .append(csv(r.labels().get(r.truth()[i]))).append(',').append(csv(r.labels().get(best)));
+            for (float v : p) {
+                s.append(',').append(String.format(Locale.ROOT, "%.6f", v));
+            }
+            s.append(',').append(model).append('\n');
+        }
+        return s.toString();
+    }
+
+    /** RFC 4180 quoting where needed. */
+    private static String csv(String v) {
+        if (v.indexOf(',') < 0 && v.indexOf('"') < 0 && v.indexOf('\n') < 0 && v.indexOf('\r') < 0) {
+            return v;
+        }
+        return '"' + v.replace("\"", "\"\"") + '"';
+    }
+
     private static String html(Evaluation.Result r, boolean curves) {
         StringBuilder s = new StringBuilder();
         s.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>medfuse evaluation: ")
@@ -62,9 +101,9 @@ public final class EvaluationReport {
                 .append(" rows, through ONNX Runtime and the serving preprocessing.</p>\n");
         s.append("<table><tr><th>group</th><th>n</th><th>accuracy</th><th>balanced accuracy</th><th>macro AUC</th>"
                 + "<th>ECE</th></tr>\n");
-        row(s, "all", r.overall());
-        r.bySex().forEach((k, m) -> row(s, "sex " + k, m));
-        r.byAgeBand().forEach((k, m) -> row(s, "age " + k, m));
+        row(s, "all", r.overall(), false);
+        r.bySex().forEach((k, m) -> row(s, "sex " + k, m, r.tooSmall(m.n())));
+        r.byAgeBand().forEach((k, m) -> row(s, "age " + k, m, r.tooSmall(m.n())));
         s.append("</table>\n<h2>Per class</h2>\n<table><tr><th>class</th><th>support</th><th>precision</th>"
                 + "<th>recall</th><th>F1</th><th>AUC</th></tr>\n");
         for (int c = 0; c < r.labels().size(); c++) {
@@ -81,12 +120,19 @@ public final class EvaluationReport {
                 .append("<h2>ROC curves</h2><img src=\"roc.png\" alt=\"ROC curves\">\n")
                 .append("<h2>Calibration</h2><img src=\"reliability.png\" alt=\"reliability diagram\">\n")
                 .append("<p>ECE: ").append(ClassificationMetrics.ECE_BINS).append(" equal-width confidence bins. "
-                        + "Subgroups with few rows have wide uncertainty; AUC is blank where a class is absent.</p>\n")
+                        + "Subgroups of fewer than " + r.minSubgroup() + " rows are not scored (too small to judge); "
+                        + "larger ones still have wide uncertainty; AUC is blank where a class is absent. "
+                        + "predictions.csv holds every image's probabilities.</p>\n")
                 .append("</body></html>\n");
         return s.toString();
     }
 
-    private static void row(StringBuilder s, String name, ClassificationMetrics m) {
+    private static void row(StringBuilder s, String name, ClassificationMetrics m, boolean tooSmall) {
+        if (tooSmall) {
+            s.append("<tr><td>").append(esc(name)).append("</td><td>").append(m.n())
+                    .append("</td><td colspan=\"4\">too small to judge</td></tr>\n");
+            return;
+        }
         s.append("<tr><td>").append(esc(name)).append("</td><td>").append(m.n()).append("</td><td>")
                 .append(f(m.accuracy())).append("</td><td>").append(f(m.balancedAccuracy())).append("</td><td>")
                 .append(f(m.macroAuc())).append("</td><td>").append(f(m.ece())).append("</td></tr>\n");
