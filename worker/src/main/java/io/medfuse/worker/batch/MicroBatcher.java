@@ -98,9 +98,9 @@ public final class MicroBatcher implements AutoCloseable {
      * @param maxBatchSize largest batch, &gt;= 1
      * @param maxQueueDelayMillis longest wait of the oldest request for its batch to fill, &gt;= 0
      * @param listener told about every run
-     * @param adaptive learn which batch sizes pay ({@link BatchSizer}: a sweep on the batcher thread before the
-     *                 first batch, then every run) and cap batches there, in rows; {@code maxBatchSize} stays the
-     *                 bound
+     * @param adaptive learn which batch sizes pay ({@link BatchSizer}: a sweep here, on the caller's thread, before
+     *                 the batcher starts, then every run) and cap batches there, in rows; {@code maxBatchSize} stays
+     *                 the bound
      */
     public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
                         boolean adaptive) {
@@ -112,6 +112,16 @@ public final class MicroBatcher implements AutoCloseable {
         this.maxQueueDelayNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxQueueDelayMillis));
         this.listener = listener;
         this.sizer = adaptive ? new BatchSizer(maxBatchSize, model::paddedSize) : null;
+        if (sizer != null) {
+            // on the caller's thread, before this batcher takes a request: a model being swapped in is swept while
+            // the one it replaces still answers, so no request waits for the sweep
+            try {
+                sizer.sweep(model);
+            } catch (RuntimeException e) {
+                LOG.warn("the batch-size sweep failed ({}); batches fill to batch.max.size {}", e.toString(),
+                        maxBatchSize);
+            }
+        }
         // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
         this.thread = new Thread(null, this::loop, "medfuse-batcher", 64L * 1024 * 1024);
         this.thread.setDaemon(true);
@@ -188,14 +198,6 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     private void loop() {
-        if (sizer != null) {
-            try {
-                sizer.sweep(model);
-            } catch (RuntimeException e) {
-                LOG.warn("the batch-size sweep failed ({}); batches fill to batch.max.size {}", e.toString(),
-                        maxBatchSize);
-            }
-        }
         List<Pending> batch = new ArrayList<>(maxBatchSize);
         int tabularWidth = model.tabularWidth();
         while (running) {
