@@ -16,10 +16,12 @@ import org.slf4j.LoggerFactory;
  * {@code batch.max.size} stays the upper bound.
  *
  * <p>The candidate sizes are the padded sizes ONNX Runtime sees up to the maximum. A sweep at start times each one
- * (a warm-up run, then the median of three, on zero inputs); afterwards every run updates the candidate it belongs to
+ * (a warm-up run, then one timed run, on zero inputs); afterwards every run updates the candidate it belongs to
  * (an exponentially weighted mean of wall time per row, padding included). The cap is the smallest candidate within
- * {@value #GOOD_ENOUGH} of the cheapest: equal throughput at a shorter wait. Every {@value #EXPLORE_EVERY}th run may
- * take one size more than the cap, so a size that got cheaper (the machine got quieter) is noticed. Not thread-safe:
+ * {@value #GOOD_ENOUGH} of the cheapest: equal throughput at a shorter wait. Every {@value #EXPLORE_EVERY}th run
+ * takes one size more or one less than the cap, in turn, so a size that got cheaper (the machine got quieter) is
+ * noticed; a model swapped in while requests flow is not swept (that would delay the swap by seconds on a large
+ * model) and learns from these runs alone, starting at the maximum. Not thread-safe:
  * the batcher thread only, apart from {@link #cap()}.
  */
 final class BatchSizer {
@@ -64,16 +66,26 @@ final class BatchSizer {
         return sizes.clone();
     }
 
-    /** The rows the next batch may hold: the cap, or on an exploring run the next candidate above it. */
+    /**
+     * The rows the next batch may hold: the cap, or on an exploring run (every {@value #EXPLORE_EVERY}th) the next
+     * candidate above it and below it in turn (the one that exists when only one does), so a size that got cheaper,
+     * or one never swept, is measured.
+     */
     int nextLimit() {
         runs++;
         int c = cap;
-        if (c < max && runs % EXPLORE_EVERY == 0) {
-            for (int s : sizes) {
-                if (s > c) {
-                    return s;
-                }
-            }
+        if (runs % EXPLORE_EVERY != 0) {
+            return c;
+        }
+        int i = Arrays.binarySearch(sizes, c);
+        boolean up = (runs / EXPLORE_EVERY) % 2 == 1;
+        boolean canUp = i >= 0 && i + 1 < sizes.length;
+        boolean canDown = i > 0;
+        if (up && canUp || !canDown && canUp) {
+            return sizes[i + 1];
+        }
+        if (canDown) {
+            return sizes[i - 1];
         }
         return c;
     }
@@ -90,14 +102,11 @@ final class BatchSizer {
             Arrays.fill(images, image);
             Arrays.fill(tabular, tab);
             model.predictRows(images, tabular); // warm-up: ONNX Runtime plans memory for this shape
-            long[] t = new long[3];
-            for (int k = 0; k < t.length; k++) {
-                long s = System.nanoTime();
-                model.predictRows(images, tabular);
-                t[k] = System.nanoTime() - s;
-            }
-            Arrays.sort(t);
-            nanosPerRow[i] = t[1] / (double) rows;
+            // one timed run: a sweep is paid for every model swapped in (a 512-px model: about a second), and the
+            // runs that follow correct a noisy first figure
+            long s = System.nanoTime();
+            model.predictRows(images, tabular);
+            nanosPerRow[i] = (System.nanoTime() - s) / (double) rows;
         }
         choose();
         LOG.info("batch sizes for this model on this machine (ms per row, swept in {} ms): {}; batches capped at {} "

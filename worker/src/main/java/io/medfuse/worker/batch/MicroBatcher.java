@@ -104,6 +104,15 @@ public final class MicroBatcher implements AutoCloseable {
      */
     public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
                         boolean adaptive) {
+        this(model, maxBatchSize, maxQueueDelayMillis, listener, adaptive, adaptive);
+    }
+
+    /**
+     * As {@link #MicroBatcher(BatchModel, int, long, Listener, boolean)}; with {@code sweep} false an adaptive
+     * batcher learns from its runs alone, starting at {@code maxBatchSize} (a model swapped in while requests flow).
+     */
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
+                        boolean adaptive, boolean sweep) {
         if (maxBatchSize < 1) {
             throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + maxBatchSize);
         }
@@ -112,7 +121,7 @@ public final class MicroBatcher implements AutoCloseable {
         this.maxQueueDelayNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxQueueDelayMillis));
         this.listener = listener;
         this.sizer = adaptive ? new BatchSizer(maxBatchSize, model::paddedSize) : null;
-        if (sizer != null) {
+        if (sizer != null && sweep) {
             // on the caller's thread, before this batcher takes a request: a model being swapped in is swept while
             // the one it replaces still answers, so no request waits for the sweep
             try {

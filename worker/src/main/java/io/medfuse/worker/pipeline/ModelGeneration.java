@@ -50,8 +50,9 @@ public final class ModelGeneration {
     private final AtomicInteger users = new AtomicInteger();
     private volatile boolean retired;
 
+    /** @param sweep with adaptive batching, sweep the batch sizes now (the first model; not one swapped in) */
     ModelGeneration(Classifier classifier, boolean owned, boolean shadow, RequestPipeline.Settings settings,
-                    MicroBatcher.Listener listener, Executor closer) {
+                    MicroBatcher.Listener listener, Executor closer, boolean sweep) {
         this.classifier = classifier;
         this.owned = owned;
         this.shadow = shadow;
@@ -76,7 +77,7 @@ public final class ModelGeneration {
         }
         this.referralThreshold = t == null || t <= 0 ? null : t;
         this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener,
-                settings.adaptiveBatching());
+                settings.adaptiveBatching(), sweep);
         // as many tensors as one full batch: under load they are all in use anyway, idle they stay bounded
         this.tensors = new TensorPool(contract.image().tensorSize(), settings.maxBatchSize());
     }

@@ -246,7 +246,7 @@ public final class RequestPipeline implements AutoCloseable {
                 metrics.batchFailed(stats);
             }
         };
-        this.routing = new Routing(generation(classifier, owned, false), null, 0, null);
+        this.routing = new Routing(generation(classifier, owned, false, true), null, 0, null);
     }
 
     /**
@@ -254,7 +254,7 @@ public final class RequestPipeline implements AutoCloseable {
      * own: they count in the model's metrics but never in the stall signals (a hanging or failing shadow must not
      * make the worker look stuck and get it restarted), nor in the batch figures of the answers.
      */
-    private ModelGeneration generation(Classifier classifier, boolean owned, boolean shadow) {
+    private ModelGeneration generation(Classifier classifier, boolean owned, boolean shadow, boolean sweep) {
         ModelIdentity id = classifier.identity();
         MicroBatcher.Listener listener = new MicroBatcher.Listener() {
             @Override
@@ -274,7 +274,7 @@ public final class RequestPipeline implements AutoCloseable {
                 metrics.modelRunFailed(id);
             }
         };
-        ModelGeneration g = new ModelGeneration(classifier, owned, shadow, settings, listener, retirer);
+        ModelGeneration g = new ModelGeneration(classifier, owned, shadow, settings, listener, retirer, sweep);
         generations.removeIf(ModelGeneration::isClosed);
         generations.add(g);
         return g;
@@ -298,7 +298,8 @@ public final class RequestPipeline implements AutoCloseable {
      * @param share for a canary, the share of request ids it answers (0 to 1); ignored otherwise
      */
     public void install(Role role, Classifier classifier, double share) {
-        ModelGeneration g = generation(classifier, true, role == Role.SHADOW);
+        // not swept: the swap would wait seconds for it on a large model; it learns from its runs
+        ModelGeneration g = generation(classifier, true, role == Role.SHADOW, false);
         synchronized (routingLock) {
             if (closed) {
                 g.closeNow();

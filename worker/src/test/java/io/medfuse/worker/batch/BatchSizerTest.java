@@ -79,18 +79,33 @@ class BatchSizerTest {
     }
 
     @Test
-    void exploresTheNextSizeUpEveryFiftiethRunAndOtherwiseStaysAtTheCap() {
+    void exploresTheSizesAboveAndBelowTheCapInTurnEveryFiftiethRunAndOtherwiseStaysAtTheCap() {
         BatchSizer s = sizer(32);
         feed(s, new double[] {12.0, 8.0, 6.0, 4.0, 4.1, 6.5}, 30);
-        int explored = 0;
+        int up = 0;
+        int down = 0;
         for (int k = 0; k < 10 * BatchSizer.EXPLORE_EVERY; k++) {
             int limit = s.nextLimit();
-            assertThat(limit).isIn(8, 16);
-            if (limit == 16) {
-                explored++;
-            }
+            assertThat(limit).isIn(4, 8, 16);
+            up += limit == 16 ? 1 : 0;
+            down += limit == 4 ? 1 : 0;
         }
-        assertThat(explored).isEqualTo(10);
+        assertThat(up).isEqualTo(5);
+        assertThat(down).isEqualTo(5);
+    }
+
+    @Test
+    void withoutASweepItStartsAtTheMaximumAndFindsACheaperSizeBelowIt() {
+        BatchSizer s = sizer(32);
+        // a model swapped in: no sweep; its runs are full batches of 32 rows at 6.5 ms per row, while 16 costs 4
+        double[] cost = {12.0, 8.0, 6.0, 4.0, 4.0, 6.5};
+        int[] sizes = s.sizes();
+        for (int k = 0; k < 40 * BatchSizer.EXPLORE_EVERY; k++) {
+            int rows = s.nextLimit();
+            int i = java.util.Arrays.binarySearch(sizes, rows);
+            s.observe(rows, (long) (cost[i] * 1e6 * rows));
+        }
+        assertThat(s.cap()).as("found going down from 32").isEqualTo(8);
     }
 
     @Test
