@@ -48,9 +48,11 @@ class CrashRecoveryIT {
             // answered everything it had taken, and the recovery path this test is about did not run.
             // Batches large enough that a burst of requests (a producer that lagged on a busy machine) still waits
             // the 400 ms instead of filling a batch and being answered at once: it did, once, in a full suite run.
+            // Not adaptive: the bundled model costs the same per row at every size, so an adaptive batcher caps its
+            // batches at a few rows, runs them at once, and A again has nothing pending when it is killed.
             Process a = f.startWorkerProcess(Map.of(WorkerConfig.BATCH_MAX_QUEUE_DELAY_MS, "400",
-                    WorkerConfig.BATCH_MAX_SIZE, "256", WorkerConfig.BATCH_PADDED_SIZES, "1,2,4,8,16,32,64,128,256"),
-                    dir, "worker-a");
+                    WorkerConfig.BATCH_MAX_SIZE, "256", WorkerConfig.BATCH_PADDED_SIZES, "1,2,4,8,16,32,64,128,256",
+                    WorkerConfig.BATCH_ADAPTIVE, "false"), dir, "worker-a");
             f.startReading();
             SampleRequests samples = new SampleRequests(11, 64, "image/png");
             Set<String> ids = new HashSet<>();

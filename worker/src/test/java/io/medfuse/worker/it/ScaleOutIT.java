@@ -1,5 +1,6 @@
 package io.medfuse.worker.it;
 
+import io.medfuse.worker.config.WorkerConfig;
 import io.medfuse.testkit.SharedBroker;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,8 +28,10 @@ class ScaleOutIT {
     void twoInstancesAnswerEveryOneOfAThousandRequestsExactlyOnceInBatches() throws Exception {
         int n = 1000;
         try (StreamFixture f = new StreamFixture(kafka, registry, 6);
-             MedfuseWorker a = MedfuseWorker.start(f.workerConfig(Map.of()));
-             MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
+             // batches fill to batch.max.size (not adaptive: the bundled model may be capped near 1 row per batch,
+             // and this test checks that requests from several partitions share batches)
+             MedfuseWorker a = MedfuseWorker.start(f.workerConfig(Map.of(WorkerConfig.BATCH_ADAPTIVE, "false")));
+             MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of(WorkerConfig.BATCH_ADAPTIVE, "false")))) {
             assertThat(a.awaitRunning(Duration.ofSeconds(60))).isTrue();
             assertThat(b.awaitRunning(Duration.ofSeconds(60))).isTrue();
             f.startReading();
