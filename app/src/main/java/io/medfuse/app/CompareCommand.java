@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
                     + "--metadata (an external test set) as 'evaluate' scores them, each into DIR/<model file "
                     + "name>/ (metrics.json, predictions.csv, report.html), and each model after the first is "
                     + "compared with the first on the same images: balanced accuracy and macro AUC differences with "
-                    + "95 % paired bootstrap intervals (--resamples, over images), and McNemar's exact test.",
+                    + "95 %% paired bootstrap intervals (--resamples, over images), and McNemar's exact test.",
             "",
             "Example:",
             "  medfuse compare --images imgs --metadata meta.csv --label dx --numeric age \\",
