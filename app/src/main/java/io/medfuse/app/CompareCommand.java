@@ -131,7 +131,7 @@ final class CompareCommand implements Callable<Integer> {
             io.medfuse.trainer.eval.Evaluation.Result r = io.medfuse.trainer.eval.Evaluation.run(m,
                     new io.medfuse.trainer.eval.Evaluation.Options(training.images, training.metadata,
                             training.label, training.imageColumn, "sex", "age", training.allowExclusions, columns),
-                    cpu);
+                    cpu, line -> System.err.println("medfuse compare: " + line));
             io.medfuse.trainer.eval.EvaluationReport.write(out.resolve(stem(m)), r, null);
             results.add(r);
         }

@@ -105,7 +105,8 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         EngineOptions cpu = EngineOptions.defaults().withDevice("cpu");
         Evaluation.Result r = Evaluation.run(model, new Evaluation.Options(images, metadata, label, imageColumn,
-                sexColumn, ageColumn, allowExclusions, columnsBySource(), minSubgroup), cpu);
+                sexColumn, ageColumn, allowExclusions, columnsBySource(), minSubgroup), cpu,
+                line -> System.err.println("medfuse evaluate: " + line));
         Path html = EvaluationReport.write(out, r, training);
         ClassificationMetrics m = r.overall();
         System.out.printf(Locale.ROOT, "%s: %d rows  accuracy %.3f  balanced accuracy %.3f  macro AUC %.3f  "

@@ -155,7 +155,8 @@ final class TrainingOptions {
         System.err.println("medfuse " + command + ": reading " + metadata + " and images in " + images
                 + (HyperParameters.frozenBackbone(hp.architecture()) ? " (extracting " + hp.architecture()
                 + " features once per image)" : "") + " ...");
-        Dataset dataset = TrainingRun.read(images, metadata, options, hp);
+        Dataset dataset = TrainingRun.read(images, metadata, options, hp,
+                line -> System.err.println("medfuse " + command + ": " + line));
         System.err.printf(Locale.ROOT, "medfuse %s: %d rows, labels %s%s (%.0f s)%n", command,
                 dataset.samples().size(), dataset.labels(),
                 dataset.excludedCount() > 0 ? ", excluded " + dataset.excluded() : "", (System.nanoTime() - t0) / 1e9);

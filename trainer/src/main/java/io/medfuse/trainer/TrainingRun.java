@@ -83,12 +83,19 @@ public final class TrainingRun {
      * @throws DatasetException naming file, line and column
      */
     public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp) {
+        return read(images, csv, options, hp, line -> { });
+    }
+
+    /** As {@link #read(Path, Path, DatasetOptions, HyperParameters)}, reporting progress lines to {@code progress}. */
+    public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp,
+                               java.util.function.Consumer<String> progress) {
         if (!HyperParameters.frozenBackbone(hp.architecture())) {
-            return read(images, csv, options, hp.imageSize());
+            return new DatasetReader(new ImagePreprocessor(imageSpec(hp.imageSize()), ImageLimits.defaults()))
+                    .reportingTo(progress).read(images, csv, options);
         }
         try (io.medfuse.model.engine.FeatureExtractor fx = Backbone.extractor(1)) {
             return new DatasetReader(new ImagePreprocessor(Backbone.IMAGE_SPEC, ImageLimits.defaults()),
-                    pixels -> fx.extract(pixels, 1)[0]).read(images, csv, options);
+                    pixels -> fx.extract(pixels, 1)[0]).reportingTo(progress).read(images, csv, options);
         }
     }
 

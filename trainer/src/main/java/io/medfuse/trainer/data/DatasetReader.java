@@ -54,6 +54,8 @@ public final class DatasetReader {
 
     private final ImagePreprocessor preprocessor;
     private final java.util.function.UnaryOperator<float[]> transform;
+    /** Where {@link #read} reports its progress (a line every 5 s); by default nowhere. */
+    private java.util.function.Consumer<String> progress = line -> { };
 
     /** @param preprocessor the serving preprocessing, built from the contract's image spec */
     public DatasetReader(ImagePreprocessor preprocessor) {
@@ -96,6 +98,16 @@ public final class DatasetReader {
      * @throws DatasetException naming file, line and column on the first bad row (unless exclusions are allowed),
      *                          on a missing column, or when nothing usable is left
      */
+    /**
+     * Reports the reading's progress (rows read, rate, time left; a line every 5 s and one at the end) to {@code out}.
+     *
+     * @return this reader
+     */
+    public DatasetReader reportingTo(java.util.function.Consumer<String> out) {
+        this.progress = java.util.Objects.requireNonNull(out, "out");
+        return this;
+    }
+
     public Dataset read(Path imagesDir, Path csv, DatasetOptions options) {
         if (!Files.isDirectory(imagesDir)) {
             throw new DatasetException(Reason.MISSING_IMAGE, imagesDir, 0, null, "no such images folder");
@@ -147,13 +159,16 @@ public final class DatasetReader {
         int n = table.rows().size();
         // decoding dominates; do it on every core (the preprocessor is thread-safe), then judge rows in file order
         Object[] results = new Object[n];
+        ProgressLine line = new ProgressLine("reading " + csv.getFileName() + " and its images", n, progress);
         IntStream.range(0, n).parallel().forEach(i -> {
             try {
                 results[i] = readRow(table, i, imagesDir, imageCol, labelCol, sources, resolver, groupCol, options);
             } catch (DatasetException e) {
                 results[i] = e;
             }
+            line.step();
         });
+        line.done();
 
         List<Sample> samples = new ArrayList<>(n);
         Map<Reason, Integer> excluded = new EnumMap<>(Reason.class);

@@ -104,6 +104,12 @@ public final class Evaluation {
      * @throws io.medfuse.model.ModelException when the model cannot be loaded or run
      */
     public static Result run(Path model, Options o, EngineOptions engine) {
+        return run(model, o, engine, line -> { });
+    }
+
+    /** As {@link #run(Path, Options, EngineOptions)}, reporting progress lines (rate, time left) to {@code progress}. */
+    public static Result run(Path model, Options o, EngineOptions engine,
+                             java.util.function.Consumer<String> progress) {
         try (OnnxClassifier ort = OnnxClassifier.load(model, engine)) {
             ModelContract c = ort.contract();
             // the contract's features with their sources: a CSV row resolves as a request would; an image-only
@@ -114,7 +120,8 @@ public final class Evaluation {
                     imageOnly ? Map.of() : o.columns(), null, c.labelNames(), o.allowExclusions());
             ImagePreprocessor pre = new ImagePreprocessor(c.image(), ImageLimits.defaults());
             // read and check every row and image first, keeping no pixels (224x224 images would not fit in memory)
-            Dataset data = new DatasetReader(pre, pixels -> NO_PIXELS).read(o.images(), o.csv(), options);
+            Dataset data = new DatasetReader(pre, pixels -> NO_PIXELS).reportingTo(progress)
+                    .read(o.images(), o.csv(), options);
             DatasetReader again = new DatasetReader(pre);
             TabularEncoder encoder = new TabularEncoder(c.tabular());
             int n = data.samples().size();
@@ -122,6 +129,8 @@ public final class Evaluation {
             int width = encoder.width();
             float[][] probabilities = new float[n][];
             int[] truth = new int[n];
+            io.medfuse.trainer.data.ProgressLine scoring = new io.medfuse.trainer.data.ProgressLine(
+                    "scoring " + c.name(), n, progress);
             for (int start = 0; start < n; start += BATCH) {
                 int b = Math.min(BATCH, n - start);
                 float[] images = new float[b * size];
@@ -131,11 +140,13 @@ public final class Evaluation {
                     System.arraycopy(again.preprocessed(data, s), 0, images, i * size, size);
                     encoder.encodeInto(s.features(), tabular, i * width);
                     truth[start + i] = c.labelNames().indexOf(s.label());
+                    scoring.step();
                 }
                 // what the network says; the contract's calibration is applied below, exactly as the engine does
                 float[][] p = ort.predictUncalibrated(images, tabular, b);
                 System.arraycopy(p, 0, probabilities, start, b);
             }
+            scoring.done();
             float[][] raw = probabilities;
             float[][] calibrated = c.calibration() == null ? raw
                     : TemperatureScaling.scaled(raw, c.calibration().temperature());
