@@ -11,9 +11,6 @@ import io.medfuse.trainer.TrainingRun;
 import io.medfuse.trainer.data.Dataset;
 import io.medfuse.trainer.data.DatasetOptions;
 import io.medfuse.trainer.synth.SyntheticDataset;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,24 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** 'medfuse compare --models': saved models scored on an external test set and compared paired. */
 class CompareSavedModelsTest {
-
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Medfuse.run(args), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
 
     private static Path train(Path dir, Path csv, InputMode mode) throws Exception {
         Dataset data = TrainingRun.read(dir.resolve("images"), csv, new DatasetOptions("image", "label",
@@ -60,7 +39,7 @@ class CompareSavedModelsTest {
         Path testCsv = new SyntheticDataset(9).write(test, 60);
         Path out = dir.resolve("cmp");
 
-        Run r = run("compare", "--models", image + "," + fused, "--images", test.resolve("images").toString(),
+        CliRun r = CliRun.of("compare", "--models", image + "," + fused, "--images", test.resolve("images").toString(),
                 "--metadata", testCsv.toString(), "--label", "label", "--resamples", "200", "--out", out.toString());
 
         assertThat(r.exit()).as(r.err()).isZero();
@@ -86,11 +65,11 @@ class CompareSavedModelsTest {
         Path csv = new SyntheticDataset(8).write(dir, 20);
         Path any = dir.resolve("m.onnx");
         Files.write(any, new byte[] {1});
-        Run one = run("compare", "--models", any.toString(), "--images", dir.resolve("images").toString(),
+        CliRun one = CliRun.of("compare", "--models", any.toString(), "--images", dir.resolve("images").toString(),
                 "--metadata", csv.toString(), "--out", dir.resolve("o").toString());
         assertThat(one.exit()).isEqualTo(2);
         assertThat(one.err()).contains("--models needs at least two models");
-        Run numeric = run("compare", "--models", any + "," + any, "--numeric", "age", "--images",
+        CliRun numeric = CliRun.of("compare", "--models", any + "," + any, "--numeric", "age", "--images",
                 dir.resolve("images").toString(), "--metadata", csv.toString(), "--out", dir.resolve("o").toString());
         assertThat(numeric.exit()).isEqualTo(2);
         assertThat(numeric.err()).contains("contract names its features");

@@ -65,12 +65,7 @@ public final class EvaluationReport {
         String model = csv(r.contract().name()) + "," + csv(r.contract().version()) + "," + r.sha256();
         for (int i = 0; i < r.truth().length; i++) {
             float[] p = r.probabilities()[i];
-            int best = 0;
-            for (int c = 1; c < p.length; c++) {
-                if (p[c] > p[best]) {
-                    best = c;
-                }
-            }
+            int best = ClassificationMetrics.argmax(p);
             s.append(csv(r.images().get(i))).append(',').append(r.lines().get(i)).append(',')
                     .append(csv(r.labels().get(r.truth()[i]))).append(',').append(csv(r.labels().get(best)));
             for (float v : p) {

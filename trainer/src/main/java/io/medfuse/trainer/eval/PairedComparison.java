@@ -48,8 +48,8 @@ public record PairedComparison(int n, double baA, double baB, double baDiff, dou
         int onlyA = 0;
         int onlyB = 0;
         for (int i = 0; i < n; i++) {
-            boolean ra = argmax(a[i]) == truth[i];
-            boolean rb = argmax(b[i]) == truth[i];
+            boolean ra = ClassificationMetrics.argmax(a[i]) == truth[i];
+            boolean rb = ClassificationMetrics.argmax(b[i]) == truth[i];
             if (ra && !rb) {
                 onlyA++;
             } else if (rb && !ra) {
@@ -115,16 +115,6 @@ public record PairedComparison(int n, double baA, double baB, double baDiff, dou
         int lo = (int) Math.floor(pos);
         int hi = Math.min(sorted.length - 1, lo + 1);
         return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-    }
-
-    private static int argmax(float[] p) {
-        int best = 0;
-        for (int i = 1; i < p.length; i++) {
-            if (p[i] > p[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     /** As JSON: every field, NaN as null. */
