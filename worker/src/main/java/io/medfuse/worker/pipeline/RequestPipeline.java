@@ -149,13 +149,6 @@ public final class RequestPipeline implements AutoCloseable {
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
                     influencePerFeature, threshold, adaptiveBatching);
         }
-
-        /** These settings with adaptive batching on or off. */
-        public Settings withAdaptiveBatching(boolean on) {
-            return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
-                    requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
-                    influencePerFeature, referralThreshold, on);
-        }
     }
 
     /** The media types {@code image.mediaType} may name (parameters and case aside). */

@@ -45,7 +45,8 @@ import io.medfuse.events.serde.DecodeFailure;
 
 /**
  * One stream task's view of the worker. For each record, on the stream thread: decode it, keep its coordinates (the
- * offset; not its bytes) in the changelogged {@code pending-requests} store, check its request id ({@link RequestIds}), validate it, and take a
+ * offset; not its bytes) in the changelogged {@code pending-requests} store, check its request id
+ * ({@link RequestIds}), validate it, and take a
  * permit of the instance's {@link InFlightLimit} to hand it to the shared {@link RequestPipeline}; the permit is
  * given back here when the request's future completes. Outcomes are forwarded from the stream thread (in
  * {@code process} and in a wall-clock punctuator every {@code forward.interval.ms}) as serialized Prediction or
@@ -54,7 +55,8 @@ import io.medfuse.events.serde.DecodeFailure;
  * <p>No request is lost when an instance dies after a commit: a commit covers, for every consumed request, either
  * its answer or its pending entry; the next owner restores the store, reads the pending records again from the
  * requests topic ({@link PendingSource}) and takes them again in {@link #init}; a record the topic no longer holds
- * (retention) is answered with an INTERNAL_ERROR dead letter naming its offset. Nothing taken can strand: a request that finds no permit waits in this task's queue (the stream
+ * (retention) is answered with an INTERNAL_ERROR dead letter naming its offset. Nothing taken can strand: a request
+ * that finds no permit waits in this task's queue (the stream
  * thread waits at most {@value #ADMIT_WAIT_MS} ms for room, {@value #ADMIT_WAIT_FULL_MS} ms when its queue is full,
  * then returns so Kafka Streams can commit well within {@code transaction.timeout.ms}), a request
  * whose writer schema cannot be fetched waits until the registry answers ({@link RegistryOutage}; consumption and
