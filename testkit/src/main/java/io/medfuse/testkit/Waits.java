@@ -25,7 +25,9 @@ import org.awaitility.core.ConditionTimeoutException;
  * How tests wait: poll a condition with a deadline (Awaitility), or read a topic to its end, never sleep and hope.
  * "No duplicate arrived" is shown by {@link #awaitCommitted} then {@link #committedRecords}: once a consumer group
  * has committed every input record, everything it answered is in the output topics, and counting them to their last
- * stable offset counts every answer there will ever be for that input.
+ * stable offset counts every answer committed so far. With medfuse's pending store an offset can commit before its
+ * answer (the request waits in a batch, covered by its pending entry), so wait for every answer first and count
+ * after: a count above the requests sent is then a duplicate.
  */
 public final class Waits {
 

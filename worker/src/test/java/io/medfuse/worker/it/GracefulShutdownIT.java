@@ -57,9 +57,8 @@ class GracefulShutdownIT {
             int answeredByA = f.answers();
             try (MedfuseWorker b = MedfuseWorker.start(f.workerConfig(Map.of()))) {
                 producer.join();
-                assertThat(StreamFixture.await(() -> f.answers() >= n, Duration.ofSeconds(180)))
-                        .as("%d answers of %d after the SIGTERM", f.answers(), n).isTrue();
-                assertThat(f.awaitEverythingAnswered(Duration.ofSeconds(60))).as("committed answers").isEqualTo(n);
+                assertThat(f.awaitEverythingAnswered(n, Duration.ofSeconds(180)))
+                        .as("committed answers after the SIGTERM").isEqualTo(n);
             }
             assertThat(f.failed).isEmpty();
             Map<String, Long> perId = f.predicted.stream()

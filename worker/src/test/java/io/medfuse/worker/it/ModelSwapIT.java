@@ -173,8 +173,7 @@ class ModelSwapIT {
             s.announce(Role.PRIMARY, v2, null);
             JsonNode serving = s.awaitStatus("serving", v2);
             producer.join();
-            assertThat(s.f.awaitEverythingAnswered(Duration.ofSeconds(180))).isEqualTo(n);
-            assertThat(StreamFixture.await(() -> s.f.answers() >= n, Duration.ofSeconds(120))).isTrue();
+            assertThat(s.f.awaitEverythingAnswered(n, Duration.ofSeconds(180))).isEqualTo(n);
 
             assertThat(serving.path("model").path("version").asText()).isEqualTo("2");
             assertThat(s.f.failed).as("dead letters").isEmpty();

@@ -215,13 +215,20 @@ final class StreamFixture implements AutoCloseable {
     }
 
     /**
-     * Waits until the workers have committed every request sent so far and the reader has seen every answer
-     * committed with them. After this, a duplicate answer would already be in {@link #predicted} or {@link #failed}.
+     * Waits until the reader has seen {@code expected} answers, then until the workers have committed every request
+     * sent so far, and counts the answers committed with them. The order matters: a request's offset commits before
+     * its answer when it waits in a batch (its pending entry covers it, ADR 0001), so "every offset committed" alone
+     * does not mean "every answer committed". After this, a duplicate answer would already be in {@link #predicted}
+     * or {@link #failed}.
      *
-     * @return the number of committed answers (predictions and dead letters)
+     * @return the number of committed answers (predictions and dead letters); more than {@code expected} is a
+     *     duplicate
      */
-    long awaitEverythingAnswered(Duration timeout) throws InterruptedException {
+    long awaitEverythingAnswered(long expected, Duration timeout) throws InterruptedException {
         flush();
+        org.assertj.core.api.Assertions.assertThat(await(() -> answers() >= expected, timeout))
+                .as("answers so far: %d predictions, %d dead letters of %d", predicted.size(), failed.size(),
+                        expected).isTrue();
         org.assertj.core.api.Assertions.assertThat(io.medfuse.testkit.Waits.awaitCommitted(kafka.clientProperties(),
                 applicationId, requests, timeout)).as("group %s committed every request of %s", applicationId,
                 requests).isTrue();
