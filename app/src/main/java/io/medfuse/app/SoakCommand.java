@@ -53,6 +53,12 @@ final class SoakCommand implements Callable<Integer> {
             description = "Longest wait for the answers after a fault or at the end (default 300).")
     int timeout;
 
+    @Option(names = "--broker-setting", paramLabel = "KEY=VALUE",
+            description = "A server.properties entry for the broker process, repeatable (default: Kafka's defaults). "
+                    + "E.g. transaction.abort.timed.out.transaction.cleanup.interval.ms=2000 takes the broker's "
+                    + "10-s check for expired transactions off a takeover's time (ADR 0006).")
+    java.util.Map<String, String> brokerSettings = new java.util.LinkedHashMap<>();
+
     @Option(names = "--work-dir", paramLabel = "DIR",
             description = "Where the worker logs go (default: a new temporary folder).")
     Path workDir;
@@ -63,7 +69,7 @@ final class SoakCommand implements Callable<Integer> {
         System.out.println("soak: worker logs in " + dir);
         Soak.Report report = Soak.run(new Soak.Settings(requests, rate, partitions, kills, !noScale,
                 !noBrokerRestart, Duration.ofSeconds(registryOutage), badEvery, Duration.ofSeconds(timeout), dir,
-                System.out));
+                System.out, brokerSettings));
         return report.ok() ? 0 : 1;
     }
 }

@@ -64,11 +64,15 @@ public final class Soak {
 
     /**
      * What to run. {@code badEvery}: every n-th request carries an undecodable image (a dead letter);
-     * {@code registryOutage}: how long the registry is stopped (zero: not at all).
+     * {@code registryOutage}: how long the registry is stopped (zero: not at all); {@code brokerSettings}: extra
+     * server.properties entries for the broker process (empty: Kafka's defaults).
      */
     public record Settings(int requests, double rate, int partitions, int kills, boolean scale, boolean brokerRestart,
                            Duration registryOutage, int badEvery, Duration answerTimeout, Path workDir,
-                           PrintStream out) {
+                           PrintStream out, Map<String, String> brokerSettings) {
+        public Settings {
+            brokerSettings = Map.copyOf(brokerSettings);
+        }
     }
 
     /**
@@ -127,8 +131,9 @@ public final class Soak {
         long t0 = System.nanoTime();
         Files.createDirectories(s.workDir());
         List<FaultResult> faults = new ArrayList<>();
-        say("soak: starting a Kafka broker process and the schema registry ...");
-        broker = KafkaBrokerProcess.start(false, Map.of());
+        say("soak: starting a Kafka broker process and the schema registry ..."
+                + (s.brokerSettings().isEmpty() ? "" : " (broker settings " + s.brokerSettings() + ")"));
+        broker = KafkaBrokerProcess.start(false, s.brokerSettings());
         try (InProcessSchemaRegistry registryServer = InProcessSchemaRegistry.start(0)) {
             String suffix = UUID.randomUUID().toString().substring(0, 8);
             requestsTopic = "soak-requests-" + suffix;
