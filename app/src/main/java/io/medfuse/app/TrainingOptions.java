@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 
 import io.medfuse.model.contract.FeatureSource;
+import io.medfuse.model.onnx.BackboneGraph;
 import io.medfuse.trainer.HyperParameters;
 import io.medfuse.trainer.InputMode;
 import io.medfuse.trainer.TrainingRun;
@@ -99,6 +100,27 @@ final class TrainingOptions {
     @Option(names = "--no-augment", description = "Train without random flips and shifts.")
     boolean noAugment;
 
+    @Option(names = "--pooling", defaultValue = "avg", paramLabel = "avg|avg-max",
+            description = "mobilenetv2: how the backbone's last feature map (1280 x 7 x 7) becomes the head's input: "
+                    + "its mean (avg, 1280 features; default) or its mean and its maximum (avg-max, 2560).")
+    String pooling;
+
+    @Option(names = "--flip-views",
+            description = "mobilenetv2: average the features of each image and its three flips (left-right, "
+                    + "up-down, both), in training and in the exported model (which then runs the backbone 4 times "
+                    + "per image: 4x the serving compute).")
+    boolean flipViews;
+
+    @Option(names = "--feature-cache", paramLabel = "DIR",
+            description = "mobilenetv2: keep each image's backbone features here, keyed by the image's bytes and "
+                    + "everything else that decides them, so the next train/compare on the same images skips "
+                    + "their extraction (default: $MEDFUSE_CACHE_DIR/features, else "
+                    + "$XDG_CACHE_HOME/medfuse/features, else ~/.cache/medfuse/features).")
+    Path featureCache;
+
+    @Option(names = "--no-feature-cache", description = "mobilenetv2: extract every image's features again; keep none.")
+    boolean noFeatureCache;
+
     @Option(names = "--allow-exclusions",
             description = "Leave bad rows out (counted by reason) instead of stopping at the first one.")
     boolean allowExclusions;
@@ -111,9 +133,19 @@ final class TrainingOptions {
     HyperParameters hyperParameters(String inputs) {
         try {
             String arch = architecture.trim().toLowerCase(Locale.ROOT);
+            BackboneGraph.Pooling p = switch (pooling.trim().toLowerCase(Locale.ROOT)) {
+                case "avg" -> BackboneGraph.Pooling.AVG;
+                case "avg-max" -> BackboneGraph.Pooling.AVG_MAX;
+                default -> throw new IllegalArgumentException("--pooling must be avg or avg-max, got '" + pooling
+                        + "'");
+            };
+            if (!HyperParameters.frozenBackbone(arch) && (p != BackboneGraph.Pooling.AVG || flipViews)) {
+                throw new IllegalArgumentException("--pooling and --flip-views are for --architecture mobilenetv2 "
+                        + "(a frozen backbone's features), not " + arch);
+            }
             return new HyperParameters(arch, InputMode.parse(inputs), epochs, batchSize, learningRate, seed,
                     validationFraction, patience, !noAugment,
-                    imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch));
+                    imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch), p, flipViews);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage(), e);
         }
@@ -136,6 +168,23 @@ final class TrainingOptions {
         return out;
     }
 
+    /** Where the feature cache lives, or null with --no-feature-cache. */
+    Path featureCacheRoot() {
+        if (noFeatureCache) {
+            return null;
+        }
+        if (featureCache != null) {
+            return featureCache;
+        }
+        String own = System.getenv("MEDFUSE_CACHE_DIR");
+        if (own != null && !own.isBlank()) {
+            return Path.of(own).resolve("features");
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("medfuse").resolve("features");
+    }
+
     /** Reads the dataset for {@code hp} (a frozen backbone's features are extracted here), saying so on stderr. */
     Dataset read(HyperParameters hp, String command) {
         if (!Files.isRegularFile(metadata)) {
@@ -156,7 +205,7 @@ final class TrainingOptions {
                 + (HyperParameters.frozenBackbone(hp.architecture()) ? " (extracting " + hp.architecture()
                 + " features once per image)" : "") + " ...");
         Dataset dataset = TrainingRun.read(images, metadata, options, hp,
-                line -> System.err.println("medfuse " + command + ": " + line));
+                line -> System.err.println("medfuse " + command + ": " + line), featureCacheRoot());
         System.err.printf(Locale.ROOT, "medfuse %s: %d rows, labels %s%s (%.0f s)%n", command,
                 dataset.samples().size(), dataset.labels(),
                 dataset.excludedCount() > 0 ? ", excluded " + dataset.excluded() : "", (System.nanoTime() - t0) / 1e9);

@@ -58,7 +58,12 @@ public final class Backbone {
 
     /** A feature extractor in ONNX Runtime with {@code threads} intra-op threads (0 = default); close it. */
     public static FeatureExtractor extractor(int threads) {
+        return extractor(threads, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG);
+    }
+
+    /** As above, pooled by {@code pooling}. */
+    public static FeatureExtractor extractor(int threads, io.medfuse.model.onnx.BackboneGraph.Pooling pooling) {
         return FeatureExtractor.load(bytes(), FEATURE_MAP, FEATURES, IMAGE_SPEC.channels(), IMAGE_SPEC.height(),
-                IMAGE_SPEC.width(), threads);
+                IMAGE_SPEC.width(), threads, pooling);
     }
 }

@@ -19,9 +19,21 @@ import java.util.Map;
  * @param augment random flips, shifts of ±{@link #MAX_SHIFT} px, rotations of ±{@link #MAX_ROTATION_DEGREES}° and
  *                colour jitter ({@link #COLOUR_JITTER}) on training images
  * @param imageSize the square image side the images are resized to
+ * @param pooling a frozen backbone's feature map pooled by its mean, or by its mean and its maximum (ignored by the
+ *                other architectures)
+ * @param flipViews a frozen backbone's features averaged over the image and its three flips, in training and in the
+ *                  exported graph (4 backbone passes per image); false: the image alone
  */
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
-                              long seed, double validationFraction, int patience, boolean augment, int imageSize) {
+                              long seed, double validationFraction, int patience, boolean augment, int imageSize,
+                              io.medfuse.model.onnx.BackboneGraph.Pooling pooling, boolean flipViews) {
+
+    /** Mean pooling, the image alone (what every model before these options was). */
+    public HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
+                           long seed, double validationFraction, int patience, boolean augment, int imageSize) {
+        this(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction, patience, augment,
+                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, false);
+    }
 
     /** The architectures {@code --architecture} accepts. */
     public static final java.util.List<String> ARCHITECTURES = java.util.List.of("small", "mobilenetv2", "seed");
@@ -57,6 +69,9 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         if (inputs == null) {
             throw new IllegalArgumentException("inputs is missing");
         }
+        if (pooling == null) {
+            throw new IllegalArgumentException("pooling is missing");
+        }
         if (epochs < 1 || batchSize < 1 || patience < 1) {
             throw new IllegalArgumentException("epochs, batch size and patience must be >= 1, got " + epochs + ", "
                     + batchSize + ", " + patience);
@@ -89,17 +104,32 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withInputs(InputMode m) {
         return new HyperParameters(architecture, m, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize);
+                patience, augment, imageSize, pooling, flipViews);
     }
 
     public HyperParameters withSeed(long s) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, s, validationFraction,
-                patience, augment, imageSize);
+                patience, augment, imageSize, pooling, flipViews);
     }
 
     public HyperParameters withEpochs(int e) {
         return new HyperParameters(architecture, inputs, e, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize);
+                patience, augment, imageSize, pooling, flipViews);
+    }
+
+    public HyperParameters withFeatures(io.medfuse.model.onnx.BackboneGraph.Pooling p, boolean flips) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize, p, flips);
+    }
+
+    /** Width of the pooled backbone features the head reads. */
+    public int featureWidth() {
+        return pooling.width(Backbone.FEATURES);
+    }
+
+    /** Backbone passes per image: 4 with flip views, else 1. */
+    public int views() {
+        return flipViews ? io.medfuse.model.onnx.BackboneGraph.FLIP_VIEWS : 1;
     }
 
     /** As provenance: plain JSON values. */
@@ -118,8 +148,15 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px, rotation +-"
                 + MAX_ROTATION_DEGREES + " deg, colour jitter " + COLOUR_JITTER : "none");
         if (frozenBackbone(architecture)) {
-            m.put("backbone", Map.of("file", Backbone.RESOURCE, "sha256", Backbone.SHA256, "featureMap",
-                    Backbone.FEATURE_MAP, "pooledFeatures", Backbone.FEATURES, "frozen", true));
+            Map<String, Object> b = new LinkedHashMap<>();
+            b.put("file", Backbone.RESOURCE);
+            b.put("sha256", Backbone.SHA256);
+            b.put("featureMap", Backbone.FEATURE_MAP);
+            b.put("pooling", pooling == io.medfuse.model.onnx.BackboneGraph.Pooling.AVG ? "avg" : "avg+max");
+            b.put("pooledFeatures", featureWidth());
+            b.put("views", flipViews ? "image and its 3 flips, features averaged" : "image");
+            b.put("frozen", true);
+            m.put("backbone", b);
             m.put("head", "dropout " + io.medfuse.trainer.net.HeadNet.DROPOUT + ", fc "
                     + io.medfuse.trainer.net.HeadNet.HIDDEN + " relu, logits");
         }

@@ -36,13 +36,15 @@ public final class OnnxExport {
      * {@code image} and {@code tabular}). An empty {@code weights} map writes a He-initialised head (a check that the
      * composition loads before training).
      *
+     * @param hp the inputs the head saw, its pooling and whether the features are averaged over flips
      * @param weights {@link io.medfuse.trainer.net.HeadNet#weights()}
      */
-    public static byte[] mobilenet(ModelContract contract, InputMode mode, Map<String, float[]> weights) {
+    public static byte[] mobilenet(ModelContract contract, HyperParameters hp, Map<String, float[]> weights) {
         int hidden = io.medfuse.trainer.net.HeadNet.HIDDEN;
-        Weights w = weights.isEmpty() ? Weights.heNormal(0) : Weights.of(completeHead(contract, mode, weights));
+        Weights w = weights.isEmpty() ? Weights.heNormal(0)
+                : Weights.of(completeHead(contract, hp.inputs(), hp.featureWidth(), weights));
         return io.medfuse.model.onnx.BackboneGraph.compose(Backbone.bytes(), Backbone.FEATURE_MAP, Backbone.FEATURES,
-                contract, new int[] {hidden}, w, "mobilenetv2");
+                contract, new int[] {hidden}, w, "mobilenetv2", hp.pooling(), hp.views());
     }
 
     /**
@@ -71,11 +73,12 @@ public final class OnnxExport {
     }
 
     /** A head trained on one input only, with fc1's columns for the other input at zero. */
-    static Map<String, float[]> completeHead(ModelContract contract, InputMode mode, Map<String, float[]> trained) {
+    static Map<String, float[]> completeHead(ModelContract contract, InputMode mode, int featureWidth,
+                                             Map<String, float[]> trained) {
         Map<String, float[]> all = new HashMap<>(trained);
         if (mode != InputMode.FUSED) {
             all.put("fc1.weight", widen("fc1", mode, trained.get("fc1.weight"), io.medfuse.trainer.net.HeadNet.HIDDEN,
-                    Backbone.FEATURES, contract.tabularWidth()));
+                    featureWidth, contract.tabularWidth()));
         }
         return all;
     }

@@ -8,6 +8,7 @@ import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.engine.OnnxClassifier;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.model.onnx.BackboneGraph;
 import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.model.tabular.TabularEncoder;
@@ -15,6 +16,7 @@ import io.medfuse.trainer.data.Dataset;
 import io.medfuse.trainer.data.DatasetException;
 import io.medfuse.trainer.data.DatasetOptions;
 import io.medfuse.trainer.data.DatasetReader;
+import io.medfuse.trainer.data.FeatureCache;
 import io.medfuse.trainer.data.FeatureFitter;
 import io.medfuse.trainer.data.GroupedSplit;
 import io.medfuse.trainer.data.Sample;
@@ -89,13 +91,88 @@ public final class TrainingRun {
     /** As {@link #read(Path, Path, DatasetOptions, HyperParameters)}, reporting progress lines to {@code progress}. */
     public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp,
                                java.util.function.Consumer<String> progress) {
+        return read(images, csv, options, hp, progress, null);
+    }
+
+    /**
+     * As above, keeping a frozen backbone's features in a {@link FeatureCache} under {@code featureCache} (null: no
+     * cache), so the next read of the same images skips their decoding and extraction. Every row keeps the mean and
+     * the maximum of the feature map ({@link BackboneGraph.Pooling#AVG_MAX}, the head takes what {@code hp.pooling()}
+     * asks for), averaged over the image's flips when {@code hp.flipViews()}.
+     */
+    public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp,
+                               java.util.function.Consumer<String> progress, Path featureCache) {
         if (!HyperParameters.frozenBackbone(hp.architecture())) {
             return new DatasetReader(new ImagePreprocessor(imageSpec(hp.imageSize()), ImageLimits.defaults()))
                     .reportingTo(progress).read(images, csv, options);
         }
-        try (io.medfuse.model.engine.FeatureExtractor fx = Backbone.extractor(1)) {
-            return new DatasetReader(new ImagePreprocessor(Backbone.IMAGE_SPEC, ImageLimits.defaults()),
-                    pixels -> fx.extract(pixels, 1)[0]).reportingTo(progress).read(images, csv, options);
+        int views = hp.views();
+        int width = BackboneGraph.Pooling.AVG_MAX.width(Backbone.FEATURES);
+        FeatureCache cache = featureCache == null ? null
+                : FeatureCache.open(featureCache, featureRecipe(views), width, progress);
+        ImageSpec spec = Backbone.IMAGE_SPEC;
+        try (LazyExtractor fx = new LazyExtractor()) {
+            java.util.function.UnaryOperator<float[]> extract = pixels -> {
+                if (views == 1) {
+                    return fx.get().extract(pixels, 1)[0];
+                }
+                float[] batch = new float[views * pixels.length];
+                for (int v = 0; v < views; v++) {
+                    System.arraycopy(BackboneGraph.flipView(pixels, spec.channels(), spec.height(), spec.width(), v),
+                            0, batch, v * pixels.length, pixels.length);
+                }
+                float[][] each = fx.get().extract(batch, views);
+                float[] mean = new float[width];
+                for (float[] f : each) {
+                    for (int i = 0; i < width; i++) {
+                        mean[i] += f[i];
+                    }
+                }
+                for (int i = 0; i < width; i++) {
+                    mean[i] /= views;
+                }
+                return mean;
+            };
+            Dataset d = new DatasetReader(new ImagePreprocessor(spec, ImageLimits.defaults()), extract)
+                    .reportingTo(progress).cachingIn(cache).read(images, csv, options)
+                    .withFeatures(featureRecipe(views));
+            if (cache != null) {
+                progress.accept("feature cache " + cache.folder() + ": " + cache.hits() + " image(s) from the cache, "
+                        + cache.misses() + " extracted");
+            }
+            return d;
+        }
+    }
+
+    /**
+     * Everything but the image that decides a frozen backbone's features: the backbone's bytes, the cut, the
+     * pooling, the views, the preprocessing and decoder, and the ONNX Runtime that ran it (its int8 kernels may change
+     * between releases). A {@link FeatureCache} keys its folder by this.
+     */
+    static String featureRecipe(int views) {
+        return "backbone sha256 " + Backbone.SHA256 + "; feature map " + Backbone.FEATURE_MAP
+                + "; pooling avg+max; views " + (views == 1 ? "image" : views + " (image and flips), mean") + "; image " + Backbone.IMAGE_SPEC
+                + "; decoder " + io.medfuse.model.image.ImageDecoder.configured().contractId() + "; preprocessing "
+                + ModelContract.PREPROCESSING_VERSION + "; onnxruntime "
+                + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
+    }
+
+    /** The backbone's extractor, loaded on first use (a read served wholly from the cache never loads it). */
+    private static final class LazyExtractor implements AutoCloseable {
+        private io.medfuse.model.engine.FeatureExtractor fx;
+
+        synchronized io.medfuse.model.engine.FeatureExtractor get() {
+            if (fx == null) {
+                fx = Backbone.extractor(1, BackboneGraph.Pooling.AVG_MAX);
+            }
+            return fx;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (fx != null) {
+                fx.close();
+            }
         }
     }
 
@@ -132,6 +209,11 @@ public final class TrainingRun {
             throw new TrainerException("the dataset was read for images " + dataset.image() + " but training wants "
                     + imageSpec(hp));
         }
+        if (frozen && !featureRecipe(hp.views()).equals(dataset.features())) {
+            throw new TrainerException("the dataset holds " + (dataset.features() == null ? "pixels"
+                    : "features made by [" + dataset.features() + "]") + " but training wants features made by ["
+                    + featureRecipe(hp.views()) + "]; read it with the same hyper-parameters");
+        }
         if (dataset.labels().size() < 2) {
             throw new DatasetException(DatasetException.Reason.UNUSABLE, dataset.csv(), 0,
                     dataset.options().labelColumn(), "only one class (" + dataset.labels() + "); need at least two");
@@ -143,8 +225,10 @@ public final class TrainingRun {
         List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
         List<ClassLabel> labels = FeatureFitter.labels(dataset, trainRows);
         TabularEncoder encoder = new TabularEncoder(features);
-        TensorSet train = tensors(dataset, trainRows, encoder);
-        TensorSet val = tensors(dataset, valRows, encoder);
+        // a frozen backbone's rows hold mean ⊕ max; the head reads the first featureWidth of them
+        int imageWidth = frozen ? hp.featureWidth() : dataset.samples().get(0).pixels().length;
+        TensorSet train = tensors(dataset, trainRows, encoder, imageWidth);
+        TensorSet val = tensors(dataset, valRows, encoder, imageWidth);
         ImageSpec img = dataset.image();
         long[] shape = frozen ? new long[] {train.imageSize()}
                 : new long[] {img.channels(), img.height(), img.width()};
@@ -187,7 +271,7 @@ public final class TrainingRun {
         byte[] onnx;
         double delta;
         if (frozen) {
-            onnx = OnnxExport.mobilenet(contract, hp.inputs(), result.weights());
+            onnx = OnnxExport.mobilenet(contract, hp, result.weights());
             delta = parityOnImages(onnx, dataset, valRows, val, djl);
         } else if ("seed".equals(hp.architecture())) {
             onnx = OnnxExport.seed(contract, hp.inputs(), result.weights());
@@ -213,7 +297,7 @@ public final class TrainingRun {
 
     private static void checkServable(ModelContract untrained, HyperParameters hp) {
         byte[] model = HyperParameters.frozenBackbone(hp.architecture())
-                ? OnnxExport.mobilenet(untrained, InputMode.FUSED, Map.of())
+                ? OnnxExport.mobilenet(untrained, hp.withInputs(InputMode.FUSED), Map.of())
                 : "seed".equals(hp.architecture()) ? FusedCnnFactory.seed(untrained, hp.seed())
                 : FusedCnnFactory.small(untrained, hp.seed());
         try (OnnxClassifier ort = OnnxClassifier.load(model, "untrained check",
@@ -272,10 +356,11 @@ public final class TrainingRun {
         }
     }
 
-    /** Rows as tensors: the dataset's preprocessed images, tabular rows from the serving encoder. */
-    static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder) {
-        // pixels, or a frozen backbone's features (then shorter than the image spec's tensor)
-        int imageSize = dataset.samples().get(0).pixels().length;
+    /**
+     * Rows as tensors: the first {@code imageSize} floats of each row's preprocessed image (all of them) or of a
+     * frozen backbone's features, tabular rows from the serving encoder.
+     */
+    static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder, int imageSize) {
         int width = encoder.width();
         float[] images = new float[rows.size() * imageSize];
         float[] tabular = new float[rows.size() * width];

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.engine.OnnxClassifier;
+import io.medfuse.model.onnx.BackboneGraph;
 import io.medfuse.model.onnx.FusedCnnFactory;
 import io.medfuse.model.onnx.OnnxModelFile;
 import io.medfuse.trainer.data.Dataset;
@@ -24,6 +25,8 @@ import java.util.List;
  */
 class MobileNetV2TrainingTest {
 
+    static final DatasetOptions OPTIONS = new DatasetOptions("image", "label", List.of("age"),
+            List.of("sex", "localization"), "lesion_id", null, false);
     @TempDir
     static Path dir;
     static Dataset data;
@@ -31,8 +34,7 @@ class MobileNetV2TrainingTest {
     @BeforeAll
     static void read() {
         Path csv = new SyntheticDataset(5).write(dir, 48);
-        data = TrainingRun.read(dir.resolve("images"), csv, new DatasetOptions("image", "label", List.of("age"),
-                List.of("sex", "localization"), "lesion_id", null, false), hp(InputMode.FUSED));
+        data = TrainingRun.read(dir.resolve("images"), csv, OPTIONS, hp(InputMode.FUSED));
     }
 
     static HyperParameters hp(InputMode mode) {
@@ -43,13 +45,47 @@ class MobileNetV2TrainingTest {
     void featuresAreCachedPooledBackboneOutputs() {
         assertThat(data.image()).isEqualTo(Backbone.IMAGE_SPEC);
         assertThat(data.samples()).allSatisfy(s -> {
-            assertThat(s.pixels()).hasSize(Backbone.FEATURES);
-            // after ReLU6 and averaging: in [0, 6], and not all zero
-            for (float v : s.pixels()) {
-                assertThat(v).isBetween(0f, 6f);
+            // the means, then the maxima
+            assertThat(s.pixels()).hasSize(2 * Backbone.FEATURES);
+            // after ReLU6: in [0, 6]; no channel's mean above its maximum
+            for (int c = 0; c < Backbone.FEATURES; c++) {
+                assertThat(s.pixels()[c]).isBetween(0f, 6f);
+                assertThat(s.pixels()[Backbone.FEATURES + c]).isBetween(s.pixels()[c], 6f);
             }
         });
-        assertThat(data.samples().get(0).pixels()).isNotEqualTo(new float[Backbone.FEATURES]);
+        assertThat(data.samples().get(0).pixels()).isNotEqualTo(new float[2 * Backbone.FEATURES]);
+    }
+
+    @Test
+    void avgMaxPoolingAveragedOverFlipsExportsAGraphThatMatchesTheHead(@TempDir Path cache) {
+        HyperParameters hp = hp(InputMode.FUSED).withEpochs(2).withFeatures(BackboneGraph.Pooling.AVG_MAX, true);
+        List<String> said = new java.util.ArrayList<>();
+        Dataset flips = TrainingRun.read(dir.resolve("images"), dir.resolve("metadata.csv"), OPTIONS, hp, said::add,
+                cache);
+        assertThat(said).anyMatch(l -> l.contains("0 image(s) from the cache, 48 extracted"));
+        // the features of the flips differ from the image's own (asymmetric synthetic lesions)
+        assertThat(flips.samples().get(0).pixels()).isNotEqualTo(data.samples().get(0).pixels());
+
+        TrainingRun.Outcome out = TrainingRun.train(flips, hp, "mnv2-flips", "1", s -> { }, new StopSignal());
+        // ONNX Runtime on the raw images, flipped inside the graph, agrees with DJL on the features flipped here
+        assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, Object> backbone = (java.util.Map<String, Object>) out.contract().provenance()
+                .get("backbone");
+        assertThat(backbone).containsEntry("pooling", "avg+max").containsEntry("pooledFeatures",
+                2 * Backbone.FEATURES);
+
+        // the second read of the same images takes every row from the cache, and the same features
+        said.clear();
+        Dataset again = TrainingRun.read(dir.resolve("images"), dir.resolve("metadata.csv"), OPTIONS, hp,
+                said::add, cache);
+        assertThat(said).anyMatch(l -> l.contains("48 image(s) from the cache, 0 extracted"));
+        for (int i = 0; i < flips.samples().size(); i++) {
+            assertThat(again.samples().get(i).pixels()).containsExactly(flips.samples().get(i).pixels());
+        }
+        // features of one recipe do not train another
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TrainingRun.train(data, hp, "x", "1", s -> { },
+                new StopSignal())).isInstanceOf(TrainerException.class).hasMessageContaining("read it with the same");
     }
 
     @Test

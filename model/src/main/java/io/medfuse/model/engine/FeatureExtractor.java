@@ -49,7 +49,14 @@ public final class FeatureExtractor implements AutoCloseable {
      */
     public static FeatureExtractor load(byte[] backbone, String featureMap, int features, int channels, int height,
                                         int width, int threads) {
-        byte[] graph = BackboneGraph.featureExtractor(backbone, featureMap, features, INPUT, OUTPUT);
+        return load(backbone, featureMap, features, channels, height, width, threads, BackboneGraph.Pooling.AVG);
+    }
+
+    /** As above, pooled by {@code pooling}: rows of {@code pooling.width(features)} floats. */
+    public static FeatureExtractor load(byte[] backbone, String featureMap, int features, int channels, int height,
+                                        int width, int threads, BackboneGraph.Pooling pooling) {
+        byte[] graph = BackboneGraph.featureExtractor(backbone, featureMap, features, INPUT, OUTPUT, pooling);
+        features = pooling.width(features);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             if (threads > 0) {

@@ -44,6 +44,53 @@ public final class BackboneGraph {
     private BackboneGraph() {
     }
 
+    /** How the feature map becomes a vector: its mean over H and W, or the mean followed by the maximum. */
+    public enum Pooling {
+        /** GlobalAveragePool: [N, C]. */
+        AVG,
+        /** GlobalAveragePool ⊕ GlobalMaxPool: [N, 2C], the means first. */
+        AVG_MAX;
+
+        /** Width of the pooled vector for a feature map of {@code channels}. */
+        public int width(int channels) {
+            return this == AVG ? channels : 2 * channels;
+        }
+    }
+
+    /** Views of each image when a composed model averages over flips: itself, mirrored left-right, up-down, both. */
+    public static final int FLIP_VIEWS = 4;
+
+    /**
+     * View {@code view} (0..3) of a [C, H, W] image as the composed graph makes it: 0 the image, 1 mirrored
+     * left-right (W reversed), 2 up-down (H reversed), 3 both. What a head trained on flip-averaged features sees.
+     */
+    public static float[] flipView(float[] image, int channels, int height, int width, int view) {
+        if (view < 0 || view >= FLIP_VIEWS) {
+            throw new IllegalArgumentException("view must be 0.." + (FLIP_VIEWS - 1) + ", got " + view);
+        }
+        if (image.length != channels * height * width) {
+            throw new IllegalArgumentException("expected " + channels * height * width + " floats, got "
+                    + image.length);
+        }
+        boolean flipW = view == 1 || view == 3;
+        boolean flipH = view == 2 || view == 3;
+        float[] out = new float[image.length];
+        for (int c = 0; c < channels; c++) {
+            for (int y = 0; y < height; y++) {
+                int from = (c * height + (flipH ? height - 1 - y : y)) * width;
+                int to = (c * height + y) * width;
+                if (flipW) {
+                    for (int x = 0; x < width; x++) {
+                        out[to + x] = image[from + width - 1 - x];
+                    }
+                } else {
+                    System.arraycopy(image, from, out, to, width);
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * A graph with one input {@code imageInput} (the backbone's image input, renamed) and one output
      * {@code output}: float [N, channels], the global average of {@code featureMap} over H and W.
@@ -54,11 +101,26 @@ public final class BackboneGraph {
      */
     public static byte[] featureExtractor(byte[] backbone, String featureMap, int channels, String imageInput,
                                           String output) {
-        Surgery s = new Surgery(backbone, featureMap, imageInput);
+        return featureExtractor(backbone, featureMap, channels, imageInput, output, Pooling.AVG);
+    }
+
+    /** As above, pooled by {@code pooling}: the output is [N, pooling.width(channels)]. */
+    public static byte[] featureExtractor(byte[] backbone, String featureMap, int channels, String imageInput,
+                                          String output, Pooling pooling) {
+        Surgery s = new Surgery(backbone, featureMap, imageInput, false);
         OnnxGraphBuilder head = s.headBuilder("feature-extractor-head", null);
-        String pooled = head.flatten(output, head.globalAveragePool(POOLED + "_gap", s.featureName()));
-        head.output(pooled, channels);
+        head.output(pool(head, s.featureName(), pooling, output), pooling.width(channels));
         return s.merge(head.build(), "feature-extractor").toByteArray();
+    }
+
+    /** The pooled [N, width] tensor named {@code output}. */
+    private static String pool(OnnxGraphBuilder head, String featureMap, Pooling pooling, String output) {
+        if (pooling == Pooling.AVG) {
+            return head.flatten(output, head.globalAveragePool(output + "_gap", featureMap));
+        }
+        String avg = head.flatten(output + "_avg", head.globalAveragePool(output + "_gap", featureMap));
+        String max = head.flatten(output + "_max", head.globalMaxPool(output + "_gmp", featureMap));
+        return head.concat(output, 1, avg, max);
     }
 
     /**
@@ -76,16 +138,42 @@ public final class BackboneGraph {
      */
     public static byte[] compose(byte[] backbone, String featureMap, int channels, ModelContract contract,
                                  int[] hidden, Weights weights, String architecture) {
+        return compose(backbone, featureMap, channels, contract, hidden, weights, architecture, Pooling.AVG, 1);
+    }
+
+    /**
+     * As above, with the features pooled by {@code pooling} (fc1's input is then {@code pooling.width(channels)}
+     * features, then the tabular columns) and, with {@code views} = {@link #FLIP_VIEWS}, averaged over the image and
+     * its three flips (left-right, up-down, both: Slice with step −1 on W and H), each run through the backbone as
+     * one batch of 4N; {@code views} = 1: the image only.
+     */
+    public static byte[] compose(byte[] backbone, String featureMap, int channels, ModelContract contract,
+                                 int[] hidden, Weights weights, String architecture, Pooling pooling, int views) {
+        if (views != 1 && views != FLIP_VIEWS) {
+            throw new IllegalArgumentException("views must be 1 or " + FLIP_VIEWS + ", got " + views);
+        }
         contract.validate();
         if (contract.outputKind() != ModelContract.OutputKind.PROBABILITIES) {
             throw new ModelContractException("a composed model ends in Softmax, so contract '" + contract.name()
                     + "' must say outputKind PROBABILITIES, not " + contract.outputKind());
         }
-        Surgery s = new Surgery(backbone, featureMap, contract.imageInput());
+        Surgery s = new Surgery(backbone, featureMap, contract.imageInput(), views == FLIP_VIEWS);
         OnnxGraphBuilder head = s.headBuilder(contract.name() + "-head", contract);
-        String x = head.flatten(POOLED, head.globalAveragePool(POOLED + "_gap", s.featureName()));
+        int width = pooling.width(channels);
+        String x;
+        if (views == FLIP_VIEWS) {
+            // [4N, width] (views one after another) → [4, N·width] → mean over the views → [N, width]
+            String perView = pool(head, s.featureName(), pooling, POOLED + "_views");
+            String rows = head.reshape(POOLED + "_by_view", perView, FLIP_VIEWS, -1);
+            float[] quarter = new float[FLIP_VIEWS];
+            java.util.Arrays.fill(quarter, 1f / FLIP_VIEWS);
+            String mean = head.matMul(POOLED + "_mean", quarter, 1, FLIP_VIEWS, rows);
+            x = head.reshape(POOLED, mean, -1, width);
+        } else {
+            x = pool(head, s.featureName(), pooling, POOLED);
+        }
         x = head.concat("fused", 1, x, contract.tabularInput());
-        int in = channels + contract.tabularWidth();
+        int in = width + contract.tabularWidth();
         for (int i = 0; i < hidden.length; i++) {
             String name = "fc" + (i + 1);
             int out = hidden[i];
@@ -118,9 +206,28 @@ public final class BackboneGraph {
         private final List<NodeProto> nodes = new ArrayList<>();
         private final List<TensorProto> initializers = new ArrayList<>();
         private final ValueInfoProto input;
+        /** Nodes before the backbone's (the flipped views), or none; and their initializers. */
+        private final List<NodeProto> preNodes = new ArrayList<>();
+        private final List<TensorProto> preInitializers = new ArrayList<>();
+        /** The tensor the backbone's first nodes read: the image input, or the batch of its views. */
+        private final String backboneInput;
 
-        Surgery(byte[] backbone, String featureMap, String imageInput) {
+        Surgery(byte[] backbone, String featureMap, String imageInput, boolean flips) {
             this.model = OnnxModelFile.parse(backbone, "backbone");
+            this.backboneInput = flips ? "views" : imageInput;
+            if (flips) {
+                // [N,C,H,W] → [x; x mirrored on W; on H; on both] = [4N,C,H,W]
+                OnnxGraphBuilder pre = new OnnxGraphBuilder("views");
+                pre.input(imageInput, 1);
+                String w = pre.reverse("view_w", imageInput, 3);
+                String h = pre.reverse("view_h", imageInput, 2);
+                String hw = pre.reverse("view_hw", h, 3);
+                pre.concat(backboneInput, 0, imageInput, w, h, hw);
+                pre.output(backboneInput, 1); // dropped with the placeholder input: only the nodes are kept
+                GraphProto g = pre.build().getGraph();
+                preNodes.addAll(g.getNodeList());
+                preInitializers.addAll(g.getInitializerList());
+            }
             this.featureMap = featureMap;
             this.imageInput = imageInput;
             GraphProto g = model.getGraph();
@@ -186,7 +293,7 @@ public final class BackboneGraph {
             if (tensor.isEmpty()) {
                 return tensor; // an omitted optional input
             }
-            return tensor.equals(originalInput) ? imageInput : PREFIX + tensor;
+            return tensor.equals(originalInput) ? backboneInput : PREFIX + tensor;
         }
 
         /** A builder whose graph reads the (renamed) feature map, and the tabular input when composing. */
@@ -203,8 +310,9 @@ public final class BackboneGraph {
             GraphProto h = head.getGraph();
             GraphProto.Builder g = GraphProto.newBuilder().setName(graphName).addInput(input);
             h.getInputList().stream().filter(v -> !v.getName().equals(featureName())).forEach(g::addInput);
-            g.addAllNode(nodes).addAllNode(h.getNodeList())
-                    .addAllInitializer(initializers).addAllInitializer(h.getInitializerList())
+            g.addAllNode(preNodes).addAllNode(nodes).addAllNode(h.getNodeList())
+                    .addAllInitializer(preInitializers).addAllInitializer(initializers)
+                    .addAllInitializer(h.getInitializerList())
                     .addAllOutput(h.getOutputList());
             List<OperatorSetIdProto> opsets = new ArrayList<>();
             boolean hasDefault = false;

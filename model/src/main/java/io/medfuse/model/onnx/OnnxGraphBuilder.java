@@ -118,6 +118,26 @@ public final class OnnxGraphBuilder {
         return name;
     }
 
+    /** Adds an int64 initializer (shapes, axes, slice bounds) in row-major order; {@code dims} empty: 1-D. */
+    public String int64Initializer(String name, long[] values, long... dims) {
+        define(name);
+        ByteBuffer raw = ByteBuffer.allocate(values.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        raw.asLongBuffer().put(values);
+        TensorProto.Builder t = TensorProto.newBuilder()
+                .setName(name)
+                .setDataType(TensorProto.DataType.INT64_VALUE)
+                .setRawData(ByteString.copyFrom(raw.array()));
+        if (dims.length == 0) {
+            t.addDims(values.length);
+        } else {
+            for (long d : dims) {
+                t.addDims(d);
+            }
+        }
+        initializers.add(t.build());
+        return name;
+    }
+
     /**
      * Adds any node of the default domain. Use the typed methods below where one exists.
      *
@@ -175,6 +195,30 @@ public final class OnnxGraphBuilder {
     /** Mean over H and W: [N,C,H,W] → [N,C,1,1]. */
     public String globalAveragePool(String output, String x) {
         return node("GlobalAveragePool", output, List.of(x));
+    }
+
+    /** Max over H and W: [N,C,H,W] → [N,C,1,1]. */
+    public String globalMaxPool(String output, String x) {
+        return node("GlobalMaxPool", output, List.of(x));
+    }
+
+    /** The tensor in reverse order along {@code axis} (Slice with step −1, opset 10+). */
+    public String reverse(String output, String x, int axis) {
+        String starts = int64Initializer(output + ".starts", new long[] {-1});
+        String ends = int64Initializer(output + ".ends", new long[] {Long.MIN_VALUE});
+        String axes = int64Initializer(output + ".axes", new long[] {axis});
+        String steps = int64Initializer(output + ".steps", new long[] {-1});
+        return node("Slice", output, List.of(x, starts, ends, axes, steps));
+    }
+
+    /** Reshape to {@code shape} (one entry may be −1; 0 is not used here). */
+    public String reshape(String output, String x, long... shape) {
+        return node("Reshape", output, List.of(x, int64Initializer(output + ".shape", shape)));
+    }
+
+    /** Matrix product {@code a · b} of 2-D tensors, {@code a} a float initializer [rows, cols]. */
+    public String matMul(String output, float[] a, int rows, int cols, String b) {
+        return node("MatMul", output, List.of(initializer(output + ".a", a, rows, cols), b));
     }
 
     /** [N, d1, d2, ...] → [N, d1·d2·...], in row-major (NCHW) order. */

@@ -136,6 +136,128 @@ class BackboneGraphTest {
         }
     }
 
+    /** max over H, W of relu(conv(x)) ⊕ nothing: the second half of an AVG_MAX vector, computed here. */
+    static float[] pooledMax(float[] image, int offset) {
+        float[] out = new float[4];
+        for (int o = 0; o < 4; o++) {
+            double best = Double.NEGATIVE_INFINITY;
+            for (int y = 0; y < 8; y++) {
+                for (int x = 0; x < 8; x++) {
+                    double v = B[o];
+                    for (int c = 0; c < 3; c++) {
+                        for (int ky = 0; ky < 3; ky++) {
+                            for (int kx = 0; kx < 3; kx++) {
+                                int yy = y + ky - 1;
+                                int xx = x + kx - 1;
+                                if (yy >= 0 && yy < 8 && xx >= 0 && xx < 8) {
+                                    v += W[((o * 3 + c) * 3 + ky) * 3 + kx] * image[offset + (c * 8 + yy) * 8 + xx];
+                                }
+                            }
+                        }
+                    }
+                    best = Math.max(best, Math.max(0, v));
+                }
+            }
+            out[o] = (float) best;
+        }
+        return out;
+    }
+
+    @Test
+    void avgMaxExtractorGivesTheMeansThenTheMaxima() {
+        float[] images = TestContracts.floats(2 * 3 * 64, 21);
+        try (FeatureExtractor fx = FeatureExtractor.load(backbone(), "627", 4, 3, 8, 8, 1,
+                BackboneGraph.Pooling.AVG_MAX)) {
+            assertThat(fx.width()).isEqualTo(8);
+            float[][] f = fx.extract(images, 2);
+            for (int i = 0; i < 2; i++) {
+                float[] avg = pooled(images, i * 192);
+                float[] max = pooledMax(images, i * 192);
+                for (int c = 0; c < 4; c++) {
+                    assertThat(f[i][c]).isCloseTo(avg[c], within(1e-5f));
+                    assertThat(f[i][4 + c]).isCloseTo(max[c], within(1e-5f));
+                }
+                assertThat(max[0]).isGreaterThanOrEqualTo(avg[0]);
+            }
+        }
+    }
+
+    @Test
+    void flipViewsMirrorWidthHeightAndBoth() {
+        float[] img = new float[2 * 2 * 3]; // C=2, H=2, W=3
+        for (int i = 0; i < img.length; i++) {
+            img[i] = i;
+        }
+        assertThat(BackboneGraph.flipView(img, 2, 2, 3, 0)).containsExactly(img);
+        assertThat(BackboneGraph.flipView(img, 2, 2, 3, 1)).containsExactly(2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9);
+        assertThat(BackboneGraph.flipView(img, 2, 2, 3, 2)).containsExactly(3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8);
+        assertThat(BackboneGraph.flipView(img, 2, 2, 3, 3)).containsExactly(5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6);
+        assertThatThrownBy(() -> BackboneGraph.flipView(img, 2, 2, 3, 4)).isInstanceOf(
+                IllegalArgumentException.class);
+    }
+
+    @Test
+    void composedGraphAveragesAvgMaxFeaturesOverTheFourFlips() {
+        ModelContract contract = TestContracts.contract(3, 8, 2, 3);
+        int in = 8 + 2;
+        float[] fc1 = TestContracts.floats(6 * in, 4);
+        float[] fc1b = TestContracts.floats(6, 5);
+        float[] lw = TestContracts.floats(3 * 6, 6);
+        float[] lb = TestContracts.floats(3, 7);
+        byte[] onnx = BackboneGraph.compose(backbone(), "627", 4, contract, new int[] {6},
+                Weights.of(Map.of("fc1.weight", fc1, "fc1.bias", fc1b, "logits.weight", lw, "logits.bias", lb)),
+                "test-backbone", BackboneGraph.Pooling.AVG_MAX, BackboneGraph.FLIP_VIEWS);
+        // an asymmetric image, so each flip pools to something else
+        float[] images = TestContracts.floats(2 * 3 * 64, 13);
+        float[] tabular = TestContracts.floats(2 * 2, 14);
+        try (OnnxClassifier ort = OnnxClassifier.load(onnx, "composed", new EngineOptions("cpu", 1, 1, "all",
+                List.of(1, 2)))) {
+            float[][] p = ort.predict(images, tabular, 2);
+            for (int i = 0; i < 2; i++) {
+                float[] image = java.util.Arrays.copyOfRange(images, i * 192, (i + 1) * 192);
+                double[] x = new double[in];
+                for (int v = 0; v < BackboneGraph.FLIP_VIEWS; v++) {
+                    float[] view = BackboneGraph.flipView(image, 3, 8, 8, v);
+                    float[] avg = pooled(view, 0);
+                    float[] max = pooledMax(view, 0);
+                    for (int c = 0; c < 4; c++) {
+                        x[c] += avg[c] / 4.0;
+                        x[4 + c] += max[c] / 4.0;
+                    }
+                }
+                x[8] = tabular[i * 2];
+                x[9] = tabular[i * 2 + 1];
+                double[] h = new double[6];
+                for (int o = 0; o < 6; o++) {
+                    double v = fc1b[o];
+                    for (int k = 0; k < in; k++) {
+                        v += fc1[o * in + k] * x[k];
+                    }
+                    h[o] = Math.max(0, v);
+                }
+                double[] z = new double[3];
+                double sum = 0;
+                for (int c = 0; c < 3; c++) {
+                    double v = lb[c];
+                    for (int k = 0; k < 6; k++) {
+                        v += lw[c * 6 + k] * h[k];
+                    }
+                    z[c] = Math.exp(v);
+                    sum += z[c];
+                }
+                for (int c = 0; c < 3; c++) {
+                    assertThat((double) p[i][c]).isCloseTo(z[c] / sum, within(1e-5));
+                }
+            }
+            // one image alone gives what it gave in the batch: the views of row 0 never mix with row 1's
+            float[][] alone = ort.predict(java.util.Arrays.copyOfRange(images, 192, 384),
+                    java.util.Arrays.copyOfRange(tabular, 2, 4), 1);
+            for (int c = 0; c < 3; c++) {
+                assertThat(alone[0][c]).isCloseTo(p[1][c], within(1e-6f));
+            }
+        }
+    }
+
     @Test
     void unknownFeatureMapIsAClearError() {
         assertThatThrownBy(() -> BackboneGraph.featureExtractor(backbone(), "nope", 4, "image", "features"))

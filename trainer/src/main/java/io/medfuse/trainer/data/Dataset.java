@@ -16,10 +16,25 @@ import java.util.Map;
  * @param exclusionExamples the first few exclusion messages, for the report
  * @param fingerprint sha256 over the CSV bytes and every used image's name and size
  * @param image the image spec the samples' pixels were preprocessed with
+ * @param features what {@link Sample#pixels()} holds when it is not the preprocessed image: a frozen backbone's
+ *                 feature recipe; null for pixels
  */
 public record Dataset(Path csv, Path images, DatasetOptions options, List<String> labels, List<Sample> samples,
                       Map<DatasetException.Reason, Integer> excluded, List<String> exclusionExamples,
-                      String fingerprint, io.medfuse.model.contract.ImageSpec image) {
+                      String fingerprint, io.medfuse.model.contract.ImageSpec image, String features) {
+
+    /** A dataset of preprocessed pixels. */
+    public Dataset(Path csv, Path images, DatasetOptions options, List<String> labels, List<Sample> samples,
+                   Map<DatasetException.Reason, Integer> excluded, List<String> exclusionExamples,
+                   String fingerprint, io.medfuse.model.contract.ImageSpec image) {
+        this(csv, images, options, labels, samples, excluded, exclusionExamples, fingerprint, image, null);
+    }
+
+    /** The same rows, saying their {@link Sample#pixels()} are features made by {@code recipe}. */
+    public Dataset withFeatures(String recipe) {
+        return new Dataset(csv, images, options, labels, samples, excluded, exclusionExamples, fingerprint, image,
+                recipe);
+    }
 
     public Dataset {
         labels = List.copyOf(labels);

@@ -56,6 +56,8 @@ public final class DatasetReader {
     private final java.util.function.UnaryOperator<float[]> transform;
     /** Where {@link #read} reports its progress (a line every 5 s); by default nowhere. */
     private java.util.function.Consumer<String> progress = line -> { };
+    /** Where transformed images are kept by their bytes (the transform is then skipped on a hit), or null. */
+    private FeatureCache cache;
 
     /** @param preprocessor the serving preprocessing, built from the contract's image spec */
     public DatasetReader(ImagePreprocessor preprocessor) {
@@ -95,10 +97,6 @@ public final class DatasetReader {
     }
 
     /**
-     * @throws DatasetException naming file, line and column on the first bad row (unless exclusions are allowed),
-     *                          on a missing column, or when nothing usable is left
-     */
-    /**
      * Reports the reading's progress (rows read, rate, time left; a line every 5 s and one at the end) to {@code out}.
      *
      * @return this reader
@@ -108,6 +106,22 @@ public final class DatasetReader {
         return this;
     }
 
+    /**
+     * Keeps each image's transformed pixels in {@code cache}, keyed by the file's bytes, and takes them from there
+     * next time instead of decoding and transforming (not for DICOM objects, whose tags are read anyway). The cache
+     * must have been opened for exactly this preprocessing and transform.
+     *
+     * @return this reader
+     */
+    public DatasetReader cachingIn(FeatureCache featureCache) {
+        this.cache = featureCache;
+        return this;
+    }
+
+    /**
+     * @throws DatasetException naming file, line and column on the first bad row (unless exclusions are allowed),
+     *                          on a missing column, or when nothing usable is left
+     */
     public Dataset read(Path imagesDir, Path csv, DatasetOptions options) {
         if (!Files.isDirectory(imagesDir)) {
             throw new DatasetException(Reason.MISSING_IMAGE, imagesDir, 0, null, "no such images folder");
@@ -233,7 +247,15 @@ public final class DatasetReader {
                 pixels = transform.apply(raw);
                 tags = dicom.dataset();
             } else {
-                pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
+                float[] cached = cache == null ? null : cache.get(bytes);
+                if (cached != null) {
+                    pixels = cached;
+                } else {
+                    pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
+                    if (cache != null) {
+                        cache.put(bytes, pixels);
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(Reason.UNREADABLE_IMAGE, csv, line, options.imageColumn(), "image '"
