@@ -105,11 +105,24 @@ final class TrainingOptions {
                     + "its mean (avg, 1280 features; default) or its mean and its maximum (avg-max, 2560).")
     String pooling;
 
-    @Option(names = "--flip-views",
-            description = "mobilenetv2: average the features of each image and its three flips (left-right, "
-                    + "up-down, both), in training and in the exported model (which then runs the backbone 4 times "
-                    + "per image: 4x the serving compute).")
-    boolean flipViews;
+    @Option(names = "--views", defaultValue = "1", paramLabel = "1|4|8",
+            description = "mobilenetv2: average the features of each image over this many views, in training and "
+                    + "in the exported model, which runs the backbone once per view (so 4 or 8 times the serving "
+                    + "compute): 1 the image (default), 4 with its three flips (left-right, up-down, both), 8 with "
+                    + "those transposed too.")
+    int views;
+
+    @Option(names = "--multi-scale",
+            description = "mobilenetv2: the head also reads the means of five earlier block outputs (320, 160, "
+                    + "96, 64 and 32 channels): textures the last map has pooled away.")
+    boolean multiScale;
+
+    @Option(names = "--fusion", defaultValue = "concat", paramLabel = "concat|metablock",
+            description = "mobilenetv2: how the fused head joins image features and clinical data: concat (one "
+                    + "layer reads both; default) or metablock (the clinical row gates each image feature, "
+                    + "sigmoid(tanh(f * a(t)) + b(t)), Pacheco & Krohling 2021). The image-only and tabular-only "
+                    + "networks are the same either way.")
+    String fusion;
 
     @Option(names = "--feature-cache", paramLabel = "DIR",
             description = "mobilenetv2: keep each image's backbone features here, keyed by the image's bytes and "
@@ -139,13 +152,16 @@ final class TrainingOptions {
                 default -> throw new IllegalArgumentException("--pooling must be avg or avg-max, got '" + pooling
                         + "'");
             };
-            if (!HyperParameters.frozenBackbone(arch) && (p != BackboneGraph.Pooling.AVG || flipViews)) {
-                throw new IllegalArgumentException("--pooling and --flip-views are for --architecture mobilenetv2 "
+            if (!HyperParameters.frozenBackbone(arch) && (p != BackboneGraph.Pooling.AVG || views != 1
+                    || multiScale)) {
+                throw new IllegalArgumentException("--pooling, --views and --multi-scale are for --architecture "
+                        + "mobilenetv2 "
                         + "(a frozen backbone's features), not " + arch);
             }
             return new HyperParameters(arch, InputMode.parse(inputs), epochs, batchSize, learningRate, seed,
                     validationFraction, patience, !noAugment,
-                    imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch), p, flipViews);
+                    imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch), p, views, multiScale,
+                    fusion.trim().toLowerCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage(), e);
         }

@@ -21,6 +21,20 @@ public final class Backbone {
     public static final String FEATURE_MAP = "627";
     /** Width of the pooled feature vector. */
     public static final int FEATURES = 1280;
+    /**
+     * Earlier block outputs pooled too with {@code --multi-scale} (the int8 graph's quantized tensors, dequantized):
+     * the last bottleneck's 320-channel projection and the outputs of the 160-, 96-, 64- and 32-channel stages.
+     */
+    public static final List<String> EXTRA_MAPS = List.of("624_quantized", "452_quantized", "426_quantized",
+            "400_quantized", "365_quantized");
+    /** Channels of {@link #EXTRA_MAPS} together. */
+    public static final int EXTRA_WIDTH = 320 + 160 + 96 + 64 + 32;
+    /**
+     * What a dataset read for a frozen backbone keeps per image (whatever the hyper-parameters pool): the last map's
+     * mean, the extra maps' means, the last map's maximum; the head reads its columns of it.
+     */
+    public static final io.medfuse.model.onnx.BackboneGraph.Layout STORED = new io.medfuse.model.onnx.BackboneGraph
+            .Layout(io.medfuse.model.onnx.BackboneGraph.Pooling.AVG_MAX, 1, EXTRA_MAPS, EXTRA_WIDTH);
     /** ImageNet preprocessing at 224x224 (short side scaled, centre cropped: for square images the same as stretch). */
     public static final ImageSpec IMAGE_SPEC = new ImageSpec(224, 224, 3, "NCHW", ImageSpec.ResizeMode.CENTER_CROP,
             List.of(0.485, 0.456, 0.406), List.of(0.229, 0.224, 0.225));
@@ -58,12 +72,31 @@ public final class Backbone {
 
     /** A feature extractor in ONNX Runtime with {@code threads} intra-op threads (0 = default); close it. */
     public static FeatureExtractor extractor(int threads) {
-        return extractor(threads, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG);
+        return extractor(threads, io.medfuse.model.onnx.BackboneGraph.Layout.of(
+                io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1));
     }
 
-    /** As above, pooled by {@code pooling}. */
-    public static FeatureExtractor extractor(int threads, io.medfuse.model.onnx.BackboneGraph.Pooling pooling) {
+    /** As above, laid out by {@code layout} (one view). */
+    public static FeatureExtractor extractor(int threads, io.medfuse.model.onnx.BackboneGraph.Layout layout) {
         return FeatureExtractor.load(bytes(), FEATURE_MAP, FEATURES, IMAGE_SPEC.channels(), IMAGE_SPEC.height(),
-                IMAGE_SPEC.width(), threads, pooling);
+                IMAGE_SPEC.width(), threads, layout);
+    }
+
+    /**
+     * The columns of a {@link #STORED} row that a head with {@code layout}'s pooling and extras reads, in the order
+     * the exported graph makes them (mean, extras, maximum).
+     */
+    public static int[] columns(io.medfuse.model.onnx.BackboneGraph.Layout layout) {
+        int extras = layout.extraWidth();
+        boolean max = layout.pooling() == io.medfuse.model.onnx.BackboneGraph.Pooling.AVG_MAX;
+        int[] cols = new int[layout.width(FEATURES)];
+        int k = 0;
+        for (int i = 0; i < FEATURES + extras; i++) {
+            cols[k++] = i;
+        }
+        for (int i = 0; max && i < FEATURES; i++) {
+            cols[k++] = FEATURES + EXTRA_WIDTH + i;
+        }
+        return cols;
     }
 }

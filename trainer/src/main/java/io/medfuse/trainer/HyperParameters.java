@@ -21,18 +21,28 @@ import java.util.Map;
  * @param imageSize the square image side the images are resized to
  * @param pooling a frozen backbone's feature map pooled by its mean, or by its mean and its maximum (ignored by the
  *                other architectures)
- * @param flipViews a frozen backbone's features averaged over the image and its three flips, in training and in the
- *                  exported graph (4 backbone passes per image); false: the image alone
+ * @param views a frozen backbone's features averaged over this many views of each image, in training and in the
+ *              exported graph (a backbone pass each): 1 the image alone, 4 with its three flips, 8 with the flips
+ *              transposed too (the symmetries of a square)
+ * @param multiScale a frozen backbone's features include the means of five earlier block outputs (672 channels
+ *                   more: textures the last map has pooled away)
+ * @param fusion how a frozen backbone's head joins the inputs: {@code concat} (features ⊕ tabular → fc1) or
+ *               {@code metablock} (the tabular row gates the image features, Pacheco &amp; Krohling 2021, then fc1);
+ *               only the fused network differs, the ablations read one input either way
  */
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                               long seed, double validationFraction, int patience, boolean augment, int imageSize,
-                              io.medfuse.model.onnx.BackboneGraph.Pooling pooling, boolean flipViews) {
+                              io.medfuse.model.onnx.BackboneGraph.Pooling pooling, int views, boolean multiScale,
+                              String fusion) {
+
+    /** The fusions {@code --fusion} accepts. */
+    public static final java.util.List<String> FUSIONS = java.util.List.of("concat", "metablock");
 
     /** Mean pooling, the image alone (what every model before these options was). */
     public HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                            long seed, double validationFraction, int patience, boolean augment, int imageSize) {
         this(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction, patience, augment,
-                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, false);
+                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1, false, "concat");
     }
 
     /** The architectures {@code --architecture} accepts. */
@@ -72,6 +82,17 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         if (pooling == null) {
             throw new IllegalArgumentException("pooling is missing");
         }
+        if (views != 1 && views != io.medfuse.model.onnx.BackboneGraph.FLIP_VIEWS
+                && views != io.medfuse.model.onnx.BackboneGraph.DIHEDRAL_VIEWS) {
+            throw new IllegalArgumentException("--views must be 1, 4 or 8, got " + views);
+        }
+        if (!FUSIONS.contains(fusion)) {
+            throw new IllegalArgumentException("--fusion must be one of " + FUSIONS + ", got '" + fusion + "'");
+        }
+        if (!"concat".equals(fusion) && !frozenBackbone(architecture)) {
+            throw new IllegalArgumentException("--fusion " + fusion + " is for --architecture mobilenetv2 (a head on "
+                    + "a frozen backbone's features), not " + architecture);
+        }
         if (epochs < 1 || batchSize < 1 || patience < 1) {
             throw new IllegalArgumentException("epochs, batch size and patience must be >= 1, got " + epochs + ", "
                     + batchSize + ", " + patience);
@@ -104,32 +125,43 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withInputs(InputMode m) {
         return new HyperParameters(architecture, m, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, flipViews);
+                patience, augment, imageSize, pooling, views, multiScale, fusion);
     }
 
     public HyperParameters withSeed(long s) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, s, validationFraction,
-                patience, augment, imageSize, pooling, flipViews);
+                patience, augment, imageSize, pooling, views, multiScale, fusion);
     }
 
     public HyperParameters withEpochs(int e) {
         return new HyperParameters(architecture, inputs, e, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, flipViews);
+                patience, augment, imageSize, pooling, views, multiScale, fusion);
     }
 
-    public HyperParameters withFeatures(io.medfuse.model.onnx.BackboneGraph.Pooling p, boolean flips) {
+    public HyperParameters withFeatures(io.medfuse.model.onnx.BackboneGraph.Pooling p, int v, boolean multi) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, p, flips);
+                patience, augment, imageSize, p, v, multi, fusion);
+    }
+
+    public HyperParameters withFusion(String f) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize, pooling, views, multiScale, f);
+    }
+
+    /** Whether the fused network is a MetaBlock head (the ablations never are). */
+    public boolean metaBlock() {
+        return "metablock".equals(fusion) && inputs == InputMode.FUSED;
+    }
+
+    /** How the exported graph makes the head's features. */
+    public io.medfuse.model.onnx.BackboneGraph.Layout layout() {
+        return multiScale ? new io.medfuse.model.onnx.BackboneGraph.Layout(pooling, views, Backbone.EXTRA_MAPS,
+                Backbone.EXTRA_WIDTH) : io.medfuse.model.onnx.BackboneGraph.Layout.of(pooling, views);
     }
 
     /** Width of the pooled backbone features the head reads. */
     public int featureWidth() {
-        return pooling.width(Backbone.FEATURES);
-    }
-
-    /** Backbone passes per image: 4 with flip views, else 1. */
-    public int views() {
-        return flipViews ? io.medfuse.model.onnx.BackboneGraph.FLIP_VIEWS : 1;
+        return layout().width(Backbone.FEATURES);
     }
 
     /** As provenance: plain JSON values. */
@@ -153,11 +185,17 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
             b.put("sha256", Backbone.SHA256);
             b.put("featureMap", Backbone.FEATURE_MAP);
             b.put("pooling", pooling == io.medfuse.model.onnx.BackboneGraph.Pooling.AVG ? "avg" : "avg+max");
+            if (multiScale) {
+                b.put("extraMaps", Backbone.EXTRA_MAPS);
+            }
             b.put("pooledFeatures", featureWidth());
-            b.put("views", flipViews ? "image and its 3 flips, features averaged" : "image");
+            b.put("views", views == 1 ? "image" : views + " (the image and its "
+                    + (views == 4 ? "flips" : "flips and transposes") + "), features averaged");
             b.put("frozen", true);
             m.put("backbone", b);
-            m.put("head", "dropout " + io.medfuse.trainer.net.HeadNet.DROPOUT + ", fc "
+            m.put("fusion", fusion);
+            m.put("head", (metaBlock() ? "metablock (tabular gates the features: sigmoid(tanh(f * bn(W1 t)) + "
+                    + "bn(W2 t))), " : "") + "dropout " + io.medfuse.trainer.net.HeadNet.DROPOUT + ", fc "
                     + io.medfuse.trainer.net.HeadNet.HIDDEN + " relu, logits");
         }
         m.put("imageSize", imageSize);

@@ -42,9 +42,44 @@ public final class OnnxExport {
     public static byte[] mobilenet(ModelContract contract, HyperParameters hp, Map<String, float[]> weights) {
         int hidden = io.medfuse.trainer.net.HeadNet.HIDDEN;
         Weights w = weights.isEmpty() ? Weights.heNormal(0)
-                : Weights.of(completeHead(contract, hp.inputs(), hp.featureWidth(), weights));
+                : Weights.of(hp.metaBlock() ? foldMetaBlock(weights)
+                : completeHead(contract, hp.inputs(), hp.featureWidth(), weights));
         return io.medfuse.model.onnx.BackboneGraph.compose(Backbone.bytes(), Backbone.FEATURE_MAP, Backbone.FEATURES,
-                contract, new int[] {hidden}, w, "mobilenetv2", hp.pooling(), hp.views());
+                contract, new int[] {hidden}, w, "mobilenetv2", hp.layout(), hp.metaBlock());
+    }
+
+    /**
+     * A MetaBlock head's weights with each trained batch normalisation folded into the linear layer before it, as
+     * inference computes it: {@code W' = W · γ/√(var+ε)} row by row, {@code b' = (b − mean) · γ/√(var+ε) + β}.
+     */
+    static Map<String, float[]> foldMetaBlock(Map<String, float[]> trained) {
+        Map<String, float[]> all = new HashMap<>(trained);
+        for (String layer : new String[] {"meta_f", "meta_g"}) {
+            float[] w = trained.get(layer + ".weight");
+            float[] b = trained.get(layer + ".bias");
+            float[] gamma = trained.get(layer + "_bn.gamma");
+            float[] beta = trained.get(layer + "_bn.beta");
+            float[] mean = trained.get(layer + "_bn.runningMean");
+            float[] var = trained.get(layer + "_bn.runningVar");
+            if (w == null || b == null || gamma == null || beta == null || mean == null || var == null) {
+                throw new TrainerException("the MetaBlock head lacks " + layer + "'s weights or batch "
+                        + "normalisation; it has " + new java.util.TreeSet<>(trained.keySet()));
+            }
+            int out = b.length;
+            int in = w.length / out;
+            float[] fw = new float[w.length];
+            float[] fb = new float[out];
+            for (int o = 0; o < out; o++) {
+                double k = gamma[o] / Math.sqrt(var[o] + io.medfuse.trainer.net.HeadNet.BN_EPSILON);
+                for (int i = 0; i < in; i++) {
+                    fw[o * in + i] = (float) (w[o * in + i] * k);
+                }
+                fb[o] = (float) ((b[o] - mean[o]) * k + beta[o]);
+            }
+            all.put(layer + ".weight", fw);
+            all.put(layer + ".bias", fb);
+        }
+        return all;
     }
 
     /**

@@ -96,9 +96,9 @@ public final class TrainingRun {
 
     /**
      * As above, keeping a frozen backbone's features in a {@link FeatureCache} under {@code featureCache} (null: no
-     * cache), so the next read of the same images skips their decoding and extraction. Every row keeps the mean and
-     * the maximum of the feature map ({@link BackboneGraph.Pooling#AVG_MAX}, the head takes what {@code hp.pooling()}
-     * asks for), averaged over the image's flips when {@code hp.flipViews()}.
+     * cache), so the next read of the same images skips their decoding and extraction. Every row keeps
+     * {@link Backbone#STORED} (the head takes the columns {@code hp} asks for), averaged over {@code hp.views()}
+     * views of the image.
      */
     public static Dataset read(Path images, Path csv, DatasetOptions options, HyperParameters hp,
                                java.util.function.Consumer<String> progress, Path featureCache) {
@@ -107,7 +107,7 @@ public final class TrainingRun {
                     .reportingTo(progress).read(images, csv, options);
         }
         int views = hp.views();
-        int width = BackboneGraph.Pooling.AVG_MAX.width(Backbone.FEATURES);
+        int width = Backbone.STORED.width(Backbone.FEATURES);
         FeatureCache cache = featureCache == null ? null
                 : FeatureCache.open(featureCache, featureRecipe(views), width, progress);
         ImageSpec spec = Backbone.IMAGE_SPEC;
@@ -151,7 +151,8 @@ public final class TrainingRun {
      */
     static String featureRecipe(int views) {
         return "backbone sha256 " + Backbone.SHA256 + "; feature map " + Backbone.FEATURE_MAP
-                + "; pooling avg+max; views " + (views == 1 ? "image" : views + " (image and flips), mean") + "; image " + Backbone.IMAGE_SPEC
+                + "; pooled mean, means of " + Backbone.EXTRA_MAPS + ", maximum; views "
+                + (views == 1 ? "image" : views + " (BackboneGraph.flipView 0.." + (views - 1) + "), mean") + "; image " + Backbone.IMAGE_SPEC
                 + "; decoder " + io.medfuse.model.image.ImageDecoder.configured().contractId() + "; preprocessing "
                 + ModelContract.PREPROCESSING_VERSION + "; onnxruntime "
                 + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
@@ -163,7 +164,7 @@ public final class TrainingRun {
 
         synchronized io.medfuse.model.engine.FeatureExtractor get() {
             if (fx == null) {
-                fx = Backbone.extractor(1, BackboneGraph.Pooling.AVG_MAX);
+                fx = Backbone.extractor(1, Backbone.STORED);
             }
             return fx;
         }
@@ -225,10 +226,10 @@ public final class TrainingRun {
         List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
         List<ClassLabel> labels = FeatureFitter.labels(dataset, trainRows);
         TabularEncoder encoder = new TabularEncoder(features);
-        // a frozen backbone's rows hold mean ⊕ max; the head reads the first featureWidth of them
-        int imageWidth = frozen ? hp.featureWidth() : dataset.samples().get(0).pixels().length;
-        TensorSet train = tensors(dataset, trainRows, encoder, imageWidth);
-        TensorSet val = tensors(dataset, valRows, encoder, imageWidth);
+        // a frozen backbone's rows hold Backbone.STORED; the head reads its columns of them
+        int[] columns = frozen ? Backbone.columns(hp.layout()) : null;
+        TensorSet train = tensors(dataset, trainRows, encoder, columns);
+        TensorSet val = tensors(dataset, valRows, encoder, columns);
         ImageSpec img = dataset.image();
         long[] shape = frozen ? new long[] {train.imageSize()}
                 : new long[] {img.channels(), img.height(), img.width()};
@@ -357,17 +358,25 @@ public final class TrainingRun {
     }
 
     /**
-     * Rows as tensors: the first {@code imageSize} floats of each row's preprocessed image (all of them) or of a
-     * frozen backbone's features, tabular rows from the serving encoder.
+     * Rows as tensors: each row's preprocessed image, or the {@code columns} of a frozen backbone's features (null:
+     * all of the row), tabular rows from the serving encoder.
      */
-    static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder, int imageSize) {
+    static TensorSet tensors(Dataset dataset, List<Sample> rows, TabularEncoder encoder, int[] columns) {
+        int imageSize = columns != null ? columns.length : dataset.samples().get(0).pixels().length;
         int width = encoder.width();
         float[] images = new float[rows.size() * imageSize];
         float[] tabular = new float[rows.size() * width];
         int[] labels = new int[rows.size()];
         for (int i = 0; i < rows.size(); i++) {
             Sample s = rows.get(i);
-            System.arraycopy(s.pixels(), 0, images, i * imageSize, imageSize);
+            if (columns == null) {
+                System.arraycopy(s.pixels(), 0, images, i * imageSize, imageSize);
+            } else {
+                float[] from = s.pixels();
+                for (int k = 0; k < imageSize; k++) {
+                    images[i * imageSize + k] = from[columns[k]];
+                }
+            }
             encoder.encodeInto(s.features(), tabular, i * width);
             labels[i] = dataset.labelIndex(s.label());
         }

@@ -45,20 +45,22 @@ class MobileNetV2TrainingTest {
     void featuresAreCachedPooledBackboneOutputs() {
         assertThat(data.image()).isEqualTo(Backbone.IMAGE_SPEC);
         assertThat(data.samples()).allSatisfy(s -> {
-            // the means, then the maxima
-            assertThat(s.pixels()).hasSize(2 * Backbone.FEATURES);
+            // the last map's means, the earlier maps' means, the last map's maxima
+            assertThat(s.pixels()).hasSize(2 * Backbone.FEATURES + Backbone.EXTRA_WIDTH);
             // after ReLU6: in [0, 6]; no channel's mean above its maximum
+            int max = Backbone.FEATURES + Backbone.EXTRA_WIDTH;
             for (int c = 0; c < Backbone.FEATURES; c++) {
                 assertThat(s.pixels()[c]).isBetween(0f, 6f);
-                assertThat(s.pixels()[Backbone.FEATURES + c]).isBetween(s.pixels()[c], 6f);
+                assertThat(s.pixels()[max + c]).isBetween(s.pixels()[c], 6f);
             }
         });
-        assertThat(data.samples().get(0).pixels()).isNotEqualTo(new float[2 * Backbone.FEATURES]);
+        assertThat(data.samples().get(0).pixels()).isNotEqualTo(
+                new float[2 * Backbone.FEATURES + Backbone.EXTRA_WIDTH]);
     }
 
     @Test
     void avgMaxPoolingAveragedOverFlipsExportsAGraphThatMatchesTheHead(@TempDir Path cache) {
-        HyperParameters hp = hp(InputMode.FUSED).withEpochs(2).withFeatures(BackboneGraph.Pooling.AVG_MAX, true);
+        HyperParameters hp = hp(InputMode.FUSED).withEpochs(2).withFeatures(BackboneGraph.Pooling.AVG_MAX, 4, false);
         List<String> said = new java.util.ArrayList<>();
         Dataset flips = TrainingRun.read(dir.resolve("images"), dir.resolve("metadata.csv"), OPTIONS, hp, said::add,
                 cache);
@@ -103,6 +105,39 @@ class MobileNetV2TrainingTest {
             assertThat(c.tabularInput()).isEqualTo("tabular");
             assertThat(c.provenance()).containsEntry("architecture", "mobilenetv2").containsKey("backbone");
         }
+    }
+
+    @Test
+    void multiScaleFeaturesOverEightViewsExportAGraphThatMatchesTheHead(@TempDir Path cache) {
+        HyperParameters hp = hp(InputMode.FUSED).withEpochs(2).withFeatures(BackboneGraph.Pooling.AVG, 8, true);
+        Dataset eight = TrainingRun.read(dir.resolve("images"), dir.resolve("metadata.csv"), OPTIONS, hp, l -> { },
+                cache);
+        TrainingRun.Outcome out = TrainingRun.train(eight, hp, "mnv2-multi", "1", s -> { }, new StopSignal());
+        // the extra maps are dequantized inside the exported graph as in the extractor, and 8 views averaged there
+        assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
+        var graph = io.medfuse.model.onnx.OnnxModelFile.parse(out.onnx(), "multi").getGraph();
+        assertThat(graph.getNodeList()).filteredOn(n -> n.getOpType().equals("Transpose")).hasSize(4);
+        assertThat(graph.getInitializerList()).filteredOn(t -> t.getName().equals("fc1.weight"))
+                .singleElement().satisfies(t -> assertThat(t.getDimsList().get(1)).isEqualTo(
+                        (long) Backbone.FEATURES + Backbone.EXTRA_WIDTH + out.contract().tabularWidth()));
+    }
+
+    @Test
+    void metaBlockHeadExportsWithItsBatchNormalisationFoldedAndMatches() {
+        HyperParameters hp = hp(InputMode.FUSED).withFusion("metablock");
+        TrainingRun.Outcome out = TrainingRun.train(data, hp, "mnv2-metablock", "1", s -> { }, new StopSignal());
+        // DJL in inference mode (running statistics) against ONNX Runtime on the folded Gemms, on the raw images
+        assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
+        assertThat(out.training().weights()).containsKeys("meta_f.weight", "meta_f_bn.runningVar", "meta_g.bias");
+        assertThat(out.contract().provenance()).containsEntry("fusion", "metablock");
+        var graph = io.medfuse.model.onnx.OnnxModelFile.parse(out.onnx(), "metablock").getGraph();
+        assertThat(graph.getNodeList()).extracting(n -> n.getOpType()).contains("Tanh", "Sigmoid", "Mul");
+        // fc1 reads the gated features alone: [hidden, 1280], no tabular columns
+        assertThat(graph.getInitializerList()).filteredOn(t -> t.getName().equals("fc1.weight"))
+                .singleElement().satisfies(t -> assertThat(t.getDimsList()).containsExactly(
+                        (long) io.medfuse.trainer.net.HeadNet.HIDDEN, (long) Backbone.FEATURES));
+        // the ablations are plain heads whatever --fusion says
+        assertThat(hp.withInputs(InputMode.IMAGE).metaBlock()).isFalse();
     }
 
     @Test

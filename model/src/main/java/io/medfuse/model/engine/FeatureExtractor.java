@@ -55,8 +55,15 @@ public final class FeatureExtractor implements AutoCloseable {
     /** As above, pooled by {@code pooling}: rows of {@code pooling.width(features)} floats. */
     public static FeatureExtractor load(byte[] backbone, String featureMap, int features, int channels, int height,
                                         int width, int threads, BackboneGraph.Pooling pooling) {
-        byte[] graph = BackboneGraph.featureExtractor(backbone, featureMap, features, INPUT, OUTPUT, pooling);
-        features = pooling.width(features);
+        return load(backbone, featureMap, features, channels, height, width, threads,
+                BackboneGraph.Layout.of(pooling, 1));
+    }
+
+    /** As above, laid out by {@code layout} (one view): rows of {@code layout.width(features)} floats. */
+    public static FeatureExtractor load(byte[] backbone, String featureMap, int features, int channels, int height,
+                                        int width, int threads, BackboneGraph.Layout layout) {
+        byte[] graph = BackboneGraph.featureExtractor(backbone, featureMap, features, INPUT, OUTPUT, layout);
+        features = layout.width(features);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             if (threads > 0) {

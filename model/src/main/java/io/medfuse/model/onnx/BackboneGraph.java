@@ -59,14 +59,70 @@ public final class BackboneGraph {
 
     /** Views of each image when a composed model averages over flips: itself, mirrored left-right, up-down, both. */
     public static final int FLIP_VIEWS = 4;
+    /** The four flips and each of them transposed (H and W swapped): the 8 symmetries of a square. */
+    public static final int DIHEDRAL_VIEWS = 8;
+
+    /**
+     * What the pooled feature vector is made of: the main feature map's mean, then the mean of each of
+     * {@code extraMaps} (block outputs earlier in the backbone, dequantized when the backbone is quantized), then,
+     * for {@link Pooling#AVG_MAX}, the main map's maximum; averaged over {@code views} views of the image (1, 4 or
+     * 8).
+     *
+     * @param extraWidth the channels of {@code extraMaps} together
+     */
+    public record Layout(Pooling pooling, int views, List<String> extraMaps, int extraWidth) {
+        public Layout {
+            if (views != 1 && views != FLIP_VIEWS && views != DIHEDRAL_VIEWS) {
+                throw new IllegalArgumentException("views must be 1, " + FLIP_VIEWS + " or " + DIHEDRAL_VIEWS
+                        + ", got " + views);
+            }
+            extraMaps = List.copyOf(extraMaps);
+            if (extraWidth < 0 || extraMaps.isEmpty() != (extraWidth == 0)) {
+                throw new IllegalArgumentException("extra maps " + extraMaps + " with width " + extraWidth);
+            }
+        }
+
+        /** The main map alone, pooled by {@code pooling}, over {@code views} views. */
+        public static Layout of(Pooling pooling, int views) {
+            return new Layout(pooling, views, List.of(), 0);
+        }
+
+        /** Width of the vector for a main map of {@code channels}. */
+        public int width(int channels) {
+            return pooling.width(channels) + extraWidth;
+        }
+
+        /** The same, one view (what a feature extractor computes per image). */
+        public Layout oneView() {
+            return new Layout(pooling, 1, extraMaps, extraWidth);
+        }
+    }
 
     /**
      * View {@code view} (0..3) of a [C, H, W] image as the composed graph makes it: 0 the image, 1 mirrored
      * left-right (W reversed), 2 up-down (H reversed), 3 both. What a head trained on flip-averaged features sees.
      */
     public static float[] flipView(float[] image, int channels, int height, int width, int view) {
+        if (view >= FLIP_VIEWS && view < DIHEDRAL_VIEWS) {
+            if (height != width) {
+                throw new IllegalArgumentException("transposed views need a square image, got " + height + "x"
+                        + width);
+            }
+            // view 4 + k: view k, then H and W swapped
+            float[] flipped = flipView(image, channels, height, width, view - FLIP_VIEWS);
+            float[] out = new float[flipped.length];
+            for (int c = 0; c < channels; c++) {
+                int plane = c * height * width;
+                for (int y = 0; y < height; y++) {
+                    for (int x = 0; x < width; x++) {
+                        out[plane + x * width + y] = flipped[plane + y * width + x];
+                    }
+                }
+            }
+            return out;
+        }
         if (view < 0 || view >= FLIP_VIEWS) {
-            throw new IllegalArgumentException("view must be 0.." + (FLIP_VIEWS - 1) + ", got " + view);
+            throw new IllegalArgumentException("view must be 0.." + (DIHEDRAL_VIEWS - 1) + ", got " + view);
         }
         if (image.length != channels * height * width) {
             throw new IllegalArgumentException("expected " + channels * height * width + " floats, got "
@@ -107,20 +163,37 @@ public final class BackboneGraph {
     /** As above, pooled by {@code pooling}: the output is [N, pooling.width(channels)]. */
     public static byte[] featureExtractor(byte[] backbone, String featureMap, int channels, String imageInput,
                                           String output, Pooling pooling) {
-        Surgery s = new Surgery(backbone, featureMap, imageInput, false);
+        return featureExtractor(backbone, featureMap, channels, imageInput, output, Layout.of(pooling, 1));
+    }
+
+    /** As above, laid out by {@code layout} (one view): the output is [N, layout.width(channels)]. */
+    public static byte[] featureExtractor(byte[] backbone, String featureMap, int channels, String imageInput,
+                                          String output, Layout layout) {
+        if (layout.views() != 1) {
+            throw new IllegalArgumentException("a feature extractor sees one view per image; make the views first");
+        }
+        Surgery s = new Surgery(backbone, featureMap, layout.extraMaps(), imageInput, 1);
         OnnxGraphBuilder head = s.headBuilder("feature-extractor-head", null);
-        head.output(pool(head, s.featureName(), pooling, output), pooling.width(channels));
+        head.output(pool(head, s, layout.pooling(), output), layout.width(channels));
         return s.merge(head.build(), "feature-extractor").toByteArray();
     }
 
-    /** The pooled [N, width] tensor named {@code output}. */
-    private static String pool(OnnxGraphBuilder head, String featureMap, Pooling pooling, String output) {
-        if (pooling == Pooling.AVG) {
-            return head.flatten(output, head.globalAveragePool(output + "_gap", featureMap));
+    /** The pooled [N, width] tensor named {@code output}: mean of the main map, of each extra, then the maximum. */
+    private static String pool(OnnxGraphBuilder head, Surgery s, Pooling pooling, String output) {
+        if (s.extraNames().isEmpty() && pooling == Pooling.AVG) {
+            return head.flatten(output, head.globalAveragePool(output + "_gap", s.featureName()));
         }
-        String avg = head.flatten(output + "_avg", head.globalAveragePool(output + "_gap", featureMap));
-        String max = head.flatten(output + "_max", head.globalMaxPool(output + "_gmp", featureMap));
-        return head.concat(output, 1, avg, max);
+        List<String> parts = new ArrayList<>();
+        parts.add(head.flatten(output + "_avg", head.globalAveragePool(output + "_gap", s.featureName())));
+        List<String> extras = s.extraNames();
+        for (int i = 0; i < extras.size(); i++) {
+            parts.add(head.flatten(output + "_extra" + i, head.globalAveragePool(output + "_extra" + i + "_gap",
+                    extras.get(i))));
+        }
+        if (pooling == Pooling.AVG_MAX) {
+            parts.add(head.flatten(output + "_max", head.globalMaxPool(output + "_gmp", s.featureName())));
+        }
+        return head.concat(output, 1, parts.toArray(String[]::new));
     }
 
     /**
@@ -149,31 +222,62 @@ public final class BackboneGraph {
      */
     public static byte[] compose(byte[] backbone, String featureMap, int channels, ModelContract contract,
                                  int[] hidden, Weights weights, String architecture, Pooling pooling, int views) {
-        if (views != 1 && views != FLIP_VIEWS) {
-            throw new IllegalArgumentException("views must be 1 or " + FLIP_VIEWS + ", got " + views);
-        }
+        return compose(backbone, featureMap, channels, contract, hidden, weights, architecture, pooling, views, false);
+    }
+
+    /**
+     * As above; with {@code metaBlock} the tabular row gates the pooled features instead of joining them (MetaBlock,
+     * Pacheco &amp; Krohling 2021): {@code g = sigmoid(tanh(f ⊙ (W_f·t + b_f)) + (W_g·t + b_g))}, with
+     * {@code meta_f.weight} / {@code meta_g.weight} [width, F] and their biases (a trained batch normalisation already
+     * folded in), and fc1 reads g alone ([hidden, width]).
+     */
+    public static byte[] compose(byte[] backbone, String featureMap, int channels, ModelContract contract,
+                                 int[] hidden, Weights weights, String architecture, Pooling pooling, int views,
+                                 boolean metaBlock) {
+        return compose(backbone, featureMap, channels, contract, hidden, weights, architecture,
+                Layout.of(pooling, views), metaBlock);
+    }
+
+    /** As above, the features laid out by {@code layout} (extra maps and 8 views included). */
+    public static byte[] compose(byte[] backbone, String featureMap, int channels, ModelContract contract,
+                                 int[] hidden, Weights weights, String architecture, Layout layout,
+                                 boolean metaBlock) {
         contract.validate();
         if (contract.outputKind() != ModelContract.OutputKind.PROBABILITIES) {
             throw new ModelContractException("a composed model ends in Softmax, so contract '" + contract.name()
                     + "' must say outputKind PROBABILITIES, not " + contract.outputKind());
         }
-        Surgery s = new Surgery(backbone, featureMap, contract.imageInput(), views == FLIP_VIEWS);
+        int views = layout.views();
+        Surgery s = new Surgery(backbone, featureMap, layout.extraMaps(), contract.imageInput(), views);
         OnnxGraphBuilder head = s.headBuilder(contract.name() + "-head", contract);
-        int width = pooling.width(channels);
+        int width = layout.width(channels);
         String x;
-        if (views == FLIP_VIEWS) {
-            // [4N, width] (views one after another) → [4, N·width] → mean over the views → [N, width]
-            String perView = pool(head, s.featureName(), pooling, POOLED + "_views");
-            String rows = head.reshape(POOLED + "_by_view", perView, FLIP_VIEWS, -1);
-            float[] quarter = new float[FLIP_VIEWS];
-            java.util.Arrays.fill(quarter, 1f / FLIP_VIEWS);
-            String mean = head.matMul(POOLED + "_mean", quarter, 1, FLIP_VIEWS, rows);
+        if (views > 1) {
+            // [V·N, width] (views one after another) → [V, N·width] → mean over the views → [N, width]
+            String perView = pool(head, s, layout.pooling(), POOLED + "_views");
+            String rows = head.reshape(POOLED + "_by_view", perView, views, -1);
+            float[] share = new float[views];
+            java.util.Arrays.fill(share, 1f / views);
+            String mean = head.matMul(POOLED + "_mean", share, 1, views, rows);
             x = head.reshape(POOLED, mean, -1, width);
         } else {
-            x = pool(head, s.featureName(), pooling, POOLED);
+            x = pool(head, s, layout.pooling(), POOLED);
         }
-        x = head.concat("fused", 1, x, contract.tabularInput());
-        int in = width + contract.tabularWidth();
+        int in;
+        if (metaBlock) {
+            int f = contract.tabularWidth();
+            String t = contract.tabularInput();
+            String scale = head.gemm("meta_f", t, weights.get("meta_f.weight", width, f),
+                    weights.get("meta_f.bias", width), width, f);
+            String shift = head.gemm("meta_g", t, weights.get("meta_g.weight", width, f),
+                    weights.get("meta_g.bias", width), width, f);
+            String gated = head.node("Tanh", "meta_tanh", List.of(head.node("Mul", "meta_mul", List.of(x, scale))));
+            x = head.node("Sigmoid", "fused", List.of(head.node("Add", "meta_add", List.of(gated, shift))));
+            in = width;
+        } else {
+            x = head.concat("fused", 1, x, contract.tabularInput());
+            in = width + contract.tabularWidth();
+        }
         for (int i = 0; i < hidden.length; i++) {
             String name = "fc" + (i + 1);
             int out = hidden[i];
@@ -209,20 +313,28 @@ public final class BackboneGraph {
         /** Nodes before the backbone's (the flipped views), or none; and their initializers. */
         private final List<NodeProto> preNodes = new ArrayList<>();
         private final List<TensorProto> preInitializers = new ArrayList<>();
+        private final List<String> extraNames = new ArrayList<>();
         /** The tensor the backbone's first nodes read: the image input, or the batch of its views. */
         private final String backboneInput;
 
-        Surgery(byte[] backbone, String featureMap, String imageInput, boolean flips) {
+        Surgery(byte[] backbone, String featureMap, List<String> extraMaps, String imageInput, int views) {
             this.model = OnnxModelFile.parse(backbone, "backbone");
-            this.backboneInput = flips ? "views" : imageInput;
-            if (flips) {
-                // [N,C,H,W] → [x; x mirrored on W; on H; on both] = [4N,C,H,W]
+            this.backboneInput = views > 1 ? "views" : imageInput;
+            if (views > 1) {
+                // [N,C,H,W] → [x; x mirrored on W; on H; on both (; each transposed)] = [V·N,C,H,W]
                 OnnxGraphBuilder pre = new OnnxGraphBuilder("views");
                 pre.input(imageInput, 1);
                 String w = pre.reverse("view_w", imageInput, 3);
                 String h = pre.reverse("view_h", imageInput, 2);
                 String hw = pre.reverse("view_hw", h, 3);
-                pre.concat(backboneInput, 0, imageInput, w, h, hw);
+                List<String> all = new ArrayList<>(List.of(imageInput, w, h, hw));
+                if (views == DIHEDRAL_VIEWS) {
+                    for (String v : List.of(imageInput, w, h, hw)) {
+                        all.add(pre.node("Transpose", "view_t_" + (v.equals(imageInput) ? "image" : v), List.of(v),
+                                OnnxGraphBuilder.ints("perm", 0, 1, 3, 2)));
+                    }
+                }
+                pre.concat(backboneInput, 0, all.toArray(String[]::new));
                 pre.output(backboneInput, 1); // dropped with the placeholder input: only the nodes are kept
                 GraphProto g = pre.build().getGraph();
                 preNodes.addAll(g.getNodeList());
@@ -252,13 +364,15 @@ public final class BackboneGraph {
                 }
                 n.getOutputList().forEach(o -> producer.put(o, n));
             }
-            if (!producer.containsKey(featureMap)) {
-                throw new OnnxFormatException("the backbone has no tensor '" + featureMap + "' produced by a node");
+            for (String map : concat(featureMap, extraMaps)) {
+                if (!producer.containsKey(map)) {
+                    throw new OnnxFormatException("the backbone has no tensor '" + map + "' produced by a node");
+                }
             }
-            // walk back from the feature map: only what it needs stays (the ImageNet classifier goes)
+            // walk back from the feature maps: only what they need stays (the ImageNet classifier goes)
             Set<NodeProto> needed = new HashSet<>();
             Set<String> usedTensors = new HashSet<>();
-            Deque<String> todo = new ArrayDeque<>(List.of(featureMap));
+            Deque<String> todo = new ArrayDeque<>(concat(featureMap, extraMaps));
             while (!todo.isEmpty()) {
                 String t = todo.pop();
                 if (!usedTensors.add(t)) {
@@ -283,10 +397,37 @@ public final class BackboneGraph {
                     initializers.add(t.toBuilder().setName(rename(t.getName())).build());
                 }
             }
+            // a quantized block output (QLinearConv / QLinearAdd: its scale and zero point are inputs 6 and 7) is
+            // dequantized to float for pooling; a float tensor is pooled as it is
+            for (String map : extraMaps) {
+                NodeProto p = producer.get(map);
+                boolean quantized = (p.getOpType().equals("QLinearConv") || p.getOpType().equals("QLinearAdd"))
+                        && p.getInputCount() >= 8;
+                if (quantized) {
+                    String out = rename(map) + "_float";
+                    nodes.add(NodeProto.newBuilder().setName(out).setOpType("DequantizeLinear")
+                            .addInput(rename(map)).addInput(rename(p.getInput(6))).addInput(rename(p.getInput(7)))
+                            .addOutput(out).build());
+                    extraNames.add(out);
+                } else {
+                    extraNames.add(rename(map));
+                }
+            }
+        }
+
+        private static List<String> concat(String first, List<String> rest) {
+            List<String> all = new ArrayList<>(List.of(first));
+            all.addAll(rest);
+            return all;
         }
 
         String featureName() {
             return rename(featureMap);
+        }
+
+        /** The float tensors of the extra maps, in order. */
+        List<String> extraNames() {
+            return extraNames;
         }
 
         private String rename(String tensor) {
@@ -300,6 +441,7 @@ public final class BackboneGraph {
         OnnxGraphBuilder headBuilder(String name, ModelContract contract) {
             OnnxGraphBuilder head = new OnnxGraphBuilder(name);
             head.input(featureName(), 1); // a placeholder so nodes may read it; dropped in merge()
+            extraNames.forEach(e -> head.input(e, 1));
             if (contract != null) {
                 head.input(contract.tabularInput(), contract.tabularWidth());
             }
@@ -309,7 +451,8 @@ public final class BackboneGraph {
         ModelProto merge(ModelProto head, String graphName) {
             GraphProto h = head.getGraph();
             GraphProto.Builder g = GraphProto.newBuilder().setName(graphName).addInput(input);
-            h.getInputList().stream().filter(v -> !v.getName().equals(featureName())).forEach(g::addInput);
+            h.getInputList().stream().filter(v -> !v.getName().equals(featureName())
+                    && !extraNames.contains(v.getName())).forEach(g::addInput);
             g.addAllNode(preNodes).addAllNode(nodes).addAllNode(h.getNodeList())
                     .addAllInitializer(preInitializers).addAllInitializer(initializers)
                     .addAllInitializer(h.getInitializerList())

@@ -192,8 +192,76 @@ class BackboneGraphTest {
         assertThat(BackboneGraph.flipView(img, 2, 2, 3, 1)).containsExactly(2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9);
         assertThat(BackboneGraph.flipView(img, 2, 2, 3, 2)).containsExactly(3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8);
         assertThat(BackboneGraph.flipView(img, 2, 2, 3, 3)).containsExactly(5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6);
-        assertThatThrownBy(() -> BackboneGraph.flipView(img, 2, 2, 3, 4)).isInstanceOf(
+        assertThatThrownBy(() -> BackboneGraph.flipView(img, 2, 2, 3, 4)).as("a transposed view needs a square")
+                .isInstanceOf(IllegalArgumentException.class);
+        float[] sq = {0, 1, 2, 3}; // C=1, 2x2: rows [0 1] [2 3]
+        assertThat(BackboneGraph.flipView(sq, 1, 2, 2, 4)).containsExactly(0, 2, 1, 3);
+        assertThat(BackboneGraph.flipView(sq, 1, 2, 2, 5)).as("mirrored on W, then transposed")
+                .containsExactly(1, 3, 0, 2);
+        assertThat(BackboneGraph.flipView(sq, 1, 2, 2, 7)).containsExactly(3, 1, 2, 0);
+        assertThatThrownBy(() -> BackboneGraph.flipView(sq, 1, 2, 2, 8)).isInstanceOf(
                 IllegalArgumentException.class);
+    }
+
+    @Test
+    void aLayoutWithAnExtraMapAndEightViewsServesTheMeanOverTheViews() {
+        ModelContract contract = TestContracts.contract(3, 8, 2, 3);
+        // the extra map is the conv's output before ReLU ("conv", 4 channels): its mean can be negative
+        BackboneGraph.Layout layout = new BackboneGraph.Layout(BackboneGraph.Pooling.AVG, 8, List.of("conv"), 4);
+        int in = 8 + 2;
+        float[] fc1 = TestContracts.floats(6 * in, 4);
+        float[] fc1b = TestContracts.floats(6, 5);
+        float[] lw = TestContracts.floats(3 * 6, 6);
+        float[] lb = TestContracts.floats(3, 7);
+        byte[] onnx = BackboneGraph.compose(backbone(), "627", 4, contract, new int[] {6},
+                Weights.of(Map.of("fc1.weight", fc1, "fc1.bias", fc1b, "logits.weight", lw, "logits.bias", lb)),
+                "test-backbone", layout, false);
+        float[] images = TestContracts.floats(2 * 3 * 64, 15);
+        float[] tabular = TestContracts.floats(2 * 2, 16);
+        // the extractor with the same layout, one view at a time, averaged here
+        try (OnnxClassifier ort = OnnxClassifier.load(onnx, "composed", new EngineOptions("cpu", 1, 1, "all",
+                List.of(1, 2)));
+             FeatureExtractor fx = FeatureExtractor.load(backbone(), "627", 4, 3, 8, 8, 1, layout.oneView())) {
+            assertThat(fx.width()).isEqualTo(8);
+            float[][] p = ort.predict(images, tabular, 2);
+            for (int i = 0; i < 2; i++) {
+                float[] image = java.util.Arrays.copyOfRange(images, i * 192, (i + 1) * 192);
+                double[] x = new double[in];
+                for (int v = 0; v < 8; v++) {
+                    float[] f = fx.extract(BackboneGraph.flipView(image, 3, 8, 8, v), 1)[0];
+                    float[] avg = pooled(BackboneGraph.flipView(image, 3, 8, 8, v), 0);
+                    for (int c = 0; c < 4; c++) {
+                        assertThat(f[c]).isCloseTo(avg[c], within(1e-5f));
+                    }
+                    for (int k = 0; k < 8; k++) {
+                        x[k] += f[k] / 8.0;
+                    }
+                }
+                x[8] = tabular[i * 2];
+                x[9] = tabular[i * 2 + 1];
+                double[] h = new double[6];
+                for (int o = 0; o < 6; o++) {
+                    double v = fc1b[o];
+                    for (int k = 0; k < in; k++) {
+                        v += fc1[o * in + k] * x[k];
+                    }
+                    h[o] = Math.max(0, v);
+                }
+                double[] z = new double[3];
+                double sum = 0;
+                for (int c = 0; c < 3; c++) {
+                    double v = lb[c];
+                    for (int k = 0; k < 6; k++) {
+                        v += lw[c * 6 + k] * h[k];
+                    }
+                    z[c] = Math.exp(v);
+                    sum += z[c];
+                }
+                for (int c = 0; c < 3; c++) {
+                    assertThat((double) p[i][c]).isCloseTo(z[c] / sum, within(1e-5));
+                }
+            }
+        }
     }
 
     @Test

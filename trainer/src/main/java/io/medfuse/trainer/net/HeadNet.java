@@ -10,6 +10,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
@@ -32,17 +33,41 @@ public final class HeadNet extends FusedNet {
     /** Dropout on the head's input during training. */
     public static final float DROPOUT = 0.3f;
 
+    /** Epsilon of the MetaBlock's batch normalisations (the exporter folds them with it). */
+    public static final float BN_EPSILON = 1e-5f;
+
     private final InputMode mode;
     private final int classes;
     private final int featureWidth;
+    private final boolean metaBlock;
     private final Dropout dropout;
     private final Linear fc1;
     private final Linear logits;
+    private Linear metaF;
+    private BatchNorm metaFNorm;
+    private Linear metaG;
+    private BatchNorm metaGNorm;
 
     public HeadNet(InputMode mode, int classes, int featureWidth) {
+        this(mode, classes, featureWidth, false);
+    }
+
+    /**
+     * @param metaBlock for the fused network: the tabular row gates the image features instead of joining them,
+     *                  {@code sigmoid(tanh(f ⊙ bn(W_f·t + b_f)) + bn(W_g·t + b_g))} (MetaBlock, Pacheco &amp; Krohling
+     *                  2021), and fc1 reads the gated features
+     */
+    public HeadNet(InputMode mode, int classes, int featureWidth, boolean metaBlock) {
         this.mode = mode;
         this.classes = classes;
         this.featureWidth = featureWidth;
+        this.metaBlock = metaBlock && mode == InputMode.FUSED;
+        if (this.metaBlock) {
+            metaF = addChildBlock("meta_f", Linear.builder().setUnits(featureWidth).build());
+            metaFNorm = addChildBlock("meta_f_bn", BatchNorm.builder().optEpsilon(BN_EPSILON).build());
+            metaG = addChildBlock("meta_g", Linear.builder().setUnits(featureWidth).build());
+            metaGNorm = addChildBlock("meta_g_bn", BatchNorm.builder().optEpsilon(BN_EPSILON).build());
+        }
         dropout = addChildBlock("dropout", Dropout.builder().optRate(DROPOUT).build());
         fc1 = addChildBlock("fc1", Linear.builder().setUnits(HIDDEN).build());
         logits = addChildBlock("logits", Linear.builder().setUnits(classes).build());
@@ -51,14 +76,29 @@ public final class HeadNet extends FusedNet {
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
                                      PairList<String, Object> params) {
-        NDArray features = switch (mode) {
-            case FUSED -> NDArrays.concat(new NDList(inputs.get(0), inputs.get(1)), 1);
-            case IMAGE -> inputs.get(0);
-            case TABULAR -> inputs.get(1);
-        };
+        NDArray features;
+        if (metaBlock) {
+            NDArray t = inputs.get(1);
+            NDArray scale = metaFNorm.forward(ps, metaF.forward(ps, new NDList(t), training), training)
+                    .singletonOrThrow();
+            NDArray shift = metaGNorm.forward(ps, metaG.forward(ps, new NDList(t), training), training)
+                    .singletonOrThrow();
+            features = Activation.sigmoid(inputs.get(0).mul(scale).tanh().add(shift));
+        } else {
+            features = switch (mode) {
+                case FUSED -> NDArrays.concat(new NDList(inputs.get(0), inputs.get(1)), 1);
+                case IMAGE -> inputs.get(0);
+                case TABULAR -> inputs.get(1);
+            };
+        }
         NDArray x = dropout.forward(ps, new NDList(features), training).singletonOrThrow();
         NDArray h = Activation.relu(fc1.forward(ps, new NDList(x), training).singletonOrThrow());
         return logits.forward(ps, new NDList(h), training);
+    }
+
+    /** Whether training needs at least two rows per step (batch normalisation in training mode). */
+    public boolean needsTwoRows() {
+        return metaBlock;
     }
 
     @Override
@@ -71,10 +111,16 @@ public final class HeadNet extends FusedNet {
         long batch = inputShapes[0].get(0);
         long width = inputShapes[1].get(1);
         long in = switch (mode) {
-            case FUSED -> featureWidth + width;
+            case FUSED -> metaBlock ? featureWidth : featureWidth + width;
             case IMAGE -> featureWidth;
             case TABULAR -> width;
         };
+        if (metaBlock) {
+            metaF.initialize(manager, dataType, new Shape(batch, width));
+            metaFNorm.initialize(manager, dataType, new Shape(batch, featureWidth));
+            metaG.initialize(manager, dataType, new Shape(batch, width));
+            metaGNorm.initialize(manager, dataType, new Shape(batch, featureWidth));
+        }
         dropout.initialize(manager, dataType, new Shape(batch, in));
         fc1.initialize(manager, dataType, new Shape(batch, in));
         logits.initialize(manager, dataType, new Shape(batch, HIDDEN));
@@ -83,6 +129,12 @@ public final class HeadNet extends FusedNet {
     @Override
     public Map<String, float[]> weights() {
         Map<String, Block> layers = new LinkedHashMap<>();
+        if (metaBlock) {
+            layers.put("meta_f", metaF);
+            layers.put("meta_f_bn", metaFNorm);
+            layers.put("meta_g", metaG);
+            layers.put("meta_g_bn", metaGNorm);
+        }
         layers.put("fc1", fc1);
         layers.put("logits", logits);
         Map<String, float[]> out = new LinkedHashMap<>();

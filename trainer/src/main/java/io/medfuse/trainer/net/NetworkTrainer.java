@@ -73,7 +73,7 @@ public final class NetworkTrainer {
         Engine engine = DjlRuntime.pytorch();
         engine.setRandomSeed((int) hp.seed());
         FusedNet net = "mobilenetv2".equals(hp.architecture())
-                ? new HeadNet(hp.inputs(), classes, (int) image[0])
+                ? new HeadNet(hp.inputs(), classes, (int) image[0], hp.metaBlock())
                 : "seed".equals(hp.architecture()) ? new SeedFusedNet(hp.inputs(), classes)
                 : new SmallFusedNet(hp.inputs(), classes);
         int n = train.size();
@@ -119,6 +119,9 @@ public final class NetworkTrainer {
                             break epochs;
                         }
                         int b = Math.min(hp.batchSize(), n - start);
+                        if (b == 1 && n > 1 && net instanceof HeadNet h && h.needsTwoRows()) {
+                            continue; // batch normalisation cannot train on one row; it is in the next shuffle
+                        }
                         lossSum += step(trainer, manager, train, order, start, b, image, classes, classWeights,
                                 augmenter, rng);
                         batches++;
