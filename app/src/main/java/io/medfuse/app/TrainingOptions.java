@@ -97,6 +97,13 @@ final class TrainingOptions {
                     + "(default: ${DEFAULT-VALUE}).")
     int patience;
 
+    @Option(names = "--stopping-fraction", defaultValue = "0.15", paramLabel = "F",
+            description = "Share of the training rows (by group) held out to choose the epoch (early stopping) "
+                    + "and to fit the calibration, so the validation score is of rows nothing was chosen on "
+                    + "(default: ${DEFAULT-VALUE}; 0: choose on the validation rows, whose score is then "
+                    + "optimistic).")
+    double stoppingFraction;
+
     @Option(names = "--no-augment", description = "Train without random flips and shifts.")
     boolean noAugment;
 
@@ -123,6 +130,11 @@ final class TrainingOptions {
                     + "sigmoid(tanh(f * a(t)) + b(t)), Pacheco & Krohling 2021). The image-only and tabular-only "
                     + "networks are the same either way.")
     String fusion;
+
+    @Option(names = "--standardize-features",
+            description = "mobilenetv2: standardise each backbone feature with the training rows' mean and "
+                    + "standard deviation before the head (the exported model does the same).")
+    boolean standardizeFeatures;
 
     @Option(names = "--feature-cache", paramLabel = "DIR",
             description = "mobilenetv2: keep each image's backbone features here, keyed by the image's bytes and "
@@ -161,7 +173,7 @@ final class TrainingOptions {
             return new HyperParameters(arch, InputMode.parse(inputs), epochs, batchSize, learningRate, seed,
                     validationFraction, patience, !noAugment,
                     imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch), p, views, multiScale,
-                    fusion.trim().toLowerCase(Locale.ROOT));
+                    fusion.trim().toLowerCase(Locale.ROOT), stoppingFraction, standardizeFeatures);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage(), e);
         }

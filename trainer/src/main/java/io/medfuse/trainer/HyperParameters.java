@@ -29,20 +29,31 @@ import java.util.Map;
  * @param fusion how a frozen backbone's head joins the inputs: {@code concat} (features ⊕ tabular → fc1) or
  *               {@code metablock} (the tabular row gates the image features, Pacheco &amp; Krohling 2021, then fc1);
  *               only the fused network differs, the ablations read one input either way
+ * @param stoppingFraction share of the training rows (by group) held out to choose the epoch (early stopping) and
+ *                         fit the calibration, so the validation rows report a score nothing was chosen on; 0: both
+ *                         are chosen on the validation rows themselves (optimistic, as before)
+ * @param standardize a frozen backbone's features are standardised with the training rows' mean and standard
+ *                    deviation per feature (in training, and as a Mul/Add in the exported graph)
  */
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                               long seed, double validationFraction, int patience, boolean augment, int imageSize,
                               io.medfuse.model.onnx.BackboneGraph.Pooling pooling, int views, boolean multiScale,
-                              String fusion) {
+                              String fusion, double stoppingFraction, boolean standardize) {
+
+    /** The share of training rows early stopping uses by default. */
+    public static final double DEFAULT_STOPPING_FRACTION = 0.15;
 
     /** The fusions {@code --fusion} accepts. */
     public static final java.util.List<String> FUSIONS = java.util.List.of("concat", "metablock");
 
-    /** Mean pooling, the image alone (what every model before these options was). */
+    /**
+     * Mean pooling, the image alone, concatenation, early stopping on the validation rows (what every model before
+     * these options was; {@code medfuse train} and {@code compare} default to {@link #DEFAULT_STOPPING_FRACTION}).
+     */
     public HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                            long seed, double validationFraction, int patience, boolean augment, int imageSize) {
         this(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction, patience, augment,
-                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1, false, "concat");
+                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1, false, "concat", 0, false);
     }
 
     /** The architectures {@code --architecture} accepts. */
@@ -86,6 +97,9 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
                 && views != io.medfuse.model.onnx.BackboneGraph.DIHEDRAL_VIEWS) {
             throw new IllegalArgumentException("--views must be 1, 4 or 8, got " + views);
         }
+        if (!(stoppingFraction >= 0 && stoppingFraction < 1)) {
+            throw new IllegalArgumentException("--stopping-fraction must be in [0,1), got " + stoppingFraction);
+        }
         if (!FUSIONS.contains(fusion)) {
             throw new IllegalArgumentException("--fusion must be one of " + FUSIONS + ", got '" + fusion + "'");
         }
@@ -125,27 +139,27 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withInputs(InputMode m) {
         return new HyperParameters(architecture, m, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
     }
 
     public HyperParameters withSeed(long s) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, s, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
     }
 
     public HyperParameters withEpochs(int e) {
         return new HyperParameters(architecture, inputs, e, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
     }
 
     public HyperParameters withFeatures(io.medfuse.model.onnx.BackboneGraph.Pooling p, int v, boolean multi) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, p, v, multi, fusion);
+                patience, augment, imageSize, p, v, multi, fusion, stoppingFraction, standardize);
     }
 
     public HyperParameters withFusion(String f) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, f);
+                patience, augment, imageSize, pooling, views, multiScale, f, stoppingFraction, standardize);
     }
 
     /** Whether the fused network is a MetaBlock head (the ablations never are). */
@@ -153,10 +167,21 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         return "metablock".equals(fusion) && inputs == InputMode.FUSED;
     }
 
+    public HyperParameters withStoppingFraction(double f) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize, pooling, views, multiScale, fusion, f, standardize);
+    }
+
+    public HyperParameters withStandardize(boolean s) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, s);
+    }
+
     /** How the exported graph makes the head's features. */
     public io.medfuse.model.onnx.BackboneGraph.Layout layout() {
-        return multiScale ? new io.medfuse.model.onnx.BackboneGraph.Layout(pooling, views, Backbone.EXTRA_MAPS,
-                Backbone.EXTRA_WIDTH) : io.medfuse.model.onnx.BackboneGraph.Layout.of(pooling, views);
+        return (multiScale ? new io.medfuse.model.onnx.BackboneGraph.Layout(pooling, views, Backbone.EXTRA_MAPS,
+                Backbone.EXTRA_WIDTH) : io.medfuse.model.onnx.BackboneGraph.Layout.of(pooling, views))
+                .withAffine(standardize);
     }
 
     /** Width of the pooled backbone features the head reads. */
@@ -177,6 +202,8 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         m.put("seed", seed);
         m.put("validationFraction", validationFraction);
         m.put("patience", patience);
+        m.put("earlyStopping", stoppingFraction > 0 ? "on " + stoppingFraction + " of the training rows (grouped), "
+                + "not on the validation rows" : "on the validation rows (their score is optimistic)");
         m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px, rotation +-"
                 + MAX_ROTATION_DEGREES + " deg, colour jitter " + COLOUR_JITTER : "none");
         if (frozenBackbone(architecture)) {
@@ -189,6 +216,7 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
                 b.put("extraMaps", Backbone.EXTRA_MAPS);
             }
             b.put("pooledFeatures", featureWidth());
+            b.put("standardized", standardize ? "per feature, training rows' mean and sd" : "no");
             b.put("views", views == 1 ? "image" : views + " (the image and its "
                     + (views == 4 ? "flips" : "flips and transposes") + "), features averaged");
             b.put("frozen", true);

@@ -223,6 +223,15 @@ public final class TrainingRun {
                 : GroupedSplit.of(dataset, hp.validationFraction(), hp.seed());
         List<Sample> trainRows = GroupedSplit.pick(dataset, split.train());
         List<Sample> valRows = GroupedSplit.pick(dataset, split.validation());
+        // early stopping (and the calibration) on rows held out of training, never on the rows that report
+        List<Sample> stopRows = List.of();
+        if (hp.stoppingFraction() > 0) {
+            Dataset inner = new Dataset(dataset.csv(), dataset.images(), dataset.options(), dataset.labels(),
+                    trainRows, Map.of(), List.of(), dataset.fingerprint(), dataset.image(), dataset.features());
+            GroupedSplit stopSplit = GroupedSplit.of(inner, hp.stoppingFraction(), hp.seed() + 7919);
+            stopRows = GroupedSplit.pick(inner, stopSplit.validation());
+            trainRows = GroupedSplit.pick(inner, stopSplit.train());
+        }
         List<FeatureSpec> features = FeatureFitter.fit(dataset, trainRows);
         List<ClassLabel> labels = FeatureFitter.labels(dataset, trainRows);
         TabularEncoder encoder = new TabularEncoder(features);
@@ -243,7 +252,14 @@ public final class TrainingRun {
                 // trained=true only so the loader does not warn about random weights: this file is never written
                 ModelContract.PREPROCESSING_VERSION, true, Map.of()), hp);
 
-        NetworkTrainer.Result result = NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop);
+        TensorSet stopping = stopRows.isEmpty() ? null : tensors(dataset, stopRows, encoder, columns);
+        Map<String, float[]> standardization = Map.of();
+        if (frozen && hp.standardize()) {
+            standardization = standardize(train, stopping, val);
+        }
+        NetworkTrainer.Result result = stopping == null
+                ? NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop)
+                : NetworkTrainer.train(train, stopping, val, shape, labels.size(), hp, progress, stop);
 
         float[][] djl = result.validationProbabilities();
         Map<String, Object> metrics = new LinkedHashMap<>();
@@ -252,6 +268,8 @@ public final class TrainingRun {
         metrics.put("bestEpoch", result.bestEpoch());
         metrics.put("epochsRun", result.history().size());
         metrics.put("stoppedBy", result.stoppedBy());
+        metrics.put("earlyStoppingRows", stopping == null ? "the validation rows (their score is optimistic)"
+                : stopRows.size() + " training rows held out (grouped); the validation rows chose nothing");
 
         Map<String, Object> provenance = new LinkedHashMap<>(hp.toMap());
         provenance.put("trainer", "medfuse-trainer (DJL " + ai.djl.engine.Engine.getDjlVersion() + ", PyTorch)");
@@ -260,7 +278,8 @@ public final class TrainingRun {
                 "rows", dataset.samples().size(), "excludedRows", dataset.excludedCount()));
         provenance.put("split", Map.of("method", "grouped by " + (dataset.options().groupColumn() == null ? "row"
                         : dataset.options().groupColumn()) + ", stratified by label", "seed", split.seed(),
-                "trainRows", split.train().size(), "validationRows", split.validation().size()));
+                "trainRows", trainRows.size(), "earlyStoppingRows", stopRows.size(),
+                "validationRows", split.validation().size()));
         provenance.put("metrics", metrics);
         // the decoder this process read the images with (every preprocessor here uses the configured one)
         ImageSpec trainedImage = img.withDecoder(io.medfuse.model.image.ImageDecoder.configured().contractId());
@@ -272,7 +291,9 @@ public final class TrainingRun {
         byte[] onnx;
         double delta;
         if (frozen) {
-            onnx = OnnxExport.mobilenet(contract, hp, result.weights());
+            Map<String, float[]> weights = new LinkedHashMap<>(result.weights());
+            weights.putAll(standardization);
+            onnx = OnnxExport.mobilenet(contract, hp, weights);
             delta = parityOnImages(onnx, dataset, valRows, val, djl);
         } else if ("seed".equals(hp.architecture())) {
             onnx = OnnxExport.seed(contract, hp.inputs(), result.weights());
@@ -288,7 +309,9 @@ public final class TrainingRun {
         }
         // temperature scaling on the validation rows (ONNX Runtime's probabilities are DJL's, within the parity)
         if (val.size() >= MIN_CALIBRATION_ROWS) {
-            contract = contract.withCalibration(TemperatureScaling.fit(djl, val.labels(), labels.size(), null))
+            contract = contract.withCalibration(stopping != null && stopping.size() >= MIN_CALIBRATION_ROWS
+                    ? TemperatureScaling.fit(result.stoppingProbabilities(), stopping.labels(), labels.size(), null)
+                    : TemperatureScaling.fit(djl, val.labels(), labels.size(), null))
                     .validate();
             onnx = OnnxModelFile.attachContract(onnx, contract);
         }
@@ -305,6 +328,52 @@ public final class TrainingRun {
                 new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {
             ort.predict(new float[untrained.image().tensorSize()], new float[untrained.tabularWidth()], 1);
         }
+    }
+
+    /**
+     * Standardises the feature columns of every set in place with {@code train}'s mean and standard deviation per
+     * column (a column without spread is only centred) and returns the same as the exported graph's
+     * {@code features.scale} (1/sd) and {@code features.shift} (−mean/sd).
+     */
+    static Map<String, float[]> standardize(TensorSet train, TensorSet... others) {
+        int w = train.imageSize();
+        int n = train.size();
+        double[] mean = new double[w];
+        double[] sq = new double[w];
+        float[] x = train.images();
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < w; k++) {
+                double v = x[i * w + k];
+                mean[k] += v;
+                sq[k] += v * v;
+            }
+        }
+        float[] scale = new float[w];
+        float[] shift = new float[w];
+        for (int k = 0; k < w; k++) {
+            double m = mean[k] / Math.max(1, n);
+            double var = Math.max(0, sq[k] / Math.max(1, n) - m * m);
+            double sd = Math.sqrt(var);
+            double inv = sd > 1e-6 ? 1 / sd : 1;
+            scale[k] = (float) inv;
+            shift[k] = (float) (-m * inv);
+        }
+        java.util.List<TensorSet> all = new java.util.ArrayList<>(List.of(train));
+        for (TensorSet t : others) {
+            if (t != null) {
+                all.add(t);
+            }
+        }
+        for (TensorSet t : all) {
+            float[] y = t.images();
+            for (int i = 0; i < t.size(); i++) {
+                for (int k = 0; k < w; k++) {
+                    // as the graph computes it: x * scale + shift, in float
+                    y[i * w + k] = y[i * w + k] * scale[k] + shift[k];
+                }
+            }
+        }
+        return Map.of("features.scale", scale, "features.shift", shift);
     }
 
     /** Max |DJL − ONNX Runtime| over every validation probability. */

@@ -141,6 +141,29 @@ class MobileNetV2TrainingTest {
     }
 
     @Test
+    void earlyStoppingOnHeldOutTrainingRowsLeavesTheValidationRowsUnchosen() {
+        HyperParameters hp = hp(InputMode.FUSED).withStoppingFraction(0.25).withStandardize(true);
+        TrainingRun.Outcome out = TrainingRun.train(data, hp, "mnv2-inner", "1", s -> { }, new StopSignal());
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, Object> split = (java.util.Map<String, Object>) out.contract().provenance()
+                .get("split");
+        int stopping = (Integer) split.get("earlyStoppingRows");
+        int trained = (Integer) split.get("trainRows");
+        assertThat(stopping).isPositive();
+        // the stopping rows come out of the training rows; the validation rows are the split's own
+        assertThat(trained + stopping).isEqualTo(out.split().train().size());
+        assertThat(out.validationLabels()).hasSize(out.split().validation().size());
+        assertThat(out.training().stoppingProbabilities().length).isEqualTo(stopping);
+        assertThat(out.training().validationProbabilities().length).isEqualTo(out.split().validation().size());
+        assertThat(out.validation().get("earlyStoppingRows").toString()).contains("held out");
+        // standardised features: the graph's Mul/Add does what training did to the features
+        assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
+        var graph = io.medfuse.model.onnx.OnnxModelFile.parse(out.onnx(), "standardized").getGraph();
+        assertThat(graph.getInitializerList()).extracting(t -> t.getName()).contains("features.scale",
+                "features.shift");
+    }
+
+    @Test
     void imageOnlyAblationExportsAndMatches() {
         TrainingRun.Outcome out = TrainingRun.train(data, hp(InputMode.IMAGE).withEpochs(2), "mnv2-image", "1",
                 s -> { }, new StopSignal());

@@ -69,8 +69,15 @@ public final class BackboneGraph {
      * 8).
      *
      * @param extraWidth the channels of {@code extraMaps} together
+     * @param affine the pooled vector is then scaled and shifted element by element, {@code x ⊙ features.scale +
+     *               features.shift} (a standardisation fitted on the training rows), before the head reads it
      */
-    public record Layout(Pooling pooling, int views, List<String> extraMaps, int extraWidth) {
+    public record Layout(Pooling pooling, int views, List<String> extraMaps, int extraWidth, boolean affine) {
+
+        public Layout(Pooling pooling, int views, List<String> extraMaps, int extraWidth) {
+            this(pooling, views, extraMaps, extraWidth, false);
+        }
+
         public Layout {
             if (views != 1 && views != FLIP_VIEWS && views != DIHEDRAL_VIEWS) {
                 throw new IllegalArgumentException("views must be 1, " + FLIP_VIEWS + " or " + DIHEDRAL_VIEWS
@@ -92,9 +99,14 @@ public final class BackboneGraph {
             return pooling.width(channels) + extraWidth;
         }
 
-        /** The same, one view (what a feature extractor computes per image). */
+        /** The same, one view and no affine (what a feature extractor computes per image). */
         public Layout oneView() {
-            return new Layout(pooling, 1, extraMaps, extraWidth);
+            return new Layout(pooling, 1, extraMaps, extraWidth, false);
+        }
+
+        /** The same, with or without the affine step. */
+        public Layout withAffine(boolean a) {
+            return new Layout(pooling, views, extraMaps, extraWidth, a);
         }
     }
 
@@ -169,8 +181,9 @@ public final class BackboneGraph {
     /** As above, laid out by {@code layout} (one view): the output is [N, layout.width(channels)]. */
     public static byte[] featureExtractor(byte[] backbone, String featureMap, int channels, String imageInput,
                                           String output, Layout layout) {
-        if (layout.views() != 1) {
-            throw new IllegalArgumentException("a feature extractor sees one view per image; make the views first");
+        if (layout.views() != 1 || layout.affine()) {
+            throw new IllegalArgumentException("a feature extractor sees one view per image and pools only; make "
+                    + "the views first and scale after");
         }
         Surgery s = new Surgery(backbone, featureMap, layout.extraMaps(), imageInput, 1);
         OnnxGraphBuilder head = s.headBuilder("feature-extractor-head", null);
@@ -262,6 +275,12 @@ public final class BackboneGraph {
             x = head.reshape(POOLED, mean, -1, width);
         } else {
             x = pool(head, s, layout.pooling(), POOLED);
+        }
+        if (layout.affine()) {
+            String scale = head.initializer("features.scale", weights.get("features.scale", width), width);
+            String shift = head.initializer("features.shift", weights.get("features.shift", width), width);
+            x = head.node("Add", POOLED + "_standardized", List.of(head.node("Mul", POOLED + "_scaled",
+                    List.of(x, scale)), shift));
         }
         int in;
         if (metaBlock) {

@@ -58,7 +58,11 @@ public final class NetworkTrainer {
      * @param stoppedBy "epochs" (ran all), "early-stopping" or "stop-signal"
      */
     public record Result(Map<String, float[]> weights, List<EpochStats> history, int bestEpoch,
-                         float[][] validationProbabilities, String stoppedBy) {
+                         float[][] validationProbabilities, String stoppedBy, float[][] stoppingProbabilities) {
+        public Result(Map<String, float[]> weights, List<EpochStats> history, int bestEpoch,
+                      float[][] validationProbabilities, String stoppedBy) {
+            this(weights, history, bestEpoch, validationProbabilities, stoppedBy, validationProbabilities);
+        }
     }
 
     /**
@@ -70,6 +74,17 @@ public final class NetworkTrainer {
      */
     public static Result train(TensorSet train, TensorSet validation, long[] image, int classes, HyperParameters hp,
                                Consumer<EpochStats> progress, StopSignal stop) {
+        return train(train, validation, null, image, classes, hp, progress, stop);
+    }
+
+    /**
+     * As above, stopping early on {@code validation} (the epochs' validation figures are its) and, when
+     * {@code report} is not null, giving the kept weights' probabilities on {@code report} as
+     * {@link Result#validationProbabilities()} ({@link Result#stoppingProbabilities()} stay {@code validation}'s):
+     * rows that chose nothing, so their score is not optimistic.
+     */
+    public static Result train(TensorSet train, TensorSet validation, TensorSet report, long[] image, int classes,
+                               HyperParameters hp, Consumer<EpochStats> progress, StopSignal stop) {
         Engine engine = DjlRuntime.pytorch();
         engine.setRandomSeed((int) hp.seed());
         FusedNet net = "mobilenetv2".equals(hp.architecture())
@@ -153,8 +168,9 @@ public final class NetworkTrainer {
                     }
                 }
                 restore(net, manager, best);
-                return new Result(net.weights(), history, bestEpoch, predict(net, manager, validation, image),
-                        stoppedBy);
+                float[][] stopping = predict(net, manager, validation, image);
+                return new Result(net.weights(), history, bestEpoch,
+                        report == null ? stopping : predict(net, manager, report, image), stoppedBy, stopping);
             }
         } catch (TrainerException e) {
             throw e;
