@@ -104,6 +104,11 @@ final class TrainingOptions {
                     + "optimistic).")
     double stoppingFraction;
 
+    @Option(names = "--refit",
+            description = "After the epoch is chosen on the held-out training rows (--stopping-fraction), train "
+                    + "again on every training row for that many epochs and keep the last.")
+    boolean refit;
+
     @Option(names = "--no-augment", description = "Train without random flips and shifts.")
     boolean noAugment;
 
@@ -173,7 +178,7 @@ final class TrainingOptions {
             return new HyperParameters(arch, InputMode.parse(inputs), epochs, batchSize, learningRate, seed,
                     validationFraction, patience, !noAugment,
                     imageSize != null ? imageSize : HyperParameters.defaultImageSize(arch), p, views, multiScale,
-                    fusion.trim().toLowerCase(Locale.ROOT), stoppingFraction, standardizeFeatures);
+                    fusion.trim().toLowerCase(Locale.ROOT), stoppingFraction, refit, standardizeFeatures);
         } catch (IllegalArgumentException e) {
             throw new UserInputException(e.getMessage(), e);
         }

@@ -32,13 +32,15 @@ import java.util.Map;
  * @param stoppingFraction share of the training rows (by group) held out to choose the epoch (early stopping) and
  *                         fit the calibration, so the validation rows report a score nothing was chosen on; 0: both
  *                         are chosen on the validation rows themselves (optimistic, as before)
+ * @param refit after choosing the epoch on the held-out training rows, train again on all training rows (those
+ *              included) for that many epochs and keep the last epoch's weights (needs a stopping fraction &gt; 0)
  * @param standardize a frozen backbone's features are standardised with the training rows' mean and standard
  *                    deviation per feature (in training, and as a Mul/Add in the exported graph)
  */
 public record HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                               long seed, double validationFraction, int patience, boolean augment, int imageSize,
                               io.medfuse.model.onnx.BackboneGraph.Pooling pooling, int views, boolean multiScale,
-                              String fusion, double stoppingFraction, boolean standardize) {
+                              String fusion, double stoppingFraction, boolean refit, boolean standardize) {
 
     /** The share of training rows early stopping uses by default. */
     public static final double DEFAULT_STOPPING_FRACTION = 0.15;
@@ -53,7 +55,7 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
     public HyperParameters(String architecture, InputMode inputs, int epochs, int batchSize, double learningRate,
                            long seed, double validationFraction, int patience, boolean augment, int imageSize) {
         this(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction, patience, augment,
-                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1, false, "concat", 0, false);
+                imageSize, io.medfuse.model.onnx.BackboneGraph.Pooling.AVG, 1, false, "concat", 0, false, false);
     }
 
     /** The architectures {@code --architecture} accepts. */
@@ -100,6 +102,10 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         if (!(stoppingFraction >= 0 && stoppingFraction < 1)) {
             throw new IllegalArgumentException("--stopping-fraction must be in [0,1), got " + stoppingFraction);
         }
+        if (refit && !(stoppingFraction > 0)) {
+            throw new IllegalArgumentException("--refit needs --stopping-fraction > 0 (the epoch is chosen on the "
+                    + "held-out training rows, then every training row trains)");
+        }
         if (!FUSIONS.contains(fusion)) {
             throw new IllegalArgumentException("--fusion must be one of " + FUSIONS + ", got '" + fusion + "'");
         }
@@ -139,27 +145,27 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withInputs(InputMode m) {
         return new HyperParameters(architecture, m, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, refit, standardize);
     }
 
     public HyperParameters withSeed(long s) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, s, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, refit, standardize);
     }
 
     public HyperParameters withEpochs(int e) {
         return new HyperParameters(architecture, inputs, e, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, standardize);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, refit, standardize);
     }
 
     public HyperParameters withFeatures(io.medfuse.model.onnx.BackboneGraph.Pooling p, int v, boolean multi) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, p, v, multi, fusion, stoppingFraction, standardize);
+                patience, augment, imageSize, p, v, multi, fusion, stoppingFraction, refit, standardize);
     }
 
     public HyperParameters withFusion(String f) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, f, stoppingFraction, standardize);
+                patience, augment, imageSize, pooling, views, multiScale, f, stoppingFraction, refit, standardize);
     }
 
     /** Whether the fused network is a MetaBlock head (the ablations never are). */
@@ -169,12 +175,17 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
 
     public HyperParameters withStoppingFraction(double f) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion, f, standardize);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, f, refit, standardize);
+    }
+
+    public HyperParameters withRefit(boolean r) {
+        return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, r, standardize);
     }
 
     public HyperParameters withStandardize(boolean s) {
         return new HyperParameters(architecture, inputs, epochs, batchSize, learningRate, seed, validationFraction,
-                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, s);
+                patience, augment, imageSize, pooling, views, multiScale, fusion, stoppingFraction, refit, s);
     }
 
     /** How the exported graph makes the head's features. */
@@ -203,7 +214,8 @@ public record HyperParameters(String architecture, InputMode inputs, int epochs,
         m.put("validationFraction", validationFraction);
         m.put("patience", patience);
         m.put("earlyStopping", stoppingFraction > 0 ? "on " + stoppingFraction + " of the training rows (grouped), "
-                + "not on the validation rows" : "on the validation rows (their score is optimistic)");
+                + "not on the validation rows" + (refit ? "; then trained again on every training row for the "
+                + "chosen number of epochs" : "") : "on the validation rows (their score is optimistic)");
         m.put("augment", augment && !frozenBackbone(architecture) ? "flips, shift +-" + MAX_SHIFT + " px, rotation +-"
                 + MAX_ROTATION_DEGREES + " deg, colour jitter " + COLOUR_JITTER : "none");
         if (frozenBackbone(architecture)) {

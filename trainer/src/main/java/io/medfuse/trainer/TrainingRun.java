@@ -260,6 +260,17 @@ public final class TrainingRun {
         NetworkTrainer.Result result = stopping == null
                 ? NetworkTrainer.train(train, val, shape, labels.size(), hp, progress, stop)
                 : NetworkTrainer.train(train, stopping, val, shape, labels.size(), hp, progress, stop);
+        float[][] heldOut = result.stoppingProbabilities();
+        int chosenEpoch = result.bestEpoch();
+        if (stopping != null && hp.refit() && !stop.isStopped()) {
+            // the epoch count was chosen on the held-out rows; now every training row trains, the last epoch is kept
+            // (the validation rows' figures per epoch are shown only: nothing is chosen on them)
+            TensorSet all = concat(train, stopping);
+            NetworkTrainer.Result first = result;
+            result = NetworkTrainer.train(all, val, null, shape, labels.size(),
+                    hp.withEpochs(Math.max(1, first.bestEpoch())), progress, stop, true);
+            heldOut = first.stoppingProbabilities();
+        }
 
         float[][] djl = result.validationProbabilities();
         Map<String, Object> metrics = new LinkedHashMap<>();
@@ -269,7 +280,9 @@ public final class TrainingRun {
         metrics.put("epochsRun", result.history().size());
         metrics.put("stoppedBy", result.stoppedBy());
         metrics.put("earlyStoppingRows", stopping == null ? "the validation rows (their score is optimistic)"
-                : stopRows.size() + " training rows held out (grouped); the validation rows chose nothing");
+                : stopRows.size() + " training rows held out (grouped); the validation rows chose nothing"
+                + (hp.refit() ? "; epoch " + chosenEpoch + " chosen there, then every training row trained for "
+                + chosenEpoch + " epochs" : ""));
 
         Map<String, Object> provenance = new LinkedHashMap<>(hp.toMap());
         provenance.put("trainer", "medfuse-trainer (DJL " + ai.djl.engine.Engine.getDjlVersion() + ", PyTorch)");
@@ -310,7 +323,7 @@ public final class TrainingRun {
         // temperature scaling on the validation rows (ONNX Runtime's probabilities are DJL's, within the parity)
         if (val.size() >= MIN_CALIBRATION_ROWS) {
             contract = contract.withCalibration(stopping != null && stopping.size() >= MIN_CALIBRATION_ROWS
-                    ? TemperatureScaling.fit(result.stoppingProbabilities(), stopping.labels(), labels.size(), null)
+                    ? TemperatureScaling.fit(heldOut, stopping.labels(), labels.size(), null)
                     : TemperatureScaling.fit(djl, val.labels(), labels.size(), null))
                     .validate();
             onnx = OnnxModelFile.attachContract(onnx, contract);
@@ -328,6 +341,17 @@ public final class TrainingRun {
                 new EngineOptions("cpu", 1, 1, "all", List.of(1)))) {
             ort.predict(new float[untrained.image().tensorSize()], new float[untrained.tabularWidth()], 1);
         }
+    }
+
+    /** Two sets' rows one after the other. */
+    static TensorSet concat(TensorSet a, TensorSet b) {
+        float[] images = java.util.Arrays.copyOf(a.images(), a.images().length + b.images().length);
+        System.arraycopy(b.images(), 0, images, a.images().length, b.images().length);
+        float[] tabular = java.util.Arrays.copyOf(a.tabular(), a.tabular().length + b.tabular().length);
+        System.arraycopy(b.tabular(), 0, tabular, a.tabular().length, b.tabular().length);
+        int[] labels = java.util.Arrays.copyOf(a.labels(), a.labels().length + b.labels().length);
+        System.arraycopy(b.labels(), 0, labels, a.labels().length, b.labels().length);
+        return new TensorSet(images, tabular, labels, a.imageSize(), a.width());
     }
 
     /**

@@ -164,6 +164,24 @@ class MobileNetV2TrainingTest {
     }
 
     @Test
+    void aRefitTrainsEveryTrainingRowForTheChosenEpochsAndKeepsTheLast() {
+        HyperParameters hp = hp(InputMode.FUSED).withEpochs(4).withStoppingFraction(0.25).withRefit(true);
+        List<EpochStats> epochs = new java.util.ArrayList<>();
+        TrainingRun.Outcome out = TrainingRun.train(data, hp, "mnv2-refit", "1", epochs::add, new StopSignal());
+        String said = out.validation().get("earlyStoppingRows").toString();
+        int chosen = Integer.parseInt(said.replaceAll(".*; epoch (\\d+) chosen there.*", "$1"));
+        assertThat(chosen).isBetween(1, 4);
+        // the first run's epochs, then the refit's: exactly the chosen number, the last one kept
+        assertThat(out.training().history()).hasSize(chosen);
+        assertThat(out.training().bestEpoch()).isEqualTo(chosen);
+        assertThat(out.training().stoppedBy()).isEqualTo("epochs");
+        assertThat(epochs.size()).isGreaterThan(chosen);
+        assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> hp(InputMode.FUSED).withRefit(true))
+                .hasMessageContaining("--stopping-fraction");
+    }
+
+    @Test
     void imageOnlyAblationExportsAndMatches() {
         TrainingRun.Outcome out = TrainingRun.train(data, hp(InputMode.IMAGE).withEpochs(2), "mnv2-image", "1",
                 s -> { }, new StopSignal());

@@ -85,6 +85,16 @@ public final class NetworkTrainer {
      */
     public static Result train(TensorSet train, TensorSet validation, TensorSet report, long[] image, int classes,
                                HyperParameters hp, Consumer<EpochStats> progress, StopSignal stop) {
+        return train(train, validation, report, image, classes, hp, progress, stop, false);
+    }
+
+    /**
+     * As above; with {@code keepLast} every one of {@code hp.epochs()} epochs runs and the last one's weights are
+     * kept (nothing is chosen on {@code validation}, whose figures are then only shown).
+     */
+    public static Result train(TensorSet train, TensorSet validation, TensorSet report, long[] image, int classes,
+                               HyperParameters hp, Consumer<EpochStats> progress, StopSignal stop,
+                               boolean keepLast) {
         Engine engine = DjlRuntime.pytorch();
         engine.setRandomSeed((int) hp.seed());
         FusedNet net = "mobilenetv2".equals(hp.architecture())
@@ -147,7 +157,7 @@ public final class NetworkTrainer {
                     float[][] probs = predict(net, manager, validation, image);
                     double acc = Metrics.accuracy(probs, validation.labels());
                     double bal = Metrics.balancedAccuracy(probs, validation.labels(), classes);
-                    boolean better = bal > bestScore;
+                    boolean better = keepLast || bal > bestScore;
                     if (better) {
                         bestScore = bal;
                         bestEpoch = epoch;
@@ -162,7 +172,7 @@ public final class NetworkTrainer {
                             lr.getNewValue(updates), better);
                     history.add(stats);
                     progress.accept(stats);
-                    if (sinceBest >= hp.patience() && epoch < hp.epochs()) {
+                    if (!keepLast && sinceBest >= hp.patience() && epoch < hp.epochs()) {
                         stoppedBy = "early-stopping";
                         break;
                     }
