@@ -155,7 +155,7 @@ public final class TrainingRun {
                 + (views == 1 ? "image" : views + " (BackboneGraph.flipView 0.." + (views - 1) + "), mean") + "; image " + Backbone.IMAGE_SPEC
                 + "; decoder " + io.medfuse.model.image.ImageDecoder.configured().contractId() + "; preprocessing "
                 + ModelContract.PREPROCESSING_VERSION + "; onnxruntime "
-                + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
+                + io.medfuse.model.engine.FeatureExtractor.runtimeVersion();
     }
 
     /** The backbone's extractor, loaded on first use (a read served wholly from the cache never loads it). */

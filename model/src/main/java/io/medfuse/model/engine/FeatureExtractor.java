@@ -78,6 +78,11 @@ public final class FeatureExtractor implements AutoCloseable {
         }
     }
 
+    /** The version of the ONNX Runtime that extracts features here (its kernels decide the floats, to the last bit). */
+    public static String runtimeVersion() {
+        return OrtEnvironment.getEnvironment().getVersion();
+    }
+
     /** Width of one feature vector. */
     public int width() {
         return features;
