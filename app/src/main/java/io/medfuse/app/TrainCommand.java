@@ -90,8 +90,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         write(onnx);
         if (calibration != null) {
-            System.err.printf(Locale.ROOT, "medfuse train: calibration: temperature %.3f fitted on the validation "
-                    + "split (NLL %s -> %s, ECE %s -> %s)%s%n", calibration.temperature(),
+            System.err.printf(Locale.ROOT, "medfuse train: calibration: temperature %.3f fitted on the "
+                    + outcome.validation().getOrDefault("calibratedOn", "validation rows")
+                    + " (NLL %s -> %s, ECE %s -> %s)%s%n", calibration.temperature(),
                     calibration.fit().get("nllBefore"), calibration.fit().get("nllAfter"),
                     calibration.fit().get("eceBefore"), calibration.fit().get("eceAfter"),
                     calibration.referralThreshold() == null ? "" : "; referral below "
@@ -101,10 +102,12 @@ final class TrainCommand implements Callable<Integer> {
             System.err.println("medfuse train: report " + TrainingReport.write(report, dataset, outcome, out));
         }
         System.out.printf(Locale.ROOT, "wrote %s (%s %s, inputs %s, validation accuracy %.3f, balanced "
-                        + "accuracy %.3f, best epoch %d of %d, %s, sha256 %s)%n", out, hp.architecture(),
+                        + "accuracy %.3f, best epoch %d of %d, %s%s, sha256 %s)%n", out, hp.architecture(),
                 modelName, hp.inputs().cli(), outcome.validation().get("validationAccuracy"),
-                outcome.validation().get("validationBalancedAccuracy"), outcome.training().bestEpoch(),
-                outcome.training().history().size(), outcome.training().stoppedBy(),
+                outcome.validation().get("validationBalancedAccuracy"), outcome.validation().get("bestEpoch"),
+                outcome.validation().get("epochsRun"), outcome.validation().get("stoppedBy"),
+                Boolean.TRUE.equals(outcome.validation().get("refit")) ? ", then trained again on every training row"
+                        + " for that many epochs" : "",
                 OnnxModelFile.sha256(onnx));
         return 0;
     }

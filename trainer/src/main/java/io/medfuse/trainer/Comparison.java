@@ -78,12 +78,13 @@ public final class Comparison {
                 ClassificationMetrics m = ClassificationMetrics.of(out.training().validationProbabilities(),
                         out.validationLabels(), labels.size());
                 Run run = new Run(mode, r, names.get(r), seed, out.split().train().size(),
-                        out.split().validation().size(), m, out.training().bestEpoch(),
-                        out.training().history().size(), out.parityMaxDelta(), out.seconds());
+                        out.split().validation().size(), m, (Integer) out.validation().get("bestEpoch"),
+                        (Integer) out.validation().get("epochsRun"), out.parityMaxDelta(), out.seconds());
                 runs.add(run);
                 log.accept(String.format(Locale.ROOT, "%-8s %-9s %-8s bal acc %.3f  macro AUC %.3f  ECE %.3f  "
-                                + "(best epoch %d of %d, %.0f s)", hp.architecture(), names.get(r), mode.cli(),
-                        m.balancedAccuracy(), m.macroAuc(), m.ece(), run.bestEpoch(), run.epochsRun(), run.seconds()));
+                                + "(best epoch %d of %d%s, %.0f s)", hp.architecture(), names.get(r), mode.cli(),
+                        m.balancedAccuracy(), m.macroAuc(), m.ece(), run.bestEpoch(), run.epochsRun(),
+                        Boolean.TRUE.equals(out.validation().get("refit")) ? ", refit" : "", run.seconds()));
             }
         }
         return summarise(dataset, hp, folds >= 2 ? "folds" : "seeds", runs);

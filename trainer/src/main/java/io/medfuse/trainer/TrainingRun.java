@@ -262,6 +262,8 @@ public final class TrainingRun {
                 : NetworkTrainer.train(train, stopping, val, shape, labels.size(), hp, progress, stop);
         float[][] heldOut = result.stoppingProbabilities();
         int chosenEpoch = result.bestEpoch();
+        int epochsRun = result.history().size();
+        String stoppedBy = result.stoppedBy();
         if (stopping != null && hp.refit() && !stop.isStopped()) {
             // the epoch count was chosen on the held-out rows; now every training row trains, the last epoch is kept
             // (the validation rows' figures per epoch are shown only: nothing is chosen on them)
@@ -276,9 +278,11 @@ public final class TrainingRun {
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("validationAccuracy", round(Metrics.accuracy(djl, val.labels())));
         metrics.put("validationBalancedAccuracy", round(Metrics.balancedAccuracy(djl, val.labels(), labels.size())));
-        metrics.put("bestEpoch", result.bestEpoch());
-        metrics.put("epochsRun", result.history().size());
-        metrics.put("stoppedBy", result.stoppedBy());
+        // the choice of epoch (with a refit: of the first network; the refit then runs exactly that many)
+        metrics.put("bestEpoch", chosenEpoch);
+        metrics.put("epochsRun", epochsRun);
+        metrics.put("stoppedBy", stoppedBy);
+        metrics.put("refit", stopping != null && hp.refit());
         metrics.put("earlyStoppingRows", stopping == null ? "the validation rows (their score is optimistic)"
                 : stopRows.size() + " training rows held out (grouped); the validation rows chose nothing"
                 + (hp.refit() ? "; epoch " + chosenEpoch + " chosen there, then every training row trained for "
@@ -322,7 +326,10 @@ public final class TrainingRun {
         }
         // temperature scaling on the validation rows (ONNX Runtime's probabilities are DJL's, within the parity)
         if (val.size() >= MIN_CALIBRATION_ROWS) {
-            contract = contract.withCalibration(stopping != null && stopping.size() >= MIN_CALIBRATION_ROWS
+            boolean onHeldOut = stopping != null && stopping.size() >= MIN_CALIBRATION_ROWS;
+            metrics.put("calibratedOn", onHeldOut ? stopping.size() + " held-out training rows"
+                    : val.size() + " validation rows");
+            contract = contract.withCalibration(onHeldOut
                     ? TemperatureScaling.fit(heldOut, stopping.labels(), labels.size(), null)
                     : TemperatureScaling.fit(djl, val.labels(), labels.size(), null))
                     .validate();

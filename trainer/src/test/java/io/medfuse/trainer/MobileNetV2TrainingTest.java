@@ -176,6 +176,10 @@ class MobileNetV2TrainingTest {
         assertThat(out.training().bestEpoch()).isEqualTo(chosen);
         assertThat(out.training().stoppedBy()).isEqualTo("epochs");
         assertThat(epochs.size()).isGreaterThan(chosen);
+        // the refit's epochs say so, and none is marked best: nothing is chosen on them
+        assertThat(epochs.subList(epochs.size() - chosen, epochs.size())).allMatch(e -> e.refit() && !e.best()
+                && e.line().startsWith("refit") && !e.line().contains("*best"));
+        assertThat(out.validation()).containsEntry("refit", true).containsEntry("bestEpoch", chosen);
         assertThat(out.parityMaxDelta()).isLessThanOrEqualTo(TrainingRun.PARITY_TOLERANCE);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> hp(InputMode.FUSED).withRefit(true))
                 .hasMessageContaining("--stopping-fraction");

@@ -169,7 +169,7 @@ public final class NetworkTrainer {
                     double elapsed = (System.nanoTime() - started) / 1e9;
                     EpochStats stats = new EpochStats(epoch, hp.epochs(), lossSum / Math.max(1, batches), acc, bal,
                             seen / Math.max(seconds, 1e-9), elapsed / epoch * (hp.epochs() - epoch),
-                            lr.getNewValue(updates), better);
+                            lr.getNewValue(updates), better && !keepLast, keepLast);
                     history.add(stats);
                     progress.accept(stats);
                     if (!keepLast && sinceBest >= hp.patience() && epoch < hp.epochs()) {
