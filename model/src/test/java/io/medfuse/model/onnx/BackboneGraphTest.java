@@ -40,11 +40,10 @@ class BackboneGraphTest {
         return m.toByteArray();
     }
 
-    /** mean over H, W of relu(conv(x)), computed here. */
-    static float[] pooled(float[] image, int offset) {
-        float[] out = new float[4];
+    /** relu(conv(x)) [4][64] of one 3x8x8 image at {@code offset}, computed here. */
+    static double[][] featureMap(float[] image, int offset) {
+        double[][] out = new double[4][64];
         for (int o = 0; o < 4; o++) {
-            double sum = 0;
             for (int y = 0; y < 8; y++) {
                 for (int x = 0; x < 8; x++) {
                     double v = B[o];
@@ -59,12 +58,58 @@ class BackboneGraphTest {
                             }
                         }
                     }
-                    sum += Math.max(0, v);
+                    out[o][y * 8 + x] = Math.max(0, v);
                 }
             }
-            out[o] = (float) (sum / 64);
         }
         return out;
+    }
+
+    /** mean over H, W of relu(conv(x)), computed here. */
+    static float[] pooled(float[] image, int offset) {
+        double[][] map = featureMap(image, offset);
+        float[] out = new float[4];
+        for (int o = 0; o < 4; o++) {
+            out[o] = (float) (java.util.Arrays.stream(map[o]).sum() / 64);
+        }
+        return out;
+    }
+
+    /** max over H, W of relu(conv(x)): the second half of an AVG_MAX vector, computed here. */
+    static float[] pooledMax(float[] image, int offset) {
+        double[][] map = featureMap(image, offset);
+        float[] out = new float[4];
+        for (int o = 0; o < 4; o++) {
+            out[o] = (float) java.util.Arrays.stream(map[o]).max().orElseThrow();
+        }
+        return out;
+    }
+
+    /** The head's probabilities for one input row {@code x}: fc1 (6, ReLU) → logits (3) → softmax, here. */
+    static double[] head(double[] x, float[] fc1, float[] fc1b, float[] lw, float[] lb) {
+        int in = x.length;
+        double[] h = new double[6];
+        for (int o = 0; o < 6; o++) {
+            double v = fc1b[o];
+            for (int k = 0; k < in; k++) {
+                v += fc1[o * in + k] * x[k];
+            }
+            h[o] = Math.max(0, v);
+        }
+        double[] z = new double[3];
+        double sum = 0;
+        for (int c = 0; c < 3; c++) {
+            double v = lb[c];
+            for (int k = 0; k < 6; k++) {
+                v += lw[c * 6 + k] * h[k];
+            }
+            z[c] = Math.exp(v);
+            sum += z[c];
+        }
+        for (int c = 0; c < 3; c++) {
+            z[c] /= sum;
+        }
+        return z;
     }
 
     @Test
@@ -111,56 +156,12 @@ class BackboneGraphTest {
                 float[] in = new float[6];
                 System.arraycopy(pooled(images, i * 192), 0, in, 0, 4);
                 System.arraycopy(tabular, i * 2, in, 4, 2);
-                double[] h = new double[6];
-                for (int o = 0; o < 6; o++) {
-                    double v = fc1b[o];
-                    for (int k = 0; k < 6; k++) {
-                        v += fc1[o * 6 + k] * in[k];
-                    }
-                    h[o] = Math.max(0, v);
-                }
-                double[] z = new double[3];
-                double sum = 0;
+                double[] z = head(toDoubles(in), fc1, fc1b, lw, lb);
                 for (int c = 0; c < 3; c++) {
-                    double v = lb[c];
-                    for (int k = 0; k < 6; k++) {
-                        v += lw[c * 6 + k] * h[k];
-                    }
-                    z[c] = Math.exp(v);
-                    sum += z[c];
-                }
-                for (int c = 0; c < 3; c++) {
-                    assertThat((double) p[i][c]).isCloseTo(z[c] / sum, within(1e-5));
+                    assertThat((double) p[i][c]).isCloseTo(z[c], within(1e-5));
                 }
             }
         }
-    }
-
-    /** max over H, W of relu(conv(x)) ⊕ nothing: the second half of an AVG_MAX vector, computed here. */
-    static float[] pooledMax(float[] image, int offset) {
-        float[] out = new float[4];
-        for (int o = 0; o < 4; o++) {
-            double best = Double.NEGATIVE_INFINITY;
-            for (int y = 0; y < 8; y++) {
-                for (int x = 0; x < 8; x++) {
-                    double v = B[o];
-                    for (int c = 0; c < 3; c++) {
-                        for (int ky = 0; ky < 3; ky++) {
-                            for (int kx = 0; kx < 3; kx++) {
-                                int yy = y + ky - 1;
-                                int xx = x + kx - 1;
-                                if (yy >= 0 && yy < 8 && xx >= 0 && xx < 8) {
-                                    v += W[((o * 3 + c) * 3 + ky) * 3 + kx] * image[offset + (c * 8 + yy) * 8 + xx];
-                                }
-                            }
-                        }
-                    }
-                    best = Math.max(best, Math.max(0, v));
-                }
-            }
-            out[o] = (float) best;
-        }
-        return out;
     }
 
     @Test
@@ -239,26 +240,9 @@ class BackboneGraphTest {
                 }
                 x[8] = tabular[i * 2];
                 x[9] = tabular[i * 2 + 1];
-                double[] h = new double[6];
-                for (int o = 0; o < 6; o++) {
-                    double v = fc1b[o];
-                    for (int k = 0; k < in; k++) {
-                        v += fc1[o * in + k] * x[k];
-                    }
-                    h[o] = Math.max(0, v);
-                }
-                double[] z = new double[3];
-                double sum = 0;
+                double[] z = head(x, fc1, fc1b, lw, lb);
                 for (int c = 0; c < 3; c++) {
-                    double v = lb[c];
-                    for (int k = 0; k < 6; k++) {
-                        v += lw[c * 6 + k] * h[k];
-                    }
-                    z[c] = Math.exp(v);
-                    sum += z[c];
-                }
-                for (int c = 0; c < 3; c++) {
-                    assertThat((double) p[i][c]).isCloseTo(z[c] / sum, within(1e-5));
+                    assertThat((double) p[i][c]).isCloseTo(z[c], within(1e-5));
                 }
             }
         }
@@ -295,26 +279,9 @@ class BackboneGraphTest {
                 }
                 x[8] = tabular[i * 2];
                 x[9] = tabular[i * 2 + 1];
-                double[] h = new double[6];
-                for (int o = 0; o < 6; o++) {
-                    double v = fc1b[o];
-                    for (int k = 0; k < in; k++) {
-                        v += fc1[o * in + k] * x[k];
-                    }
-                    h[o] = Math.max(0, v);
-                }
-                double[] z = new double[3];
-                double sum = 0;
+                double[] z = head(x, fc1, fc1b, lw, lb);
                 for (int c = 0; c < 3; c++) {
-                    double v = lb[c];
-                    for (int k = 0; k < 6; k++) {
-                        v += lw[c * 6 + k] * h[k];
-                    }
-                    z[c] = Math.exp(v);
-                    sum += z[c];
-                }
-                for (int c = 0; c < 3; c++) {
-                    assertThat((double) p[i][c]).isCloseTo(z[c] / sum, within(1e-5));
+                    assertThat((double) p[i][c]).isCloseTo(z[c], within(1e-5));
                 }
             }
             // one image alone gives what it gave in the batch: the views of row 0 never mix with row 1's
@@ -324,6 +291,14 @@ class BackboneGraphTest {
                 assertThat(alone[0][c]).isCloseTo(p[1][c], within(1e-6f));
             }
         }
+    }
+
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
     }
 
     @Test
