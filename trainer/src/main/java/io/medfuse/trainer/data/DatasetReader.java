@@ -247,13 +247,14 @@ public final class DatasetReader {
                 pixels = transform.apply(raw);
                 tags = dicom.dataset();
             } else {
-                float[] cached = cache == null ? null : cache.get(bytes);
+                String key = cache == null ? null : FeatureCache.key(bytes);
+                float[] cached = key == null ? null : cache.get(key);
                 if (cached != null) {
                     pixels = cached;
                 } else {
                     pixels = transform.apply(preprocessor.preprocess(bytes, mediaType(bytes, file)));
-                    if (cache != null) {
-                        cache.put(bytes, pixels);
+                    if (key != null) {
+                        cache.put(key, pixels);
                     }
                 }
             }

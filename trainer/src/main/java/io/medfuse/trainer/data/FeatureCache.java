@@ -84,9 +84,19 @@ public final class FeatureCache {
         return recipe;
     }
 
+    /** An image's key: the sha256 of its bytes (compute it once for a {@link #get} and a {@link #put}). */
+    public static String key(byte[] image) {
+        return OnnxModelFile.sha256(image);
+    }
+
     /** The features cached for an image with these bytes, or null (a miss). */
     public float[] get(byte[] image) {
-        Path file = entry(OnnxModelFile.sha256(image));
+        return get(key(image));
+    }
+
+    /** The features cached for the image with this {@link #key}, or null (a miss). */
+    public float[] get(String key) {
+        Path file = entry(key);
         byte[] raw;
         try {
             if (!Files.isRegularFile(file) || Files.size(file) != HEADER + 4L * width + 8) {
@@ -115,13 +125,18 @@ public final class FeatureCache {
 
     /** Keeps {@code features} for an image with these bytes (silently not, once the folder proved unwritable). */
     public void put(byte[] image, float[] features) {
+        put(key(image), features);
+    }
+
+    /** As above, for the image with this {@link #key}. */
+    public void put(String key, float[] features) {
         if (features.length != width) {
             throw new IllegalArgumentException("expected " + width + " features, got " + features.length);
         }
         if (unwritable.get()) {
             return;
         }
-        Path file = entry(OnnxModelFile.sha256(image));
+        Path file = entry(key);
         ByteBuffer b = ByteBuffer.allocate(HEADER + 4 * width + 8).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(MAGIC).putInt(width);
         b.asFloatBuffer().put(features);
