@@ -26,7 +26,11 @@ final class BusStage extends Stage {
     }
 
     double bus(BenchModel model, String requestsTopic, int n, boolean pendingStore) throws Exception {
-        String variant = pendingStore ? "bus-store" : "bus-plain";
+        return bus(model, requestsTopic, n, pendingStore, pendingStore ? "bus-store" : "bus-plain");
+    }
+
+    /** As {@link #bus(BenchModel, String, int, boolean)}, its topic and group named after {@code variant}. */
+    double bus(BenchModel model, String requestsTopic, int n, boolean pendingStore, String variant) throws Exception {
         String out = cluster.topic(model.name() + "-" + variant + "-out", 3);
         WorkerConfig config = config(model, cluster.applicationId(model.name() + "-" + variant), Map.of());
         Properties props = MedfuseWorker.imageRecordStreamsDefaults(config);

@@ -26,6 +26,19 @@ final class CpuClock {
         return -1;
     }
 
+    /**
+     * Time this JVM's JIT compilers have spent so far (the sum over its compiler threads, as the JVM reports it), in
+     * nanoseconds; -1 when the JVM does not say. Part of {@link #thisProcessNanos}: a worker that is still compiling
+     * is not in its steady state.
+     */
+    static long thisJitNanos() {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+            return -1;
+        }
+        return jit.getTotalCompilationTime() * 1_000_000L;
+    }
+
     /** The CPU time of process {@code pid} so far; -1 when it cannot be read. */
     static LongSupplier ofProcess(long pid) {
         if (pid <= 0) {

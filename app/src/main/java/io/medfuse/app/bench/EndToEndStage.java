@@ -31,7 +31,7 @@ final class EndToEndStage extends Stage {
         settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, dead);
         WorkerConfig config = config(model, cluster.applicationId(model.name() + "-" + variant), settings);
         // CPU of this JVM (the worker, plus the bench's reader) and of the broker, over the steady span
-        Arrivals arrivals = new Arrivals(n, CpuClock::thisProcessNanos, cluster.brokerCpu());
+        Arrivals arrivals = new Arrivals(n, CpuClock::thisProcessNanos, cluster.brokerCpu(), CpuClock::thisJitNanos);
         AtomicLong batchSum = new AtomicLong();
         LongAdder deadLetters = new LongAdder();
         double[] inferenceMs = new double[1];
@@ -70,6 +70,8 @@ final class EndToEndStage extends Stage {
             }
             m.put("worker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(0)));
             m.put("broker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(1)));
+            // included in the worker's figure: JIT compilation in the same span (a worker not yet warm)
+            m.put("worker_jit_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(2)));
             m.put("batch.max.size", config.batchMaxSize());
             m.put("batch.adaptive", config.batchAdaptive());
             m.put("learned_batch_cap", worker.pipeline().batchCap());
