@@ -73,6 +73,13 @@ final class BenchReport {
                         fmt(b.get("images_per_s")) + " (" + fmt(b.get("mean_batch")) + "; "
                                 + b.get("learned_batch_cap") + ")");
                 put(rows, "5 worker e2e batch.max.size=1: img/s", name, fmt(u.get("images_per_s")));
+                List<Map<String, Object>> warm = (List<Map<String, Object>>) e2e.get("warm_up");
+                if (warm != null && !warm.isEmpty()) {
+                    put(rows, "5 warm-up runs; JIT ms/request first / last / batched", name, warm.size() + "; "
+                            + fmt(warm.get(0).get("worker_jit_ms_per_request")) + " / "
+                            + fmt(warm.get(warm.size() - 1).get("worker_jit_ms_per_request")) + " / "
+                            + fmt(b.get("worker_jit_ms_per_request")));
+                }
             }
             List<Map<String, Object>> lat = (List<Map<String, Object>>) m.get("latency");
             if (lat != null) {

@@ -17,7 +17,7 @@ import io.medfuse.app.Medfuse;
  * 'medfuse bench' end to end on a tiny setting (small model, about a second per measurement): every stage runs and
  * reports positive numbers. No assertion on how fast anything is: timings on shared CI cores mean nothing.
  */
-@org.junit.jupiter.api.Tag("slow") // -Pslow only: a benchmark smoke run of about 30 s
+@org.junit.jupiter.api.Tag("slow") // -Pslow only: a benchmark smoke run of about 45 s
 class BenchIT {
 
     @Test
@@ -52,6 +52,13 @@ class BenchIT {
         assertPositive(m.path("floor"), "decode_cpu_ms_per_image", "compute_cpu_ms_per_image", "cpu_ms_per_request",
                 "worker_over_floor");
         assertPositive(m.path("e2e").path("unbatched"), "images_per_s");
+        // unmeasured runs first, until the JIT is quiet or the rounds run out (at least two)
+        JsonNode warmUp = m.path("e2e").path("warm_up");
+        assertThat(warmUp.size()).as("warm-up rounds in %s", warmUp).isBetween(2, Bench.MAX_WARM_UP_ROUNDS);
+        for (JsonNode round : warmUp) {
+            assertPositive(round, "requests", "images_per_s", "worker_cpu_ms_per_request");
+        }
+        assertThat(m.path("e2e").path("batched").path("worker_jit_ms_per_request").isNumber()).isTrue();
         assertThat(m.path("e2e").path("unbatched").path("mean_batch").asDouble()).isEqualTo(1.0);
 
         JsonNode latency = m.path("latency");
