@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
             "Measures, in one run: (1) compute limit: ONNX Runtime alone, batch 1..64; (2) preprocessing limit: "
                     + "decode + resize + normalise, one thread and the pool; (3) the in-process pipeline (no Kafka); (4) "
                     + "the bus limit: a pass-through Kafka Streams app with the worker's guarantee, with and without the "
-                    + "pending store; (5) the worker end to end at saturation, batched and with batch.max.size=1; (6) "
+                    + "pending store; (5) the worker end to end at saturation, after unmeasured warm-up runs (until the "
+                    + "JIT is quiet), batched and with batch.max.size=1; (6) "
                     + "latency under open-loop load at 25/50/75 %% of (5). For the bundled model and the seed-size model "
                     + "(512x512x3 + 2 values, random weights, written at run time).",
             "Embedded broker and registry unless --bootstrap/--registry are given; its topics and temporary data "
