@@ -14,7 +14,10 @@ final class Arrivals {
     private int n;
     private final int expected;
     private final LongSupplier[] clocks;
-    /** Each clock's reading at the steady span's first and last answer; -1 until read. */
+    /**
+     * Each clock's reading at the steady span's first and last answer, then at the start and at the last expected
+     * answer (for a stage too short for a steady span); -1 until read.
+     */
     private final long[][] cpu;
 
     Arrivals() {
@@ -30,7 +33,7 @@ final class Arrivals {
         this.clocks = clocks;
         this.cpu = new long[clocks.length][];
         for (int i = 0; i < clocks.length; i++) {
-            cpu[i] = new long[] {-1, -1};
+            cpu[i] = new long[] {-1, -1, clocks[i].getAsLong(), -1};
         }
     }
 
@@ -38,10 +41,18 @@ final class Arrivals {
         if (n == nanos.length) {
             nanos = Arrays.copyOf(nanos, n * 2);
         }
-        if (clocks.length > 0 && (n == spanStart(expected) || n == spanEnd(expected))) {
-            int end = n == spanStart(expected) ? 0 : 1;
+        if (clocks.length > 0 && (n == spanStart(expected) || n == spanEnd(expected) || n == expected - 1)) {
             for (int i = 0; i < clocks.length; i++) {
-                cpu[i][end] = clocks[i].getAsLong();
+                long now = clocks[i].getAsLong();
+                if (n == spanStart(expected)) {
+                    cpu[i][0] = now;
+                }
+                if (n == spanEnd(expected)) {
+                    cpu[i][1] = now;
+                }
+                if (n == expected - 1) {
+                    cpu[i][3] = now;
+                }
             }
         }
         nanos[n++] = atNanos;
@@ -55,9 +66,18 @@ final class Arrivals {
         return Math.max(spanStart(expected) + 1, (int) Math.ceil(expected * 0.9) - 1);
     }
 
-    /** CPU ms per answer of clock {@code i} over the steady span; NaN when it was not read at both ends. */
+    /**
+     * CPU ms per answer of clock {@code i} over the steady span; NaN when it was not read at both ends. Where the span
+     * is under a second (a short stage answered in a few transactions: its answers arrive a commit at a time, so the
+     * span can even be one instant), over the whole stage instead, as {@link #steadyRate} does.
+     */
     synchronized double cpuMsPerAnswer(int i) {
-        return CpuClock.msPer(cpu[i][0], cpu[i][1], spanEnd(expected) - spanStart(expected));
+        int a = spanStart(expected);
+        int b = spanEnd(expected);
+        if (n > b && nanos[b] - nanos[a] < 1_000_000_000L && cpu[i][3] >= 0) {
+            return CpuClock.msPer(cpu[i][2], cpu[i][3], expected);
+        }
+        return CpuClock.msPer(cpu[i][0], cpu[i][1], b - a);
     }
 
     synchronized int count() {
