@@ -129,9 +129,8 @@ final class NativeCodecs {
             type = DataBuffer.TYPE_USHORT;
         } else if (!gray) {
             // Colour, 8-bit: split into planes here (OpenCV's vectorised split), R, G, B one after the other, so the
-            // rows are read with stride 1. Reading every third byte of the interleaved samples cost 0.75 ms per
-            // 512x512 image on Java 17 against 0.18 ms for the same lookups over planes (a microbenchmark of the
-            // two loops); the split itself is a fraction of that.
+            // rows are read with stride 1, which the JIT compiles better than every third byte: decode + preprocess
+            // of a 512x512 JPEG 1.13 -> 1.08 ms (bench --only preprocess; docs/benchmarks.md).
             int plane = w * h;
             byte[] b = scratch(3 * plane);
             try (MatVector parts = new MatVector()) {
