@@ -12,6 +12,7 @@ import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.contract.ModelContractException;
+import io.medfuse.model.image.ImageTensor;
 import io.medfuse.model.onnx.OnnxModelFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -278,6 +279,26 @@ public final class OnnxClassifier implements AutoCloseable {
      */
     public float[][] predictRows(float[][] images, float[][] tabular) {
         Objects.requireNonNull(images, "images");
+        ImageTensor[] tensors = new ImageTensor[images.length];
+        for (int i = 0; i < images.length; i++) {
+            if (images[i] != null) {
+                // one wrapper per distinct array, so rows sharing an image still share it
+                tensors[i] = i > 0 && images[i] == images[i - 1] ? tensors[i - 1] : ImageTensor.of(images[i]);
+            }
+        }
+        return predictRows(tensors, tabular);
+    }
+
+    /**
+     * As {@link #predictRows(float[][], float[][])} with images whose tensors are written here, at batch time, into
+     * the direct input buffer ({@link ImageTensor}: decoded images normalise there, in one pass, with no array at the
+     * model's size per image). Rows that repeat the previous row's image (the same object) are copied within the
+     * buffer rather than written again. A batch's distinct images are written by the calling thread and, where
+     * there are several and cores to spare, by helpers of the common fork-join pool; the caller always takes part,
+     * so a busy pool only makes the writing serial.
+     */
+    public float[][] predictRows(ImageTensor[] images, float[][] tabular) {
+        Objects.requireNonNull(images, "images");
         Objects.requireNonNull(tabular, "tabular");
         if (closed) {
             throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
@@ -289,15 +310,15 @@ public final class OnnxClassifier implements AutoCloseable {
             throw new IllegalArgumentException(n + " image rows but " + tabular.length + " tabular rows");
         }
         for (int i = 0; i < n; i++) {
-            if (images[i] == null || images[i].length != imageSize || tabular[i] == null
+            if (images[i] == null || images[i].tensorSize() != imageSize || tabular[i] == null
                     || tabular[i].length != width) {
                 throw new IllegalArgumentException("model '" + contract.name() + "' takes " + imageSize
                         + " image floats (" + shapeOf(contract) + ") and " + width + " tabular floats per row; row "
-                        + i + " has " + (images[i] == null ? "none" : images[i].length) + " and "
+                        + i + " has " + (images[i] == null ? "none" : images[i].tensorSize()) + " and "
                         + (tabular[i] == null ? "none" : tabular[i].length));
             }
         }
-        return runAll(n, Rows.each(images), Rows.each(tabular), true);
+        return runAll(n, imageRows(images, imageSize), Rows.each(tabular, width), true);
     }
 
     /**
@@ -327,21 +348,123 @@ public final class OnnxClassifier implements AutoCloseable {
                 + sourceName + "]";
     }
 
-    /** Writes rows [start, start + m) of one input into a buffer. */
+    /** Writes rows [start, start + m) of one input into a buffer, from its index 0 on (absolute writes). */
     @FunctionalInterface
     private interface Rows {
         void write(FloatBuffer dst, int start, int m);
 
         static Rows flat(float[] data, int rowSize) {
-            return (dst, start, m) -> dst.put(data, start * rowSize, m * rowSize);
+            return (dst, start, m) -> dst.put(0, data, start * rowSize, m * rowSize);
         }
 
-        static Rows each(float[][] rows) {
+        static Rows each(float[][] rows, int rowSize) {
             return (dst, start, m) -> {
                 for (int i = start; i < start + m; i++) {
-                    dst.put(rows[i]);
+                    dst.put((i - start) * rowSize, rows[i], 0, rowSize);
                 }
             };
+        }
+    }
+
+    /** Below this many floats in a batch's distinct images, helpers cost more than they save (~ two 64 px images). */
+    static final long PARALLEL_WRITE_FLOATS = 32L * 1024;
+
+    /** Image rows: distinct images written (in parallel where it pays), repeated ones copied within the buffer. */
+    private static Rows imageRows(ImageTensor[] images, int rowSize) {
+        return (dst, start, m) -> {
+            int[] distinct = new int[m];
+            int count = 0;
+            for (int i = start; i < start + m; i++) {
+                if (i == start || images[i] != images[i - 1]) {
+                    distinct[count++] = i;
+                }
+            }
+            writeAll(images, distinct, count, start, dst, rowSize);
+            for (int i = start + 1; i < start + m; i++) {
+                if (images[i] == images[i - 1]) {
+                    dst.put((i - start) * rowSize, dst, (i - 1 - start) * rowSize, rowSize);
+                }
+            }
+        };
+    }
+
+    private static void writeAll(ImageTensor[] images, int[] rows, int count, int start, FloatBuffer dst,
+                                 int rowSize) {
+        int helpers = Math.min(count - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+        if (helpers < 1 || (long) count * rowSize < PARALLEL_WRITE_FLOATS
+                || Runtime.getRuntime().availableProcessors() < 2) {
+            for (int k = 0; k < count; k++) {
+                images[rows[k]].writeTo(dst, (rows[k] - start) * rowSize);
+            }
+            return;
+        }
+        ParallelWrite job = new ParallelWrite(images, rows, count, start, dst, rowSize);
+        for (int h = 0; h < helpers; h++) {
+            java.util.concurrent.ForkJoinPool.commonPool().execute(job::drain);
+        }
+        job.drain();
+        job.await();
+    }
+
+    /**
+     * Rows claimed one at a time from a counter by the caller and its helpers; the caller waits until every claimed
+     * row is written, so nothing writes into the buffer after the batch has moved on (a helper that starts late
+     * finds no row left). The first failure is rethrown to the caller.
+     */
+    private static final class ParallelWrite {
+        private final ImageTensor[] images;
+        private final int[] rows;
+        private final int count;
+        private final int start;
+        private final FloatBuffer dst;
+        private final int rowSize;
+        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.CountDownLatch written;
+        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                new java.util.concurrent.atomic.AtomicReference<>();
+
+        ParallelWrite(ImageTensor[] images, int[] rows, int count, int start, FloatBuffer dst, int rowSize) {
+            this.images = images;
+            this.rows = rows;
+            this.count = count;
+            this.start = start;
+            this.dst = dst;
+            this.rowSize = rowSize;
+            this.written = new java.util.concurrent.CountDownLatch(count);
+        }
+
+        void drain() {
+            for (int k = next.getAndIncrement(); k < count; k = next.getAndIncrement()) {
+                try {
+                    images[rows[k]].writeTo(dst, (rows[k] - start) * rowSize);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    written.countDown();
+                }
+            }
+        }
+
+        void await() {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    written.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // keep waiting: a helper may still be writing into the buffer
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            Throwable e = failure.get();
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e instanceof Error err) {
+                throw err;
+            }
         }
     }
 

@@ -4,6 +4,7 @@ import io.medfuse.model.contract.ImageSpec;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -165,6 +166,17 @@ public final class ImagePreprocessor {
     public void preprocessInto(byte[] encoded, String mediaType, float[] dst, int offset) {
         Objects.requireNonNull(dst, "dst");
         Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
+        decode(encoded, mediaType).writeTo(dst, offset);
+    }
+
+    /**
+     * Checks and decodes the image, everything but writing its tensor: the returned tensor is resized, converted
+     * and normalised when it is written ({@link ImageTensor}), with exactly the values of
+     * {@link #preprocess(byte[], String)}. Every failure the image can cause happens here.
+     *
+     * @throws ImageException as {@link #preprocess(byte[], String)}
+     */
+    public ImageTensor decode(byte[] encoded, String mediaType) {
         Format declared = Format.ofMediaType(mediaType);
         if (encoded == null || encoded.length == 0) {
             throw new ImageDecodeException("the image is empty (0 bytes); send the bytes of a PNG, JPEG or DICOM file");
@@ -185,10 +197,9 @@ public final class ImagePreprocessor {
                     + actual.label + "; send the media type that matches the file");
         }
         if (actual == Format.DICOM) {
-            preprocessInto(DicomParser.parse(encoded, limits), dst, offset);
-            return;
+            return decode(DicomParser.parse(encoded, limits));
         }
-        resample(PixelRows.of(decode(encoded, actual), spec.channels()), dst, offset);
+        return new Decoded(PixelRows.of(decodePixels(encoded, actual), spec.channels()));
     }
 
     /**
@@ -199,11 +210,21 @@ public final class ImagePreprocessor {
      *                        when its pixel data is in a syntax medfuse does not decode
      */
     public void preprocessInto(DicomObject dicom, float[] dst, int offset) {
-        Objects.requireNonNull(dicom, "dicom");
         Objects.requireNonNull(dst, "dst");
         Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
-        resample(DicomPixels.rows(dicom, dicomFrame, spec.channels(), limits, jpeg -> decode(jpeg, Format.JPEG)),
-                dst, offset);
+        decode(dicom).writeTo(dst, offset);
+    }
+
+    /**
+     * As {@link #decode(byte[], String)} for a DICOM object parsed earlier: its frame {@link #dicomFrame()} decoded,
+     * its tensor written later.
+     *
+     * @throws ImageException as {@link #preprocessInto(DicomObject, float[], int)}
+     */
+    public ImageTensor decode(DicomObject dicom) {
+        Objects.requireNonNull(dicom, "dicom");
+        return new Decoded(DicomPixels.rows(dicom, dicomFrame, spec.channels(), limits,
+                jpeg -> decodePixels(jpeg, Format.JPEG)));
     }
 
     /** The 0-based frame read from a multi-frame DICOM object (config key {@code image.dicom.frame}). */
@@ -211,7 +232,7 @@ public final class ImagePreprocessor {
         return dicomFrame;
     }
 
-    private BufferedImage decode(byte[] encoded, Format format) {
+    private BufferedImage decodePixels(byte[] encoded, Format format) {
         if (decoder == ImageDecoder.OPENCV) {
             BufferedImage image = NativeCodecs.decode(encoded, format == Format.PNG, limits);
             if (image != null) {
@@ -273,7 +294,151 @@ public final class ImagePreprocessor {
         }
     }
 
-    private void resample(PixelRows src, float[] dst, int offset) {
+    /**
+     * The tensor of one decoded image, written on demand. Its {@link PixelRows} keep row scratch of their own, so
+     * writes are serialised per image (two models with the same image spec may share one).
+     */
+    private final class Decoded implements ImageTensor {
+        private final PixelRows rows;
+
+        Decoded(PixelRows rows) {
+            this.rows = rows;
+        }
+
+        @Override
+        public int tensorSize() {
+            return spec.tensorSize();
+        }
+
+        @Override
+        public synchronized void writeTo(FloatBuffer dst, int index) {
+            Objects.checkFromIndexSize(index, spec.tensorSize(), dst.limit());
+            resample(rows, new BufferOut(dst, index, spec.width(), spec.height(), spec.channels()));
+        }
+
+        @Override
+        public synchronized void writeTo(float[] dst, int offset) {
+            Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
+            resample(rows, new ArrayOut(dst, offset, spec.width(), spec.height()));
+        }
+
+        @Override
+        public String toString() {
+            return "ImageTensor[" + rows.width + "x" + rows.height + " decoded, written as " + spec.channels() + "x"
+                    + spec.height() + "x" + spec.width() + "]";
+        }
+    }
+
+    /**
+     * Where the tensor's rows go (CHW, {@code plane = W·H}): straight into an array, or through one row of scratch
+     * into a buffer. Row (c, y) is written at {@code array()[at(c, y) ..]} and handed over by {@code done(c, y)};
+     * all channels of row y at once at {@code array()[rowsAt(y) + c · rowsPlane() ..]}, handed over by
+     * {@code rowsDone(y)}.
+     */
+    private abstract static class Out {
+        final float[] array;
+
+        Out(float[] array) {
+            this.array = array;
+        }
+
+        abstract int at(int c, int y);
+
+        abstract void done(int c, int y);
+
+        abstract int rowsAt(int y);
+
+        abstract int rowsPlane();
+
+        abstract void rowsDone(int y);
+    }
+
+    /** The tensor in an array: every row written in place, nothing to hand over. */
+    private static final class ArrayOut extends Out {
+        private final int offset;
+        private final int plane;
+        private final int width;
+
+        ArrayOut(float[] dst, int offset, int width, int height) {
+            super(dst);
+            this.offset = offset;
+            this.width = width;
+            this.plane = width * height;
+        }
+
+        @Override
+        int at(int c, int y) {
+            return offset + c * plane + y * width;
+        }
+
+        @Override
+        void done(int c, int y) {
+        }
+
+        @Override
+        int rowsAt(int y) {
+            return offset + y * width;
+        }
+
+        @Override
+        int rowsPlane() {
+            return plane;
+        }
+
+        @Override
+        void rowsDone(int y) {
+        }
+    }
+
+    /**
+     * The tensor in a (direct) buffer: each row computed into a scratch row of every channel ({@code C·W} floats,
+     * in cache) and copied into the buffer in bulk, no per-image array at the model's size.
+     */
+    private static final class BufferOut extends Out {
+        private final FloatBuffer dst;
+        private final int index;
+        private final int width;
+        private final int plane;
+        private final int channels;
+
+        BufferOut(FloatBuffer dst, int index, int width, int height, int channels) {
+            super(new float[channels * width]);
+            this.dst = dst;
+            this.index = index;
+            this.width = width;
+            this.plane = width * height;
+            this.channels = channels;
+        }
+
+        @Override
+        int at(int c, int y) {
+            return c * width;
+        }
+
+        @Override
+        void done(int c, int y) {
+            dst.put(index + c * plane + y * width, array, c * width, width);
+        }
+
+        @Override
+        int rowsAt(int y) {
+            return 0;
+        }
+
+        @Override
+        int rowsPlane() {
+            return width;
+        }
+
+        @Override
+        void rowsDone(int y) {
+            for (int c = 0; c < channels; c++) {
+                done(c, y);
+            }
+        }
+    }
+
+    private void resample(PixelRows src, Out out) {
         int sw = src.width;
         int sh = src.height;
         int dw = spec.width();
@@ -282,7 +447,7 @@ public final class ImagePreprocessor {
             // already the tensor size (both resize modes are the identity then): normalise each row as read. Same
             // values as the bilinear path (weights 1 and 0), without its two weighted passes; JFR showed those
             // passes at ~30 % of the worker's Java CPU on 512x512 requests
-            copyNormalised(src, dst, offset);
+            copyNormalised(src, out);
             return;
         }
         ResizeAxis xs;
@@ -305,8 +470,8 @@ public final class ImagePreprocessor {
         float[][] line = new float[k][sw];
         float[][][] rows = {new float[k][dw], new float[k][dw]};
         int[] rowY = {-1, -1};
-        int plane = dw * dh;
         int channels = spec.channels();
+        float[] dst = out.array;
         for (int oy = 0; oy < dh; oy++) {
             int slotA = horizontalRow(src, ys.i0[oy], -1, xs, line, rows, rowY);
             float[][] a = rows[slotA];
@@ -319,10 +484,11 @@ public final class ImagePreprocessor {
                 float[] rb = b[sc];
                 float m = mean[c];
                 float s = std[c];
-                int base = offset + c * plane + oy * dw;
+                int base = out.at(c, oy);
                 for (int ox = 0; ox < dw; ox++) {
                     dst[base + ox] = (ra[ox] * wa + rb[ox] * wb - m) / s;
                 }
+                out.done(c, oy);
             }
         }
     }
@@ -333,20 +499,18 @@ public final class ImagePreprocessor {
         return Math.max(0, Math.floor((scaledLength - target) / 2 + 1e-9));
     }
 
-    /**
-     * Makes sure source row {@code y}, resampled horizontally, sits in one of the two row slots, and returns the slot.
-     * Source rows are visited in non-decreasing order, so two slots suffice; {@code keep} is a slot not to evict.
-     */
-    private void copyNormalised(PixelRows src, float[] dst, int offset) {
+    /** A source of the tensor's size: each row normalised as read, no resampling. */
+    private void copyNormalised(PixelRows src, Out out) {
         int w = src.width;
         int k = src.channels;
-        int plane = w * src.height;
         int channels = spec.channels();
+        float[] dst = out.array;
         if (src.writesNormalised8(channels)) {
             // 8-bit samples: one table lookup per sample, straight into the tensor (issue 13: this path was ~40 % of
             // the worker's CPU on 512x512 requests)
             for (int y = 0; y < src.height; y++) {
-                src.writeNormalisedRow(y, normalised8, dst, offset + y * w, plane);
+                src.writeNormalisedRow(y, normalised8, dst, out.rowsAt(y), out.rowsPlane());
+                out.rowsDone(y);
             }
             return;
         }
@@ -357,14 +521,19 @@ public final class ImagePreprocessor {
                 float[] in = line[Math.min(c, k - 1)];
                 float m = mean[c];
                 float sd = std[c];
-                int base = offset + c * plane + y * w;
+                int base = out.at(c, y);
                 for (int x = 0; x < w; x++) {
                     dst[base + x] = (in[x] - m) / sd;
                 }
+                out.done(c, y);
             }
         }
     }
 
+    /**
+     * Makes sure source row {@code y}, resampled horizontally, sits in one of the two row slots, and returns the slot.
+     * Source rows are visited in non-decreasing order, so two slots suffice; {@code keep} is a slot not to evict.
+     */
     private static int horizontalRow(PixelRows src, int y, int keep, ResizeAxis xs, float[][] line,
                                      float[][][] rows, int[] rowY) {
         if (rowY[0] == y) {

@@ -91,26 +91,13 @@ final class NativeCodecs {
         }
     }
 
-    /** Samples up to which a thread's decoded bytes are reused (a 1024×1024 RGBA image); larger ones are not kept. */
-    static final int SCRATCH_MAX = 4 * 1024 * 1024;
-
     /**
-     * Each thread's buffer for decoded 8-bit samples: the image wrapped around it is read within the same
-     * {@code preprocessInto} call, on the same thread, before that thread decodes again, so one buffer per thread is
-     * enough; it saves allocating (and collecting) 0.8 MB per 512×512 image.
+     * A new array for each image's decoded samples: the image is held until its batch runs (its tensor is written
+     * then, {@link ImageTensor}), on another thread, while this one decodes the next, so no buffer of a thread's
+     * own can hold it.
      */
-    private static final ThreadLocal<byte[]> SCRATCH = new ThreadLocal<>();
-
-    private static byte[] scratch(int samples) {
-        if (samples > SCRATCH_MAX) {
-            return new byte[samples];
-        }
-        byte[] b = SCRATCH.get();
-        if (b == null || b.length < samples) {
-            b = new byte[samples];
-            SCRATCH.set(b);
-        }
-        return b;
+    private static byte[] samples(int count) {
+        return new byte[count];
     }
 
     private static BufferedImage wrap(Mat image, int channels, boolean sixteen, boolean grayOrigin) {
@@ -132,7 +119,7 @@ final class NativeCodecs {
             // rows are read with stride 1, which the JIT compiles better than every third byte: decode + preprocess
             // of a 512x512 JPEG 1.13 -> 1.08 ms (bench --only preprocess; docs/benchmarks.md).
             int plane = w * h;
-            byte[] b = scratch(3 * plane);
+            byte[] b = samples(3 * plane);
             try (MatVector parts = new MatVector()) {
                 opencv_core.split(image, parts);
                 for (int c = 0; c < 3; c++) {
@@ -147,7 +134,7 @@ final class NativeCodecs {
                     false, Transparency.OPAQUE, DataBuffer.TYPE_BYTE);
             return new BufferedImage(cm, raster, false, null);
         } else {
-            byte[] b = scratch(samples);
+            byte[] b = samples(samples);
             image.data().get(b, 0, samples);
             data = new DataBufferByte(b, samples);
             type = DataBuffer.TYPE_BYTE;

@@ -217,6 +217,105 @@ class OnnxClassifierTest {
         }
     }
 
+    /**
+     * Image tensors written at batch time (as the worker's decoded images are): 40 rows over a largest padded batch
+     * of 32, so the second chunk starts inside a run of rows sharing one image; 64 px images, so the distinct ones
+     * are written by the caller and the common pool's helpers. Each distinct image is written once per chunk that
+     * holds it, a shared one is copied within the buffer, and the answers are those of the same rows concatenated.
+     */
+    @Test
+    void imageTensorsAreWrittenOncePerChunkAndRepeatedRowsCopiedWithinTheBuffer() {
+        ModelContract contract = TestContracts.contract(3, 64, 2, 3);
+        int size = contract.image().tensorSize();
+        int n = 40;
+        float[] images = new float[n * size];
+        float[] tabular = TestContracts.floats(n * 2, 6);
+        CountingTensor[] distinct = new CountingTensor[n];
+        io.medfuse.model.image.ImageTensor[] rows = new io.medfuse.model.image.ImageTensor[n];
+        float[][] tabularRows = new float[n][];
+        for (int i = 0; i < n; i++) {
+            // rows 30..35 share one image (a request and its five influence rows), across the chunk boundary at 32
+            int source = i >= 30 && i <= 35 ? 30 : i;
+            if (distinct[source] == null) {
+                distinct[source] = new CountingTensor(TestContracts.floats(size, 100 + source));
+            }
+            rows[i] = distinct[source];
+            System.arraycopy(distinct[source].values, 0, images, i * size, size);
+            tabularRows[i] = java.util.Arrays.copyOfRange(tabular, i * 2, (i + 1) * 2);
+        }
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(contract, 3), "m", CPU)) {
+            float[][] expected = classifier.predict(images, tabular, n);
+
+            float[][] got = classifier.predictRows(rows, tabularRows);
+
+            for (int i = 0; i < n; i++) {
+                assertThat(got[i]).as("row %d", i).containsExactly(expected[i],
+                        org.assertj.core.api.Assertions.within(1e-6f));
+            }
+            for (int i = 0; i < n; i++) {
+                if (distinct[i] != null) {
+                    assertThat(distinct[i].writes.get()).as("writes of image %d", i).isEqualTo(i == 30 ? 2 : 1);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aTensorThatFailsToWriteFailsItsRunAndLeavesTheBuffersUsable() {
+        float[] image = TestContracts.floats(192, 1);
+        float[] tab = TestContracts.floats(2, 2);
+        io.medfuse.model.image.ImageTensor broken = new io.medfuse.model.image.ImageTensor() {
+            @Override
+            public int tensorSize() {
+                return 192;
+            }
+
+            @Override
+            public void writeTo(java.nio.FloatBuffer dst, int index) {
+                throw new IllegalStateException("no pixels");
+            }
+
+            @Override
+            public void writeTo(float[] dst, int offset) {
+                throw new IllegalStateException("no pixels");
+            }
+        };
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(CONTRACT, 3), "m", CPU)) {
+            float[][] alone = classifier.predict(image, tab, 1);
+            assertThatThrownBy(() -> classifier.predictRows(
+                    new io.medfuse.model.image.ImageTensor[] {io.medfuse.model.image.ImageTensor.of(image), broken},
+                    new float[][] {tab, tab})).isInstanceOf(IllegalStateException.class).hasMessage("no pixels");
+            assertThat(classifier.predictRows(new float[][] {image}, new float[][] {tab})).isDeepEqualTo(alone);
+        }
+    }
+
+    /** A computed tensor that counts how often it is written. */
+    private static final class CountingTensor implements io.medfuse.model.image.ImageTensor {
+        final float[] values;
+        final java.util.concurrent.atomic.AtomicInteger writes = new java.util.concurrent.atomic.AtomicInteger();
+
+        CountingTensor(float[] values) {
+            this.values = values;
+        }
+
+        @Override
+        public int tensorSize() {
+            return values.length;
+        }
+
+        @Override
+        public void writeTo(java.nio.FloatBuffer dst, int index) {
+            writes.incrementAndGet();
+            dst.put(index, values, 0, values.length);
+        }
+
+        @Override
+        public void writeTo(float[] dst, int offset) {
+            writes.incrementAndGet();
+            System.arraycopy(values, 0, dst, offset, values.length);
+        }
+    }
+
     /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
     private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
         OnnxGraphBuilder g = new OnnxGraphBuilder("probe");

@@ -359,6 +359,106 @@ class ImagePreprocessorTest {
         assertThat(Arrays.copyOfRange(batch, 17, 20)).containsOnly(-7f);
     }
 
+    /** Images that take each way from decoded samples to the tensor: resized, copied by table, copied row by row. */
+    private static List<Object[]> decodedCases() {
+        int[][][] colour = new int[30][40][3];
+        int[][] gray = new int[12][12];
+        Random random = new Random(21);
+        for (int y = 0; y < 30; y++) {
+            for (int x = 0; x < 40; x++) {
+                for (int c = 0; c < 3; c++) {
+                    colour[y][x][c] = random.nextInt(256);
+                }
+                if (y < 12 && x < 12) {
+                    gray[y][x] = random.nextInt(65536);
+                }
+            }
+        }
+        ImageSpec imagenet = new ImageSpec(16, 16, 3, "NCHW", ResizeMode.CENTER_CROP,
+                List.of(0.485, 0.456, 0.406), List.of(0.229, 0.224, 0.225));
+        ImageSpec same = new ImageSpec(40, 30, 3, "NCHW", ResizeMode.STRETCH,
+                List.of(0.485, 0.456, 0.406), List.of(0.229, 0.224, 0.225));
+        ImageSpec gray12 = new ImageSpec(12, 12, 3, "NCHW", ResizeMode.STRETCH,
+                List.of(0.5, 0.5, 0.5), List.of(0.25, 0.25, 0.25));
+        ImageSpec luma = new ImageSpec(9, 7, 1, "NCHW", ResizeMode.STRETCH, List.of(0.5), List.of(0.2));
+        return List.of(
+                new Object[] {"resized JPEG", imagenet, jpeg(rgb(colour)), "image/jpeg"},
+                new Object[] {"8-bit PNG at the tensor size", same, png(rgb(colour)), "image/png"},
+                new Object[] {"16-bit gray PNG to 3 channels", gray12, png(gray16(gray)), "image/png"},
+                new Object[] {"colour to luminance, resized", luma, png(rgb(colour)), "image/png"});
+    }
+
+    @Test
+    void aDecodedImageWritesIntoABufferExactlyWhatPreprocessWritesAndOnlyThere() {
+        for (Object[] c : decodedCases()) {
+            ImagePreprocessor pre = new ImagePreprocessor((ImageSpec) c[1], ImageLimits.defaults());
+            byte[] bytes = (byte[]) c[2];
+            String mediaType = (String) c[3];
+            float[] expected = pre.preprocess(bytes, mediaType);
+            ImageTensor decoded = pre.decode(bytes, mediaType);
+            int size = expected.length;
+            java.nio.FloatBuffer direct = java.nio.ByteBuffer.allocateDirect((size + 10) * Float.BYTES)
+                    .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            for (int i = 0; i < direct.capacity(); i++) {
+                direct.put(i, -7f);
+            }
+            direct.position(3);
+
+            decoded.writeTo(direct, 4);
+            decoded.writeTo(direct, 4); // again, as a batch that is split and run again
+
+            assertThat(decoded.tensorSize()).as(c[0].toString()).isEqualTo(size);
+            assertThat(direct.position()).as("%s: position", c[0]).isEqualTo(3);
+            float[] written = new float[size];
+            direct.get(4, written);
+            assertThat(written).as(c[0].toString()).containsExactly(expected);
+            for (int i : new int[] {0, 1, 2, 3, size + 4, size + 9}) {
+                assertThat(direct.get(i)).as("%s: float %d outside the tensor", c[0], i).isEqualTo(-7f);
+            }
+            float[] array = new float[size + 2];
+            decoded.writeTo(array, 1);
+            assertThat(Arrays.copyOfRange(array, 1, size + 1)).as(c[0].toString()).containsExactly(expected);
+            assertThatThrownBy(() -> decoded.writeTo(direct, 11)).isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void decodingFailsForABadImageBeforeAnyTensorIsWritten() {
+        byte[] png = png(constantRgb(64, 64, 1, 2, 3));
+        ImagePreprocessor pre = preprocessor(8, 8, 3, ResizeMode.STRETCH);
+
+        assertThatThrownBy(() -> pre.decode(Arrays.copyOf(png, png.length / 2), "image/png"))
+                .isInstanceOf(ImageDecodeException.class).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> pre.decode(png, "image/gif")).isInstanceOf(UnsupportedMediaTypeException.class);
+    }
+
+    @Test
+    void oneDecodedImageWrittenFromManyThreadsAtOnceGivesTheSameTensor() {
+        // a palette PNG read by ImageIO: its rows are read through scratch of the decoded image's own, which
+        // concurrent writes must not share
+        byte[] colours = new byte[16];
+        new Random(5).nextBytes(colours);
+        IndexColorModel model = new IndexColorModel(8, 16, colours, Arrays.copyOf(colours, 16), colours.clone());
+        BufferedImage image = new BufferedImage(24, 18, BufferedImage.TYPE_BYTE_INDEXED, model);
+        Random random = new Random(6);
+        for (int y = 0; y < 18; y++) {
+            for (int x = 0; x < 24; x++) {
+                image.getRaster().setSample(x, y, 0, random.nextInt(16));
+            }
+        }
+        byte[] palette = png(image);
+        ImagePreprocessor pre = new ImagePreprocessor(new ImageSpec(10, 10, 3, "NCHW", ResizeMode.CENTER_CROP,
+                List.of(0.0, 0.0, 0.0), List.of(1.0, 1.0, 1.0)), ImageLimits.defaults(), 0, ImageDecoder.IMAGEIO);
+        float[] expected = pre.preprocess(palette, "image/png");
+        ImageTensor shared = pre.decode(palette, "image/png");
+
+        IntStream.range(0, 400).parallel().forEach(i -> {
+            float[] out = new float[expected.length];
+            shared.writeTo(out, 0);
+            assertThat(out).containsExactly(expected);
+        });
+    }
+
     @Test
     void preprocessIntoRejectsASliceThatDoesNotFit() {
         ImagePreprocessor preprocessor = preprocessor(2, 2, 3, ResizeMode.STRETCH);

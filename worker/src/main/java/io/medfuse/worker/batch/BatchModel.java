@@ -1,5 +1,7 @@
 package io.medfuse.worker.batch;
 
+import io.medfuse.model.image.ImageTensor;
+
 /**
  * One forward pass over a batch of prepared inputs. Implementations are thread-safe.
  */
@@ -17,18 +19,19 @@ public interface BatchModel {
     float[][] predict(float[] images, float[] tabular, int n);
 
     /**
-     * Runs the model on rows given one array each ({@code images[i]}, {@code tabular[i]}; one array may stand for
-     * several rows). By default the rows are concatenated for {@link #predict}; the ONNX model writes them straight
-     * into its input buffers instead.
+     * Runs the model on rows given one image and one tabular array each ({@code images[i]}, {@code tabular[i]}; one
+     * image may stand for several rows, as a request's does for its influence rows). By default the images are
+     * written into one array for {@link #predict}; the ONNX model writes them straight into its input buffers
+     * instead.
      */
-    default float[][] predictRows(float[][] images, float[][] tabular) {
+    default float[][] predictRows(ImageTensor[] images, float[][] tabular) {
         int n = images.length;
         int imageSize = imageSize();
         int width = tabularWidth();
         float[] flatImages = new float[n * imageSize];
         float[] flatTabular = new float[n * width];
         for (int i = 0; i < n; i++) {
-            System.arraycopy(images[i], 0, flatImages, i * imageSize, imageSize);
+            images[i].writeTo(flatImages, i * imageSize);
             System.arraycopy(tabular[i], 0, flatTabular, i * width, width);
         }
         return predict(flatImages, flatTabular, n);

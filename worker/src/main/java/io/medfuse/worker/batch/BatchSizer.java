@@ -1,5 +1,7 @@
 package io.medfuse.worker.batch;
 
+import io.medfuse.model.image.ImageTensor;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -95,11 +97,14 @@ final class BatchSizer {
         long t0 = System.nanoTime();
         for (int i = 0; i < sizes.length; i++) {
             int rows = sizes[i];
-            float[][] images = new float[rows][];
+            // distinct zero images, each written as a request's would be
+            ImageTensor[] images = new ImageTensor[rows];
             float[][] tabular = new float[rows][];
-            float[] image = new float[model.imageSize()];
+            float[] zeros = new float[model.imageSize()];
             float[] tab = new float[model.tabularWidth()];
-            Arrays.fill(images, image);
+            for (int r = 0; r < rows; r++) {
+                images[r] = ImageTensor.of(zeros);
+            }
             Arrays.fill(tabular, tab);
             model.predictRows(images, tabular); // warm-up: ONNX Runtime plans memory for this shape
             // one timed run: a sweep is paid for every model swapped in (a 512-px model: about a second), and the

@@ -1,5 +1,7 @@
 package io.medfuse.worker.batch;
 
+import io.medfuse.model.image.ImageTensor;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -60,7 +62,7 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     /** @param variants 0 or more further tabular rows, contiguous, run with the same image */
-    private record Pending(float[] image, float[] tabular, float[] variants, long enqueuedNanos,
+    private record Pending(ImageTensor image, float[] tabular, float[] variants, long enqueuedNanos,
                            CompletableFuture<Result> future) {
 
         int rows(int tabularWidth) {
@@ -146,6 +148,16 @@ public final class MicroBatcher implements AutoCloseable {
      *     request alone, or {@link BatcherClosedException} when the batcher closed before it ran
      */
     public CompletableFuture<Result> submit(float[] image, float[] tabular) {
+        return submit(ImageTensor.of(image), tabular, new float[0]);
+    }
+
+    /** As {@link #submit(ImageTensor, float[], float[])} with an image tensor computed already. */
+    public CompletableFuture<Result> submit(float[] image, float[] tabular, float[] variants) {
+        return submit(ImageTensor.of(image), tabular, variants);
+    }
+
+    /** As {@link #submit(float[], float[])} with an image whose tensor is written when its batch runs. */
+    public CompletableFuture<Result> submit(ImageTensor image, float[] tabular) {
         return submit(image, tabular, new float[0]);
     }
 
@@ -153,13 +165,14 @@ public final class MicroBatcher implements AutoCloseable {
      * Queues one request with variant rows: the model also runs its image with each of them, in the same run as
      * the request itself (the clinical-data influence: the same image with features masked). The batch holds at
      * most {@code maxBatchSize} requests, whatever their variants; the model runs all their rows together (in
-     * chunks where they exceed its largest padded size).
+     * chunks where they exceed its largest padded size). The image's tensor is written when the batch runs
+     * (into the model's input buffer, once per request however many variants it has).
      *
      * @param variants k further tabular rows, contiguous ({@code k · tabularWidth} floats; k may be 0)
      */
-    public CompletableFuture<Result> submit(float[] image, float[] tabular, float[] variants) {
-        if (image.length != model.imageSize() || tabular.length != model.tabularWidth()) {
-            throw new IllegalArgumentException("input sizes " + image.length + "/" + tabular.length
+    public CompletableFuture<Result> submit(ImageTensor image, float[] tabular, float[] variants) {
+        if (image.tensorSize() != model.imageSize() || tabular.length != model.tabularWidth()) {
+            throw new IllegalArgumentException("input sizes " + image.tensorSize() + "/" + tabular.length
                     + " do not match the model's " + model.imageSize() + "/" + model.tabularWidth());
         }
         int width = model.tabularWidth();
@@ -271,8 +284,8 @@ public final class MicroBatcher implements AutoCloseable {
             rows += p.rows(tabularWidth);
         }
         // rows by reference: the model writes them into its input buffers (a request's image stands for its variant
-        // rows too), with no batch-sized array in between
-        float[][] images = new float[rows][];
+        // rows too, the same object on consecutive rows), with no batch-sized array in between
+        ImageTensor[] images = new ImageTensor[rows];
         float[][] tabular = new float[rows][];
         int row = 0;
         for (Pending p : batch) {

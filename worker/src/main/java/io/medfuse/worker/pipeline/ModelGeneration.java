@@ -42,8 +42,6 @@ public final class ModelGeneration {
     /** Whether any feature reads a DICOM tag (else a DICOM image's tags are not read at all). */
     final boolean readsDicomTags;
     final MicroBatcher batcher;
-    /** Reused image tensors of this model's size. */
-    final TensorPool tensors;
     private final Double referralThreshold;
     private final Executor closer;
     /** Requests bound to this generation and not complete; -1 once closed. */
@@ -78,8 +76,6 @@ public final class ModelGeneration {
         this.referralThreshold = t == null || t <= 0 ? null : t;
         this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener,
                 settings.adaptiveBatching(), sweep);
-        // as many tensors as one full batch: under load they are all in use anyway, idle they stay bounded
-        this.tensors = new TensorPool(contract.image().tensorSize(), settings.maxBatchSize());
     }
 
     /** Name, version, sha256 and execution provider, as every prediction it answers names them. */

@@ -6,6 +6,7 @@ import io.medfuse.events.ModelIdentity;
 import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.engine.EngineOptions;
 import io.medfuse.model.engine.OnnxClassifier;
+import io.medfuse.model.image.ImageTensor;
 
 /** The production {@link Classifier}: an ONNX Runtime session owned by the model module's engine. */
 public final class OnnxModel implements Classifier {
@@ -36,7 +37,7 @@ public final class OnnxModel implements Classifier {
     }
 
     @Override
-    public float[][] predictRows(float[][] images, float[][] tabular) {
+    public float[][] predictRows(ImageTensor[] images, float[][] tabular) {
         return engine.predictRows(images, tabular);
     }
 

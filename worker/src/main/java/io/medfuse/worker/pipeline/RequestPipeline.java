@@ -35,6 +35,7 @@ import io.medfuse.model.contract.ModelContract;
 import io.medfuse.model.image.ImageDecodeException;
 import io.medfuse.model.image.ImageLimits;
 import io.medfuse.model.image.ImagePreprocessor;
+import io.medfuse.model.image.ImageTensor;
 import io.medfuse.model.image.ImageTooLargeException;
 import io.medfuse.model.image.DicomDataset;
 import io.medfuse.model.image.DicomObject;
@@ -627,16 +628,16 @@ public final class RequestPipeline implements AutoCloseable {
     }
 
     /** The pixels, features, flags, source and (when read) PatientID of a request whose image has been read. */
-    private record Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source,
+    private record Prepared(ImageTensor pixels, float[] tabular, List<String> flags, SourceRef source,
                             PatientIdentifier patient, DicomDataset dicom) {
 
-        Prepared(float[] pixels, float[] tabular, List<String> flags, SourceRef source) {
+        Prepared(ImageTensor pixels, float[] tabular, List<String> flags, SourceRef source) {
             this(pixels, tabular, flags, source, null, null);
         }
     }
 
     /** A shadow's input for one request: the pixels (shared when its image spec matches), its features, flags. */
-    private record ShadowInput(float[] pixels, float[] tabular, List<String> flags) {
+    private record ShadowInput(ImageTensor pixels, float[] tabular, List<String> flags) {
     }
 
     /**
@@ -654,15 +655,14 @@ public final class RequestPipeline implements AutoCloseable {
                     request.getSource());
         }
         DicomObject dicom;
-        float[] pixels;
+        ImageTensor pixels;
         try {
             if (bytes.length > settings.imageLimits().maxBytes()) {
                 return new Prepared(decode(model, bytes, mediaType, ref), validated.tabular(),
                         validated.flags(), request.getSource());
             }
-            pixels = model.tensors.take();
             dicom = DicomParser.parse(bytes, settings.imageLimits());
-            preprocessor.preprocessInto(dicom, pixels, 0);
+            pixels = preprocessor.decode(dicom);
         } catch (ImageTooLargeException | UnsupportedTransferSyntaxException e) {
             throw e;
         } catch (ImageDecodeException e) {
@@ -762,8 +762,6 @@ public final class RequestPipeline implements AutoCloseable {
             bytes = CompletableFuture.completedFuture(inlineBytes(payload.getData()));
         }
         long[] preprocessNanos = new long[1];
-        // whether this request's tensor may go back to its model's pool when it is answered: not when a shadow reads it
-        java.util.concurrent.atomic.AtomicBoolean recyclable = new java.util.concurrent.atomic.AtomicBoolean(true);
         CompletableFuture<Prepared> image = bytes.thenApplyAsync(b -> {
             if (answer.isDone()) {
                 throw new java.util.concurrent.CancellationException("answered already (deadline)");
@@ -773,7 +771,6 @@ public final class RequestPipeline implements AutoCloseable {
             Prepared prepared = prepare(request, input, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
             if (routing.shadow() != null) {
-                recyclable.set(false);
                 // its own task: the shadow's preparation never delays this request's batch
                 try {
                     cpu.execute(() -> shadow(request, model, prepared, b, arrivalNanos));
@@ -815,11 +812,6 @@ public final class RequestPipeline implements AutoCloseable {
         answer.whenComplete((p, error) -> {
             outstanding.remove(answer);
             deadline.cancel(false);
-            Prepared done = prepared.get();
-            if (done != null && recyclable.get() && (error == null || queued.get() == null)) {
-                // answered: its batch has run (or it never reached the batcher), nothing reads the tensor any more
-                model.tensors.give(done.pixels());
-            }
             model.release();
             if (error != null) {
                 // whatever still runs for this request stops: the fetch closes its connection or file, a queued
@@ -891,7 +883,7 @@ public final class RequestPipeline implements AutoCloseable {
 
     private ShadowInput shadowInput(ImagingRequest request, ModelGeneration answering, ModelGeneration shadow,
                                     Prepared prepared, byte[] bytes) {
-        float[] pixels;
+        ImageTensor pixels;
         // the decoder recorded aside: both give the same samples (ADR 0015)
         if (shadow.contract().image().withDecoder(null).equals(answering.contract().image().withDecoder(null))) {
             pixels = prepared.pixels();
@@ -944,11 +936,10 @@ public final class RequestPipeline implements AutoCloseable {
      * fetched image the detail names the reference only: what the decoder saw (its first bytes) is content the
      * worker read on the producer's behalf and is never echoed.
      */
-    private static float[] decode(ModelGeneration model, byte[] bytes, String mediaType, ImageReference ref) {
+    private static ImageTensor decode(ModelGeneration model, byte[] bytes, String mediaType, ImageReference ref) {
         try {
-            float[] pixels = model.tensors.take();
-            model.preprocessor.preprocessInto(bytes, mediaType, pixels, 0);
-            return pixels;
+            // decoded and checked here; its tensor is written when its batch runs, into the model's input buffer
+            return model.preprocessor.decode(bytes, mediaType);
         } catch (ImageTooLargeException | UnsupportedMediaTypeException | UnsupportedTransferSyntaxException e) {
             throw e;
         } catch (ImageDecodeException e) {

@@ -63,11 +63,12 @@ class RequestPipelineTest {
     }
 
     /**
-     * Image tensors are reused (TensorPool): a tensor goes back only when its request is answered, so under
-     * concurrent load every answer is still its own image's, as when each request runs alone.
+     * A request's tensor is written when its batch runs, into the model's reused input buffer, from the image decoded
+     * on the pool: under concurrent load (batches of 8 over 2 decoding threads) every answer is still its own
+     * image's, as when each request runs alone.
      */
     @Test
-    void reusedTensorsNeverMixOneRequestsPixelsIntoAnothersAnswer() throws Exception {
+    void tensorsWrittenAtBatchTimeNeverMixOneRequestsPixelsIntoAnothersAnswer() throws Exception {
         java.util.List<ImagingRequest> requests = new java.util.ArrayList<>();
         for (int i = 0; i < 120; i++) {
             requests.add(samples.next("pool-" + i));
@@ -93,8 +94,6 @@ class RequestPipelineTest {
                     }
                 }
             }
-            assertThat(busy.model(RequestPipeline.Role.PRIMARY).tensors.available())
-                    .as("answered requests gave their tensors back").isPositive();
         }
     }
 
