@@ -37,6 +37,11 @@ final class BenchReport {
                         + " (" + fmt(pre.get("one_thread_cpu_ms_per_image")) + ")");
                 put(rows, "2 preprocess pool (" + pre.get("pool_threads") + " threads): img/s (CPU ms/img)", name,
                         fmt(pre.get("pool_images_per_s")) + " (" + fmt(pre.get("pool_cpu_ms_per_image")) + ")");
+                if (pre.get("batch_fill_direct_cpu_ms_per_image") != null) {
+                    put(rows, "2 decode + fill a batch buffer: CPU ms/img via array / direct", name,
+                            fmt(pre.get("batch_fill_via_array_cpu_ms_per_image")) + " / "
+                                    + fmt(pre.get("batch_fill_direct_cpu_ms_per_image")));
+                }
                 if (pre.get("imageio_one_thread_cpu_ms_per_image") != null) {
                     put(rows, "2 preprocess with ImageIO instead, 1 thread: CPU ms/img", name,
                             fmt(pre.get("imageio_one_thread_cpu_ms_per_image")));

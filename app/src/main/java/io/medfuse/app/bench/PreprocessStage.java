@@ -46,6 +46,18 @@ final class PreprocessStage extends Stage {
             long javaCount = decodeFor(java, images, model.mediaType(), half / 2, javaDone, 0);
             javaCpuMs = CpuClock.msPer(javaStart, threadCpu.getCurrentThreadCpuTime(), javaCount);
         }
+        // issue 13, item 2: a batch's buffer filled as the worker did before (each image normalised into a tensor
+        // array of its own, 32 of them, copied into the direct buffer when the batch runs) and as it does now (each
+        // image decoded and held, its tensor written straight into the buffer when the batch runs), alternated
+        LongAdder fill = progress.stage(model.name() + " / decode + fill a batch buffer, 1 thread");
+        long[] fillCpu = new long[2];
+        long[] fillCount = new long[2];
+        for (int round = 0; round < 4; round++) {
+            int way = round % 2;
+            long c0 = threadCpu.getCurrentThreadCpuTime();
+            fillCount[way] += fillFor(pre, images, model.mediaType(), half / 4, fill, way == 1);
+            fillCpu[way] += threadCpu.getCurrentThreadCpuTime() - c0;
+        }
         int threads = config.preprocessThreads();
         LongAdder pool = progress.stage(model.name() + " / preprocess, " + threads + " threads");
         ExecutorService exec = Executors.newFixedThreadPool(threads);
@@ -71,6 +83,10 @@ final class PreprocessStage extends Stage {
             m.put("pool_images_per_s", round(poolRate));
             m.put("one_thread_cpu_ms_per_image", Bench.roundOrNull(oneCpuMs));
             m.put("pool_cpu_ms_per_image", Bench.roundOrNull(poolCpuMs));
+            m.put("batch_fill_via_array_cpu_ms_per_image", Bench.roundOrNull(CpuClock.msPer(0, fillCpu[0],
+                    fillCount[0])));
+            m.put("batch_fill_direct_cpu_ms_per_image", Bench.roundOrNull(CpuClock.msPer(0, fillCpu[1],
+                    fillCount[1])));
             if (javaCpuMs != null) {
                 m.put("imageio_one_thread_cpu_ms_per_image", Bench.roundOrNull(javaCpuMs));
             }
@@ -78,6 +94,45 @@ final class PreprocessStage extends Stage {
         } finally {
             exec.shutdownNow();
         }
+    }
+
+    /** Rows of the batch buffer {@link #fillFor} fills: the worker's default batch.max.size. */
+    private static final int FILL_BATCH = 32;
+
+    /**
+     * Decodes images a batch at a time and fills a direct batch buffer with their tensors: {@code direct}, each image
+     * held decoded and written into the buffer (the worker now); else each normalised into an array of its own, the
+     * arrays then copied into the buffer (the worker before).
+     */
+    private static long fillFor(ImagePreprocessor pre, List<byte[]> images, String mediaType, long nanos,
+                                LongAdder done, boolean direct) {
+        int size = pre.spec().tensorSize();
+        java.nio.FloatBuffer buffer = java.nio.ByteBuffer.allocateDirect(FILL_BATCH * size * Float.BYTES)
+                .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+        float[][] arrays = direct ? null : new float[FILL_BATCH][size];
+        io.medfuse.model.image.ImageTensor[] held = new io.medfuse.model.image.ImageTensor[FILL_BATCH];
+        long end = System.nanoTime() + nanos;
+        long n = 0;
+        while (System.nanoTime() < end) {
+            for (int row = 0; row < FILL_BATCH; row++, n++) {
+                byte[] image = images.get((int) (n % images.size()));
+                if (direct) {
+                    held[row] = pre.decode(image, mediaType);
+                } else {
+                    pre.preprocessInto(image, mediaType, arrays[row], 0);
+                }
+            }
+            for (int row = 0; row < FILL_BATCH; row++) {
+                if (direct) {
+                    held[row].writeTo(buffer, row * size);
+                    held[row].release();
+                } else {
+                    buffer.put(row * size, arrays[row], 0, size);
+                }
+            }
+            done.add(FILL_BATCH);
+        }
+        return n;
     }
 
     private static long decodeFor(ImagePreprocessor pre, List<byte[]> images, String mediaType, long nanos,

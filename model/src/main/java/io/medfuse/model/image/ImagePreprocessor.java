@@ -166,7 +166,9 @@ public final class ImagePreprocessor {
     public void preprocessInto(byte[] encoded, String mediaType, float[] dst, int offset) {
         Objects.requireNonNull(dst, "dst");
         Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
-        decode(encoded, mediaType).writeTo(dst, offset);
+        ImageTensor tensor = decode(encoded, mediaType);
+        tensor.writeTo(dst, offset);
+        tensor.release();
     }
 
     /**
@@ -199,7 +201,8 @@ public final class ImagePreprocessor {
         if (actual == Format.DICOM) {
             return decode(DicomParser.parse(encoded, limits));
         }
-        return new Decoded(PixelRows.of(decodePixels(encoded, actual), spec.channels()));
+        BufferedImage image = decodePixels(encoded, actual);
+        return new Decoded(PixelRows.of(image, spec.channels()), image);
     }
 
     /**
@@ -212,7 +215,9 @@ public final class ImagePreprocessor {
     public void preprocessInto(DicomObject dicom, float[] dst, int offset) {
         Objects.requireNonNull(dst, "dst");
         Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
-        decode(dicom).writeTo(dst, offset);
+        ImageTensor tensor = decode(dicom);
+        tensor.writeTo(dst, offset);
+        tensor.release();
     }
 
     /**
@@ -224,7 +229,7 @@ public final class ImagePreprocessor {
     public ImageTensor decode(DicomObject dicom) {
         Objects.requireNonNull(dicom, "dicom");
         return new Decoded(DicomPixels.rows(dicom, dicomFrame, spec.channels(), limits,
-                jpeg -> decodePixels(jpeg, Format.JPEG)));
+                jpeg -> decodePixels(jpeg, Format.JPEG)), null);
     }
 
     /** The 0-based frame read from a multi-frame DICOM object (config key {@code image.dicom.frame}). */
@@ -300,9 +305,13 @@ public final class ImagePreprocessor {
      */
     private final class Decoded implements ImageTensor {
         private final PixelRows rows;
+        /** The decoded image whose samples go back to the native decoder's pool on release; null: none. */
+        private BufferedImage recyclable;
+        private boolean released;
 
-        Decoded(PixelRows rows) {
+        Decoded(PixelRows rows, BufferedImage recyclable) {
             this.rows = rows;
+            this.recyclable = recyclable;
         }
 
         @Override
@@ -313,13 +322,31 @@ public final class ImagePreprocessor {
         @Override
         public synchronized void writeTo(FloatBuffer dst, int index) {
             Objects.checkFromIndexSize(index, spec.tensorSize(), dst.limit());
+            checkNotReleased();
             resample(rows, new BufferOut(dst, index, spec.width(), spec.height(), spec.channels()));
         }
 
         @Override
         public synchronized void writeTo(float[] dst, int offset) {
             Objects.checkFromIndexSize(offset, spec.tensorSize(), dst.length);
+            checkNotReleased();
             resample(rows, new ArrayOut(dst, offset, spec.width(), spec.height()));
+        }
+
+        @Override
+        public synchronized void release() {
+            released = true;
+            if (recyclable != null) {
+                NativeCodecs.recycle(recyclable);
+                recyclable = null;
+            }
+        }
+
+        private void checkNotReleased() {
+            if (released) {
+                // its samples may hold another image's by now: never write them as this one's
+                throw new IllegalStateException("this image's tensor was released; it cannot be written again");
+            }
         }
 
         @Override

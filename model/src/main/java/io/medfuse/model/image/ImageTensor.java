@@ -34,6 +34,14 @@ public interface ImageTensor {
      */
     void writeTo(float[] dst, int offset);
 
+    /**
+     * Says that this tensor will not be written again, so what it holds (a decoded image's samples) may serve
+     * another image. Optional: a tensor never released is collected as garbage. Writing after it throws an
+     * {@link IllegalStateException}; releasing again does nothing.
+     */
+    default void release() {
+    }
+
     /** A tensor computed already (tests, the trainer's arrays, a batch-size sweep); the array is not copied. */
     static ImageTensor of(float[] tensor) {
         Objects.requireNonNull(tensor, "tensor");

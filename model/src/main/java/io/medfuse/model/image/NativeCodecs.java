@@ -91,13 +91,55 @@ final class NativeCodecs {
         }
     }
 
+    /** At most this many bytes of decoded samples are kept for reuse ({@link #recycle}). */
+    static final long POOL_BYTES = 128L * 1024 * 1024;
+
+    /** The {@link BufferedImage} property naming the pooled array an image's samples are in. */
+    private static final String POOLED = "medfuse.pooled-samples";
+
     /**
-     * A new array for each image's decoded samples: the image is held until its batch runs (its tensor is written
-     * then, {@link ImageTensor}), on another thread, while this one decodes the next, so no buffer of a thread's
-     * own can hold it.
+     * Arrays of decoded 8-bit samples given back by images whose tensors have been written. An image is held until
+     * its batch runs (its tensor is written then, {@link ImageTensor}), so each needs an array of its own; without
+     * reuse a 512x512 colour image allocates 0.8 MB, which the worker's 2 GiB heap (1 MiB G1 regions) takes as a
+     * humongous object, at a cost measured in the bench (docs/benchmarks.md).
      */
+    private static final java.util.concurrent.ConcurrentLinkedQueue<byte[]> POOL =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private static final java.util.concurrent.atomic.AtomicLong POOLED_BYTES =
+            new java.util.concurrent.atomic.AtomicLong();
+
+    /** An array of at least {@code count} samples: one given back, when it fits without wasting much, or a new one. */
     private static byte[] samples(int count) {
+        byte[] b = POOL.poll();
+        if (b != null) {
+            POOLED_BYTES.addAndGet(-b.length);
+            if (b.length >= count && b.length <= 2L * count) {
+                return b;
+            }
+            // another size (another model's or image's): left to the collector
+        }
         return new byte[count];
+    }
+
+    /**
+     * Gives the samples of an image decoded here back for another image, when the pool has room. The caller
+     * guarantees that nothing reads the image any more; an image decoded elsewhere is ignored.
+     */
+    static void recycle(BufferedImage image) {
+        if (!(image.getProperty(POOLED) instanceof byte[] b)) {
+            return;
+        }
+        if (POOLED_BYTES.addAndGet(b.length) <= POOL_BYTES) {
+            POOL.offer(b);
+        } else {
+            POOLED_BYTES.addAndGet(-b.length); // full: left to the collector
+        }
+    }
+
+    private static java.util.Hashtable<String, Object> pooled(byte[] samples) {
+        java.util.Hashtable<String, Object> properties = new java.util.Hashtable<>();
+        properties.put(POOLED, samples);
+        return properties;
     }
 
     private static BufferedImage wrap(Mat image, int channels, boolean sixteen, boolean grayOrigin) {
@@ -109,6 +151,7 @@ final class NativeCodecs {
         int[] bands = gray ? new int[] {0} : new int[] {2, 1, 0};
         DataBuffer data;
         int type;
+        java.util.Hashtable<String, Object> properties = null;
         if (sixteen) {
             short[] s = new short[samples];
             new ShortPointer(image.data()).get(s);
@@ -132,18 +175,19 @@ final class NativeCodecs {
                     null);
             ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_sRGB), false,
                     false, Transparency.OPAQUE, DataBuffer.TYPE_BYTE);
-            return new BufferedImage(cm, raster, false, null);
+            return new BufferedImage(cm, raster, false, pooled(b));
         } else {
             byte[] b = samples(samples);
             image.data().get(b, 0, samples);
             data = new DataBufferByte(b, samples);
             type = DataBuffer.TYPE_BYTE;
+            properties = pooled(b);
         }
         WritableRaster raster = Raster.createWritableRaster(
                 new PixelInterleavedSampleModel(type, w, h, channels, w * channels, bands), data, null);
         ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(gray ? ColorSpace.CS_GRAY
                 : ColorSpace.CS_sRGB), false, false, Transparency.OPAQUE, type);
-        return new BufferedImage(cm, raster, false, null);
+        return new BufferedImage(cm, raster, false, properties);
     }
 
     /** Loads the libraries on first use; a failure is kept and logged once. */

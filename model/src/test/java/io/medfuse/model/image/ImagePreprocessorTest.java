@@ -433,6 +433,36 @@ class ImagePreprocessorTest {
     }
 
     @Test
+    void aReleasedImageIsNeverWrittenAgainWhileItsSamplesServeTheNextImages() {
+        ImagePreprocessor pre = preprocessor(32, 32, 3, ResizeMode.STRETCH);
+        List<byte[]> jpegs = IntStream.range(0, 6).mapToObj(i -> {
+            Random random = new Random(40 + i);
+            BufferedImage noise = new BufferedImage(32, 32, BufferedImage.TYPE_3BYTE_BGR);
+            for (int y = 0; y < 32; y++) {
+                for (int x = 0; x < 32; x++) {
+                    noise.setRGB(x, y, random.nextInt());
+                }
+            }
+            return jpeg(noise);
+        }).toList();
+        List<float[]> expected = jpegs.stream().map(b -> pre.preprocess(b, "image/jpeg")).toList();
+        ImageTensor first = pre.decode(jpegs.get(0), "image/jpeg");
+        first.release();
+        first.release(); // a second release does nothing
+
+        for (int i = 1; i < jpegs.size(); i++) {
+            // decoded while the earlier ones are given back, as the worker's requests are
+            ImageTensor next = pre.decode(jpegs.get(i), "image/jpeg");
+            float[] out = new float[expected.get(i).length];
+            next.writeTo(out, 0);
+            next.release();
+            assertThat(out).as("image %d", i).containsExactly(expected.get(i));
+        }
+        assertThatThrownBy(() -> first.writeTo(new float[pre.spec().tensorSize()], 0))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
+    }
+
+    @Test
     void oneDecodedImageWrittenFromManyThreadsAtOnceGivesTheSameTensor() {
         // a palette PNG read by ImageIO: its rows are read through scratch of the decoded image's own, which
         // concurrent writes must not share

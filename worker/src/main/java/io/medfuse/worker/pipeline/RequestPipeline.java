@@ -762,6 +762,8 @@ public final class RequestPipeline implements AutoCloseable {
             bytes = CompletableFuture.completedFuture(inlineBytes(payload.getData()));
         }
         long[] preprocessNanos = new long[1];
+        // whether this request's decoded image may be reused when it is answered: not when a shadow reads it too
+        java.util.concurrent.atomic.AtomicBoolean recyclable = new java.util.concurrent.atomic.AtomicBoolean(true);
         CompletableFuture<Prepared> image = bytes.thenApplyAsync(b -> {
             if (answer.isDone()) {
                 throw new java.util.concurrent.CancellationException("answered already (deadline)");
@@ -771,6 +773,7 @@ public final class RequestPipeline implements AutoCloseable {
             Prepared prepared = prepare(request, input, b, ref);
             preprocessNanos[0] = System.nanoTime() - start;
             if (routing.shadow() != null) {
+                recyclable.set(false);
                 // its own task: the shadow's preparation never delays this request's batch
                 try {
                     cpu.execute(() -> shadow(request, model, prepared, b, arrivalNanos));
@@ -783,8 +786,12 @@ public final class RequestPipeline implements AutoCloseable {
         AtomicReference<Prepared> prepared = new AtomicReference<>();
         AtomicReference<CompletableFuture<MicroBatcher.Result>> queued = new AtomicReference<>();
         InfluenceProbe influence = model.influence;
+        // set before the answer is checked, read after it completes: either the answer's completion sees it, or
+        // this request is never queued, so a released image is never written
+        java.util.concurrent.atomic.AtomicBoolean submitted = new java.util.concurrent.atomic.AtomicBoolean();
         image.thenCompose(p -> {
             prepared.set(p);
+            submitted.set(true);
             if (answer.isDone()) {
                 return CompletableFuture.<MicroBatcher.Result>failedFuture(
                         new java.util.concurrent.CancellationException("answered already (deadline)"));
@@ -812,6 +819,13 @@ public final class RequestPipeline implements AutoCloseable {
         answer.whenComplete((p, error) -> {
             outstanding.remove(answer);
             deadline.cancel(false);
+            Prepared done = prepared.get();
+            if (done != null && recyclable.get() && (error == null || !submitted.get())) {
+                // answered by its batch (or it never reached the batcher): nothing writes its tensor any more, so its
+                // decoded samples can serve the next image; a request that failed while queued is left to the
+                // collector, as its batch may still write it
+                done.pixels().release();
+            }
             model.release();
             if (error != null) {
                 // whatever still runs for this request stops: the fetch closes its connection or file, a queued
