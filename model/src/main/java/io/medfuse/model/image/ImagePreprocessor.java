@@ -48,6 +48,10 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
  *   <li>normalise {@code (v - mean[c]) / std[c]} and write channel-major (CHW).</li>
  * </ol>
  *
+ * <p>Steps 1–5 are {@link #decode(byte[], String)}, which is where every failure happens; steps 6–9 run when the
+ * returned {@link ImageTensor} is written, into an array or straight into a batch's (direct) input buffer, in one
+ * pass per output row. {@link #preprocess} does both.
+ *
  * <p>Immutable and thread-safe: every call uses its own reader and buffers. Failures are unchecked
  * {@link ImageException}s; their messages never contain pixel values or patient data.
  */
