@@ -366,7 +366,10 @@ public final class OnnxClassifier implements AutoCloseable {
         }
     }
 
-    /** Below this many floats in a batch's distinct images, helpers cost more than they save (~ two 64 px images). */
+    /**
+     * Below this many floats in a batch's distinct images (under three 64×64×3 tensors), helpers cost more than they
+     * save.
+     */
     static final long PARALLEL_WRITE_FLOATS = 32L * 1024;
 
     /** Image rows: distinct images written (in parallel where it pays), repeated ones copied within the buffer. */
