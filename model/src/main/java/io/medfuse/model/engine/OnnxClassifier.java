@@ -293,9 +293,10 @@ public final class OnnxClassifier implements AutoCloseable {
      * As {@link #predictRows(float[][], float[][])} with images whose tensors are written here, at batch time, into
      * the direct input buffer ({@link ImageTensor}: decoded images normalise there, in one pass, with no array at the
      * model's size per image). Rows that repeat the previous row's image (the same object) are copied within the
-     * buffer rather than written again. A batch's distinct images are written by the calling thread and, where
-     * there are several and cores to spare, by helpers of the common fork-join pool; the caller always takes part,
-     * so a busy pool only makes the writing serial.
+     * buffers rather than written again, across a chunk boundary too. A batch's distinct images are written by the
+     * calling thread and, where there are several and cores to spare, by helpers of the common fork-join pool; the
+     * caller always takes part, so a busy pool only makes the writing serial. This is a {@link Staged} batch
+     * written and run at once; a write that fails fails the call.
      */
     public float[][] predictRows(ImageTensor[] images, float[][] tabular) {
         Objects.requireNonNull(images, "images");
@@ -309,16 +310,309 @@ public final class OnnxClassifier implements AutoCloseable {
         if (tabular.length != n) {
             throw new IllegalArgumentException(n + " image rows but " + tabular.length + " tabular rows");
         }
-        for (int i = 0; i < n; i++) {
-            if (images[i] == null || images[i].tensorSize() != imageSize || tabular[i] == null
-                    || tabular[i].length != width) {
+        for (int r = 0; r < n; r++) {
+            if (images[r] == null || images[r].tensorSize() != imageSize || tabular[r] == null
+                    || tabular[r].length != width) {
                 throw new IllegalArgumentException("model '" + contract.name() + "' takes " + imageSize
                         + " image floats (" + shapeOf(contract) + ") and " + width + " tabular floats per row; row "
-                        + i + " has " + (images[i] == null ? "none" : images[i].tensorSize()) + " and "
-                        + (tabular[i] == null ? "none" : tabular[i].length));
+                        + r + " has " + (images[r] == null ? "none" : images[r].tensorSize()) + " and "
+                        + (tabular[r] == null ? "none" : tabular[r].length));
             }
         }
-        return runAll(n, imageRows(images, imageSize), Rows.each(tabular, width), true);
+        // consecutive rows with one image are one request's rows: its image is written once
+        List<ImageTensor> requestImages = new ArrayList<>();
+        List<float[][]> requestRows = new ArrayList<>();
+        int i = 0;
+        while (i < n) {
+            int j = i + 1;
+            while (j < n && images[j] == images[i]) {
+                j++;
+            }
+            requestImages.add(images[i]);
+            requestRows.add(Arrays.copyOfRange(tabular, i, j));
+            i = j;
+        }
+        try (Staged batch = stage()) {
+            RuntimeException[] failures = batch.add(requestImages.toArray(ImageTensor[]::new),
+                    requestRows.toArray(float[][][]::new));
+            for (RuntimeException e : failures) {
+                if (e != null) {
+                    throw e;
+                }
+            }
+            return batch.run();
+        }
+    }
+
+    /**
+     * Starts a batch whose rows are written into ONNX Runtime's input buffers as its requests arrive and run later
+     * ({@link Staged}): a batcher fills the next batch while the current one runs, so the writing (resize and
+     * normalisation of decoded images) is off the run's critical path.
+     *
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public Staged stage() {
+        if (closed) {
+            throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName + " is closed");
+        }
+        return new Staged();
+    }
+
+    /**
+     * A batch being written: requests' rows are added in order, each request's image written once (its further rows
+     * copy it within the buffer), then the batch runs once, in chunks of {@link #maxBatchSize()} rows (calibrated as
+     * {@link #predict(float[], float[], int)}). It holds input buffers from the classifier's pool until it has run or is closed. One thread
+     * at a time uses it.
+     */
+    public final class Staged implements AutoCloseable {
+        private final int cap = maxBatchSize();
+        private final int imageSize = contract.image().tensorSize();
+        private final int width = contract.tabularWidth();
+        private final List<Inputs> chunks = new ArrayList<>();
+        private int rows;
+        /** The image of row {@code rows - 1}; null when there is none. */
+        private ImageTensor last;
+        private boolean finished;
+
+        private Staged() {
+        }
+
+        /** Rows added so far. */
+        public int rows() {
+            return rows;
+        }
+
+        /**
+         * Adds requests' rows: request k's image for each of its tabular rows. The distinct images are written by
+         * the calling thread and, where they are large and there are cores to spare, by common-pool helpers (as in
+         * {@link OnnxClassifier#predictRows(ImageTensor[], float[][])}). A request whose image fails to be written is left out,
+         * the others keep their order.
+         *
+         * @param images one per request
+         * @param tabular per request, its rows (at least one), each {@link ModelContract#tabularWidth()} floats
+         * @return per request, null when its rows were added, else why they were not
+         * @throws IllegalArgumentException when a size does not match the contract (nothing is added)
+         * @throws IllegalStateException after {@link #run()} or {@link #close()}
+         */
+        public RuntimeException[] add(ImageTensor[] images, float[][][] tabular) {
+            if (finished) {
+                throw new IllegalStateException("this batch has run or was closed");
+            }
+            if (images.length != tabular.length) {
+                throw new IllegalArgumentException(images.length + " images but " + tabular.length
+                        + " requests' tabular rows");
+            }
+            for (int k = 0; k < images.length; k++) {
+                if (images[k] == null || images[k].tensorSize() != imageSize || tabular[k] == null
+                        || tabular[k].length == 0) {
+                    throw new IllegalArgumentException("model '" + contract.name() + "' takes " + imageSize
+                            + " image floats (" + shapeOf(contract) + ") and one or more rows of " + width
+                            + " tabular floats per request; request " + k + " has "
+                            + (images[k] == null ? "none" : images[k].tensorSize()) + " and "
+                            + (tabular[k] == null ? "no" : tabular[k].length) + " rows");
+                }
+                for (float[] row : tabular[k]) {
+                    if (row == null || row.length != width) {
+                        throw new IllegalArgumentException("model '" + contract.name() + "' takes " + width
+                                + " tabular floats per row; request " + k + " has a row of "
+                                + (row == null ? "none" : row.length));
+                    }
+                }
+            }
+            RuntimeException[] failures = new RuntimeException[images.length];
+            // a failed write leaves nothing added: lay the others out again without it (writing is repeatable);
+            // every pass that fails drops at least one request, so this ends
+            while (true) {
+                int[] keep = new int[images.length];
+                int kept = 0;
+                for (int k = 0; k < images.length; k++) {
+                    if (failures[k] == null) {
+                        keep[kept++] = k;
+                    }
+                }
+                ImageTensor[] someImages = new ImageTensor[kept];
+                float[][][] someTabular = new float[kept][][];
+                for (int j = 0; j < kept; j++) {
+                    someImages[j] = images[keep[j]];
+                    someTabular[j] = tabular[keep[j]];
+                }
+                RuntimeException[] pass = new RuntimeException[kept];
+                if (place(someImages, someTabular, pass)) {
+                    break;
+                }
+                for (int j = 0; j < kept; j++) {
+                    if (pass[j] != null) {
+                        failures[keep[j]] = pass[j];
+                    }
+                }
+            }
+            return failures;
+        }
+
+        /**
+         * Writes the requests' rows from row {@link #rows} on and advances it; on a failure records it and leaves
+         * {@code rows} and {@code last} as they were (the rows written are then garbage past the batch's end).
+         */
+        private boolean place(ImageTensor[] images, float[][][] tabular, RuntimeException[] failures) {
+            int total = 0;
+            for (float[][] t : tabular) {
+                total += t.length;
+            }
+            ensureCapacity(rows + total);
+            int[] first = new int[images.length];
+            int[] writes = new int[images.length];
+            int count = 0;
+            int row = rows;
+            ImageTensor previous = last;
+            for (int k = 0; k < images.length; k++) {
+                first[k] = row;
+                if (images[k] != previous) {
+                    writes[count++] = k;
+                }
+                previous = images[k];
+                row += tabular[k].length;
+            }
+            if (!writeImages(images, first, writes, count, failures)) {
+                return false;
+            }
+            // rows after a request's first (and a first row repeating the previous row's image) copy the row before
+            row = rows;
+            previous = last;
+            for (int k = 0; k < images.length; k++) {
+                for (int v = 0; v < tabular[k].length; v++, row++) {
+                    if (v > 0 || images[k] == previous) {
+                        copyImageRow(row - 1, row);
+                    }
+                    Inputs in = chunks.get(row / cap);
+                    in.tabular().put((row % cap) * width, tabular[k][v], 0, width);
+                }
+                previous = images[k];
+            }
+            rows = row;
+            last = images.length > 0 ? images[images.length - 1] : last;
+            return true;
+        }
+
+        private boolean writeImages(ImageTensor[] images, int[] first, int[] writes, int count,
+                                    RuntimeException[] failures) {
+            boolean parallel = count > 1 && (long) count * imageSize >= PARALLEL_WRITE_FLOATS
+                    && java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() > 1
+                    && Runtime.getRuntime().availableProcessors() > 1;
+            if (!parallel) {
+                boolean ok = true;
+                for (int j = 0; j < count; j++) {
+                    ok &= writeImage(images[writes[j]], first[writes[j]], failures, writes[j]);
+                }
+                return ok;
+            }
+            java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean ok = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.CountDownLatch written = new java.util.concurrent.CountDownLatch(count);
+            Runnable drain = () -> {
+                for (int j = next.getAndIncrement(); j < count; j = next.getAndIncrement()) {
+                    try {
+                        if (!writeImage(images[writes[j]], first[writes[j]], failures, writes[j])) {
+                            ok.set(false);
+                        }
+                    } finally {
+                        written.countDown();
+                    }
+                }
+            };
+            int helpers = Math.min(count - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+            for (int h = 0; h < helpers; h++) {
+                java.util.concurrent.ForkJoinPool.commonPool().execute(drain);
+            }
+            drain.run();
+            awaitUninterruptibly(written); // a helper may still be writing into the buffer
+            return ok.get();
+        }
+
+        /** @return false when the write failed (recorded in {@code failures[k]}) */
+        private boolean writeImage(ImageTensor image, int row, RuntimeException[] failures, int k) {
+            try {
+                image.writeTo(chunks.get(row / cap).images(), (row % cap) * imageSize);
+                return true;
+            } catch (RuntimeException e) {
+                failures[k] = e;
+                return false;
+            } catch (Error e) {
+                failures[k] = new ModelInferenceException("writing an image's tensor failed: " + e, e);
+                return false;
+            }
+        }
+
+        private void copyImageRow(int from, int to) {
+            FloatBuffer src = chunks.get(from / cap).images();
+            FloatBuffer dst = chunks.get(to / cap).images();
+            dst.put((to % cap) * imageSize, src, (from % cap) * imageSize, imageSize);
+        }
+
+        private void ensureCapacity(int total) {
+            while ((long) chunks.size() * cap < total) {
+                chunks.add(takeInputs());
+            }
+        }
+
+        /**
+         * Runs every row added, in chunks of at most {@link OnnxClassifier#maxBatchSize()}, and gives the buffers back.
+         *
+         * @return one row of class probabilities per row added, in order
+         * @throws ModelInferenceException when ONNX Runtime fails
+         * @throws IllegalStateException when run twice, after {@link #close()}, or after the classifier closed
+         */
+        public float[][] run() {
+            if (finished) {
+                throw new IllegalStateException("this batch has run or was closed");
+            }
+            finished = true;
+            float[][] out = new float[rows][];
+            runs.readLock().lock();
+            try {
+                if (closed) {
+                    throw new IllegalStateException("model '" + contract.name() + "' from " + sourceName
+                            + " is closed");
+                }
+                for (int c = 0; c * cap < rows; c++) {
+                    runFilled(chunks.get(c), c * cap, Math.min(cap, rows - c * cap), out, true);
+                }
+            } finally {
+                runs.readLock().unlock();
+                giveBack();
+            }
+            return out;
+        }
+
+        /** Gives the buffers back without running; does nothing after {@link #run()} or a first close. */
+        @Override
+        public void close() {
+            if (!finished) {
+                finished = true;
+                giveBack();
+            }
+        }
+
+        private void giveBack() {
+            for (Inputs in : chunks) {
+                inputs.offer(in);
+            }
+            chunks.clear();
+        }
+    }
+
+    private static void awaitUninterruptibly(java.util.concurrent.CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -356,14 +650,6 @@ public final class OnnxClassifier implements AutoCloseable {
         static Rows flat(float[] data, int rowSize) {
             return (dst, start, m) -> dst.put(0, data, start * rowSize, m * rowSize);
         }
-
-        static Rows each(float[][] rows, int rowSize) {
-            return (dst, start, m) -> {
-                for (int i = start; i < start + m; i++) {
-                    dst.put((i - start) * rowSize, rows[i], 0, rowSize);
-                }
-            };
-        }
     }
 
     /**
@@ -372,106 +658,37 @@ public final class OnnxClassifier implements AutoCloseable {
      */
     static final long PARALLEL_WRITE_FLOATS = 32L * 1024;
 
-    /** Image rows: distinct images written (in parallel where it pays), repeated ones copied within the buffer. */
-    private static Rows imageRows(ImageTensor[] images, int rowSize) {
-        return (dst, start, m) -> {
-            int[] distinct = new int[m];
-            int count = 0;
-            for (int i = start; i < start + m; i++) {
-                if (i == start || images[i] != images[i - 1]) {
-                    distinct[count++] = i;
-                }
-            }
-            writeAll(images, distinct, count, start, dst, rowSize);
-            for (int i = start + 1; i < start + m; i++) {
-                if (images[i] == images[i - 1]) {
-                    dst.put((i - start) * rowSize, dst, (i - 1 - start) * rowSize, rowSize);
-                }
-            }
-        };
+    private void runBatch(Rows images, Rows tabular, int start, int m, float[][] out, boolean calibrated) {
+        int imageSize = contract.image().tensorSize();
+        int width = contract.tabularWidth();
+        Inputs in = takeInputs();
+        try {
+            in.images().clear();
+            images.write(in.images(), start, m);
+            in.tabular().clear();
+            tabular.write(in.tabular(), start, m);
+            runFilled(in, start, m, out, calibrated);
+        } finally {
+            inputs.offer(in); // the tensors are closed: the run no longer reads it
+        }
     }
 
-    private static void writeAll(ImageTensor[] images, int[] rows, int count, int start, FloatBuffer dst,
-                                 int rowSize) {
-        int helpers = Math.min(count - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
-        if (helpers < 1 || (long) count * rowSize < PARALLEL_WRITE_FLOATS
-                || Runtime.getRuntime().availableProcessors() < 2) {
-            for (int k = 0; k < count; k++) {
-                images[rows[k]].writeTo(dst, (rows[k] - start) * rowSize);
-            }
-            return;
+    /** A pair of input buffers for the largest padded batch: one given back by an earlier run, or a new one. */
+    private Inputs takeInputs() {
+        Inputs in = inputs.poll();
+        if (in != null) {
+            return in;
         }
-        ParallelWrite job = new ParallelWrite(images, rows, count, start, dst, rowSize);
-        for (int h = 0; h < helpers; h++) {
-            java.util.concurrent.ForkJoinPool.commonPool().execute(job::drain);
-        }
-        job.drain();
-        job.await();
+        int rows = maxBatchSize();
+        return new Inputs(directFloats((long) rows * contract.image().tensorSize()),
+                directFloats((long) rows * Math.max(1, contract.tabularWidth())));
     }
 
     /**
-     * Rows claimed one at a time from a counter by the caller and its helpers; the caller waits until every claimed
-     * row is written, so nothing writes into the buffer after the batch has moved on (a helper that starts late
-     * finds no row left). The first failure is rethrown to the caller.
+     * Runs the first {@code m} rows written in {@code in} (padded with whatever rows follow them) and puts their
+     * answers at {@code out[start ..]}. The caller holds the run lock and owns {@code in}.
      */
-    private static final class ParallelWrite {
-        private final ImageTensor[] images;
-        private final int[] rows;
-        private final int count;
-        private final int start;
-        private final FloatBuffer dst;
-        private final int rowSize;
-        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-        private final java.util.concurrent.CountDownLatch written;
-        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
-                new java.util.concurrent.atomic.AtomicReference<>();
-
-        ParallelWrite(ImageTensor[] images, int[] rows, int count, int start, FloatBuffer dst, int rowSize) {
-            this.images = images;
-            this.rows = rows;
-            this.count = count;
-            this.start = start;
-            this.dst = dst;
-            this.rowSize = rowSize;
-            this.written = new java.util.concurrent.CountDownLatch(count);
-        }
-
-        void drain() {
-            for (int k = next.getAndIncrement(); k < count; k = next.getAndIncrement()) {
-                try {
-                    images[rows[k]].writeTo(dst, (rows[k] - start) * rowSize);
-                } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
-                } finally {
-                    written.countDown();
-                }
-            }
-        }
-
-        void await() {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    written.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // keep waiting: a helper may still be writing into the buffer
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            Throwable e = failure.get();
-            if (e instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e instanceof Error err) {
-                throw err;
-            }
-        }
-    }
-
-    private void runBatch(Rows images, Rows tabular, int start, int m, float[][] out, boolean calibrated) {
+    private void runFilled(Inputs in, int start, int m, float[][] out, boolean calibrated) {
         int padded = paddedSize(m);
         int imageSize = contract.image().tensorSize();
         int width = contract.tabularWidth();
@@ -479,15 +696,8 @@ public final class OnnxClassifier implements AutoCloseable {
         long[] imageShape = {padded, contract.image().channels(), contract.image().height(),
             contract.image().width()};
         long[] tabularShape = {padded, width};
-        Inputs in = inputs.poll();
-        if (in == null) {
-            int rows = maxBatchSize();
-            in = new Inputs(directFloats((long) rows * imageSize), directFloats((long) rows * Math.max(1, width)));
-        }
-        try (OnnxTensor image = OnnxTensor.createTensor(env, fill(in.images(), images, start, m, padded, imageSize),
-                imageShape);
-             OnnxTensor tab = OnnxTensor.createTensor(env, fill(in.tabular(), tabular, start, m, padded, width),
-                     tabularShape);
+        try (OnnxTensor image = OnnxTensor.createTensor(env, view(in.images(), padded, imageSize), imageShape);
+             OnnxTensor tab = OnnxTensor.createTensor(env, view(in.tabular(), padded, width), tabularShape);
              OrtSession.Result result = session.run(
                      Map.of(contract.imageInput(), image, contract.tabularInput(), tab), requestedOutputs)) {
             OnnxValue value = result.get(contract.output()).orElseThrow(() -> new ModelInferenceException(
@@ -513,8 +723,6 @@ public final class OnnxClassifier implements AutoCloseable {
             throw new ModelInferenceException("model '" + contract.name() + "' (" + sourceName
                     + ") failed on a batch of " + m + " padded to image " + Arrays.toString(imageShape)
                     + " + tabular " + Arrays.toString(tabularShape) + ": " + e.getMessage(), e);
-        } finally {
-            inputs.offer(in); // the tensors are closed: the run no longer reads it
         }
     }
 
@@ -526,10 +734,8 @@ public final class OnnxClassifier implements AutoCloseable {
                 .asFloatBuffer();
     }
 
-    /** The batch's own rows written into the direct buffer, viewed as {@code padded} rows. */
-    private static FloatBuffer fill(FloatBuffer direct, Rows rows, int start, int m, int padded, int rowSize) {
-        direct.clear();
-        rows.write(direct, start, m);
+    /** The direct buffer's first {@code padded} rows. */
+    private static FloatBuffer view(FloatBuffer direct, int padded, int rowSize) {
         FloatBuffer view = direct.duplicate();
         view.position(0).limit(padded * rowSize);
         return view.slice();

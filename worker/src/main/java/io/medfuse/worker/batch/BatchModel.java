@@ -37,6 +37,79 @@ public interface BatchModel {
         return predict(flatImages, flatTabular, n);
     }
 
+    /**
+     * A batch written into the model's inputs as its requests arrive and run later: the batcher fills the next batch
+     * while the current one runs. Used by one thread at a time.
+     */
+    interface Staged extends AutoCloseable {
+
+        /**
+         * Adds requests' rows: request k's image with each of its tabular rows.
+         *
+         * @return per request, null when its rows were added, else why they were not (the others keep their order)
+         */
+        RuntimeException[] add(ImageTensor[] images, float[][][] tabular);
+
+        /** Rows added so far. */
+        int rows();
+
+        /** Runs every row added, once; one row of class probabilities per row, in order. */
+        float[][] run();
+
+        /** Frees what the batch holds without running it; nothing after {@link #run()}. */
+        @Override
+        void close();
+    }
+
+    /**
+     * Starts a staged batch. By default each image is written into an array of its own as it is added (so a failing
+     * image fails at once, alone) and the rows run through {@link #predictRows}; the ONNX model writes them into its
+     * input buffers instead.
+     */
+    default Staged stage() {
+        BatchModel model = this;
+        return new Staged() {
+            private final java.util.List<ImageTensor> images = new java.util.ArrayList<>();
+            private final java.util.List<float[]> tabular = new java.util.ArrayList<>();
+
+            @Override
+            public RuntimeException[] add(ImageTensor[] requestImages, float[][][] requestRows) {
+                RuntimeException[] failures = new RuntimeException[requestImages.length];
+                for (int k = 0; k < requestImages.length; k++) {
+                    float[] tensor = new float[model.imageSize()];
+                    try {
+                        requestImages[k].writeTo(tensor, 0);
+                    } catch (RuntimeException e) {
+                        failures[k] = e;
+                        continue;
+                    }
+                    ImageTensor written = ImageTensor.of(tensor);
+                    for (float[] row : requestRows[k]) {
+                        images.add(written);
+                        tabular.add(row);
+                    }
+                }
+                return failures;
+            }
+
+            @Override
+            public int rows() {
+                return images.size();
+            }
+
+            @Override
+            public float[][] run() {
+                return model.predictRows(images.toArray(ImageTensor[]::new), tabular.toArray(float[][]::new));
+            }
+
+            @Override
+            public void close() {
+                images.clear();
+                tabular.clear();
+            }
+        };
+    }
+
     /** Floats per image. */
     int imageSize();
 

@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * {@value #GOOD_ENOUGH} of the cheapest: equal throughput at a shorter wait. Every {@value #EXPLORE_EVERY}th run
  * takes one size more or one less than the cap, in turn, so a size that got cheaper (the machine got quieter) is
  * noticed; a model swapped in while requests flow is not swept (that would delay the swap by seconds on a large
- * model) and learns from these runs alone, starting at the maximum. Not thread-safe:
- * the batcher thread only, apart from {@link #cap()}.
+ * model) and learns from these runs alone, starting at the maximum. Thread-safe: the batcher's forming thread asks
+ * for limits while its runner reports runs.
  */
 final class BatchSizer {
 
@@ -73,7 +73,7 @@ final class BatchSizer {
      * candidate above it and below it in turn (the one that exists when only one does), so a size that got cheaper,
      * or one never swept, is measured.
      */
-    int nextLimit() {
+    synchronized int nextLimit() {
         runs++;
         int c = cap;
         if (runs % EXPLORE_EVERY != 0) {
@@ -93,7 +93,7 @@ final class BatchSizer {
     }
 
     /** Times each candidate on zero rows; a failure leaves the cap at the maximum (the batcher still runs). */
-    void sweep(BatchModel model) {
+    synchronized void sweep(BatchModel model) {
         long t0 = System.nanoTime();
         for (int i = 0; i < sizes.length; i++) {
             int rows = sizes[i];
@@ -119,7 +119,7 @@ final class BatchSizer {
     }
 
     /** A run of {@code rows} rows took {@code nanos}. */
-    void observe(int rows, long nanos) {
+    synchronized void observe(int rows, long nanos) {
         if (rows <= 0 || nanos <= 0) {
             return;
         }
@@ -166,7 +166,7 @@ final class BatchSizer {
     }
 
     /** "1: 4.10, 2: 3.95, ..." in ms per row. */
-    String describe() {
+    synchronized String describe() {
         List<String> parts = new ArrayList<>();
         for (int i = 0; i < sizes.length; i++) {
             parts.add(sizes[i] + ": " + (Double.isNaN(nanosPerRow[i]) ? "?"

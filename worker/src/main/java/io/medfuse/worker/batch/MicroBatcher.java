@@ -2,12 +2,15 @@ package io.medfuse.worker.batch;
 
 import io.medfuse.model.image.ImageTensor;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,9 +18,11 @@ import org.slf4j.LoggerFactory;
 /**
  * A dynamic batcher shared by every stream task of an instance (like Triton's): requests from all partitions
  * queue here; a batch runs as soon as it holds {@code maxBatchSize} requests or its oldest request has waited
- * {@code maxQueueDelay}. While a batch runs, new requests queue, so the next batch forms without waiting when the
- * model is the bottleneck. A failing batch is split in halves until the failing request is isolated, so the
- * others still get predictions.
+ * {@code maxQueueDelay}. While a batch runs, the next one forms, and its images are written into the model's inputs
+ * as its requests arrive ({@link BatchModel.Staged}), so writing a batch (resizing and normalising decoded images)
+ * overlaps the run before it instead of delaying the next; the forming batch keeps taking requests for as long as
+ * the model is busy, so it is as large as it would be if it formed after the run. A failing batch is split in
+ * halves until the failing request is isolated, so the others still get predictions.
  *
  * <p>Each request gets a future. The batcher completes it and nothing else: whatever a caller attached to it runs
  * inside the future's own machinery, so one caller's failure can never affect another request of the batch. A
@@ -25,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * batch. The batcher reports every model run to its {@link Listener} itself, once per run.
  *
  * <p>The queue is unbounded: callers bound the number of requests in flight (the worker's {@code max.in.flight}).
- * One thread runs the model; it owns nothing native. {@link #close()} returns only when the batch running at that
- * moment has finished, however long that takes, so the model's owner can close the session afterwards without
- * freeing it under a running batch.
+ * Two threads: one forms and writes batches, one runs them (it owns nothing native); the runner takes a batch only
+ * when the previous one has been answered, so at most one batch runs. {@link #close()} returns only when the batch
+ * running at that moment has finished, however long that takes, so the model's owner can close the session
+ * afterwards without freeing it under a running batch.
  */
 public final class MicroBatcher implements AutoCloseable {
 
@@ -68,14 +74,39 @@ public final class MicroBatcher implements AutoCloseable {
         int rows(int tabularWidth) {
             return 1 + (tabularWidth == 0 ? 0 : variants.length / tabularWidth);
         }
+
+        /** Its own tabular row, then its variant rows. */
+        float[][] tabularRows(int tabularWidth) {
+            float[][] rows = new float[rows(tabularWidth)][];
+            rows[0] = tabular;
+            for (int v = 1; v < rows.length; v++) {
+                rows[v] = java.util.Arrays.copyOfRange(variants, (v - 1) * tabularWidth, v * tabularWidth);
+            }
+            return rows;
+        }
+    }
+
+    /** A batch written and handed to the runner. */
+    private record Formed(List<Pending> batch, BatchModel.Staged staged) {
     }
 
     private final BatchModel model;
     private final int maxBatchSize;
     private final long maxQueueDelayNanos;
     private final Listener listener;
-    private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
-    private final Thread thread;
+    private final ReentrantLock lock = new ReentrantLock();
+    /** The forming thread waits on it: a request was queued, the runner became free, or the batcher closed. */
+    private final Condition forming = lock.newCondition();
+    /** The runner waits on it: a batch was handed over, or the batcher closed. */
+    private final Condition handedOver = lock.newCondition();
+    /** Requests waiting for a batch; guarded by {@code lock}. */
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    /** A batch handed over and not yet taken by the runner; guarded by {@code lock}. */
+    private Formed next;
+    /** From a batch's hand-over until its requests are answered; guarded by {@code lock}. */
+    private boolean runnerBusy;
+    private final Thread former;
+    private final Thread runner;
     private volatile boolean running = true;
     /** {@link System#nanoTime()} when the current model run began; 0 while no run is in progress. */
     private volatile long runStartedNanos;
@@ -133,10 +164,13 @@ public final class MicroBatcher implements AutoCloseable {
                         maxBatchSize);
             }
         }
+        this.former = new Thread(this::formLoop, "medfuse-batcher");
+        this.former.setDaemon(true);
         // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
-        this.thread = new Thread(null, this::loop, "medfuse-batcher", 64L * 1024 * 1024);
-        this.thread.setDaemon(true);
-        this.thread.start();
+        this.runner = new Thread(null, this::runLoop, "medfuse-batch-run", 64L * 1024 * 1024);
+        this.runner.setDaemon(true);
+        this.runner.start();
+        this.former.start();
     }
 
     /**
@@ -181,21 +215,29 @@ public final class MicroBatcher implements AutoCloseable {
                     + width);
         }
         CompletableFuture<Result> future = new CompletableFuture<>();
-        if (!running) {
-            future.completeExceptionally(new BatcherClosedException());
-            return future;
+        lock.lock();
+        try {
+            if (running) {
+                // under the lock that close() takes to stop: a request queued here is drained by close()
+                queue.add(new Pending(image, tabular, variants, System.nanoTime(), future));
+                forming.signal();
+                return future;
+            }
+        } finally {
+            lock.unlock();
         }
-        queue.add(new Pending(image, tabular, variants, System.nanoTime(), future));
-        if (!running) {
-            // closed while we queued: the closing thread may already have drained the queue
-            failRemaining();
-        }
+        future.completeExceptionally(new BatcherClosedException());
         return future;
     }
 
     /** Requests waiting for a batch. */
     public int queued() {
-        return queue.size();
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Batches run so far (after splits). */
@@ -219,55 +261,101 @@ public final class MicroBatcher implements AutoCloseable {
         return started == 0 ? 0 : System.nanoTime() - started;
     }
 
-    private void loop() {
-        List<Pending> batch = new ArrayList<>(maxBatchSize);
+    /** The forming thread: takes requests, writes them into a staged batch, hands it to the runner. */
+    private void formLoop() {
         int tabularWidth = model.tabularWidth();
+        List<Pending> batch = new ArrayList<>(maxBatchSize);
+        BatchModel.Staged staged = null;
         while (running) {
             try {
-                Pending first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
+                Pending first = carried != null ? carried : take(TimeUnit.MILLISECONDS.toNanos(100));
                 carried = null;
                 if (first == null || first.future.isDone()) {
                     continue;
                 }
-                batch.add(first);
+                if (!running) {
+                    first.future.completeExceptionally(new BatcherClosedException());
+                    break;
+                }
+                staged = model.stage();
                 int rowLimit = sizer == null ? Integer.MAX_VALUE : sizer.nextLimit();
-                int rows = first.rows(tabularWidth);
                 long deadline = first.enqueuedNanos + maxQueueDelayNanos;
-                while (batch.size() < maxBatchSize && rows < rowLimit) {
-                    long remaining = deadline - System.nanoTime();
-                    Pending next = remaining <= 0 ? queue.poll() : queue.poll(remaining, TimeUnit.NANOSECONDS);
-                    if (next == null) {
+                List<Pending> group = new ArrayList<>();
+                group.add(first);
+                int rows = first.rows(tabularWidth);
+                while (true) {
+                    // what is queued now and fits joins the batch and is written at once, as a group (in
+                    // parallel where the model can); then wait for more
+                    boolean full = false;
+                    lock.lock();
+                    try {
+                        while (true) {
+                            if (batch.size() + group.size() >= maxBatchSize || rows >= rowLimit) {
+                                full = true;
+                                break;
+                            }
+                            Pending p = queue.poll();
+                            if (p == null) {
+                                break;
+                            }
+                            if (p.future.isDone()) {
+                                continue;
+                            }
+                            int more = p.rows(tabularWidth);
+                            if (rows + more > rowLimit) {
+                                carried = p; // it starts the next batch
+                                full = true;
+                                break;
+                            }
+                            group.add(p);
+                            rows += more;
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    rows -= write(staged, group, batch, tabularWidth);
+                    group.clear();
+                    if (full || !awaitMore(deadline)) {
                         break;
                     }
-                    if (next.future.isDone()) {
-                        continue;
-                    }
-                    int more = next.rows(tabularWidth);
-                    if (rows + more > rowLimit) {
-                        carried = next; // it starts the next batch, which runs right after this one
-                        break;
-                    }
-                    batch.add(next);
-                    rows += more;
                 }
-                // a request may have been cancelled (its deadline passed) while the batch filled
-                batch.removeIf(p -> p.future.isDone());
-                if (!batch.isEmpty()) {
-                    run(batch);
+                if (!awaitRunnerFree()) {
+                    break; // closed: the batch fails below
                 }
+                // a request may have been cancelled (its deadline passed) while the batch filled or waited for the
+                // runner: run without it
+                if (batch.removeIf(p -> p.future.isDone()) && !batch.isEmpty()) {
+                    staged.close();
+                    staged = model.stage();
+                    List<Pending> live = new ArrayList<>(batch);
+                    batch.clear();
+                    write(staged, live, batch, tabularWidth);
+                }
+                if (batch.isEmpty()) {
+                    staged.close();
+                } else {
+                    handOver(batch, staged);
+                    batch = new ArrayList<>(maxBatchSize);
+                }
+                staged = null;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             } catch (RuntimeException | Error e) {
-                // a bug here must not kill the only inference thread; the batch's futures fail, no one is stranded
-                LOG.error("batch handling failed: {}", e.toString(), e);
+                // a bug here must not stop the batching; the batch's futures fail, no one is stranded
+                LOG.error("forming a batch failed: {}", e.toString(), e);
                 for (Pending p : batch) {
                     p.future.completeExceptionally(new ModelRunException("the batcher failed: " + e, e));
                 }
-            } finally {
                 batch.clear();
+                closeQuietly(staged);
+                staged = null;
             }
         }
+        for (Pending p : batch) {
+            p.future.completeExceptionally(new BatcherClosedException());
+        }
+        closeQuietly(staged);
         if (carried != null) {
             carried.future.completeExceptionally(new BatcherClosedException());
             carried = null;
@@ -275,8 +363,182 @@ public final class MicroBatcher implements AutoCloseable {
         failRemaining();
     }
 
+    /** The oldest queued request, waiting at most {@code nanos}; null when none came or the batcher closed. */
+    private Pending take(long nanos) throws InterruptedException {
+        lock.lock();
+        try {
+            long left = nanos;
+            while (queue.isEmpty() && running && left > 0) {
+                left = forming.awaitNanos(left);
+            }
+            return queue.poll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until a request is queued (true: the batch takes it) or the batch should go (false): its oldest request
+     * has waited {@code maxQueueDelay} and the runner is free to take it, or the batcher closed. While the runner is
+     * busy the batch waits for requests whatever its age: it could not run sooner.
+     */
+    private boolean awaitMore(long deadline) throws InterruptedException {
+        lock.lock();
+        try {
+            while (queue.isEmpty()) {
+                if (!running) {
+                    return false;
+                }
+                if (runnerBusy) {
+                    forming.await();
+                } else {
+                    long remaining = deadline - System.nanoTime();
+                    if (remaining <= 0) {
+                        return false;
+                    }
+                    forming.awaitNanos(remaining);
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writes a group of requests into the staged batch; those written join {@code batch}, a request whose image
+     * cannot be written fails alone.
+     *
+     * @return the rows of the requests that failed
+     */
+    private int write(BatchModel.Staged staged, List<Pending> group, List<Pending> batch, int tabularWidth) {
+        if (group.isEmpty()) {
+            return 0;
+        }
+        ImageTensor[] images = new ImageTensor[group.size()];
+        float[][][] rows = new float[group.size()][][];
+        for (int k = 0; k < images.length; k++) {
+            images[k] = group.get(k).image;
+            rows[k] = group.get(k).tabularRows(tabularWidth);
+        }
+        RuntimeException[] failures = staged.add(images, rows);
+        int lost = 0;
+        for (int k = 0; k < images.length; k++) {
+            Pending p = group.get(k);
+            if (failures[k] == null) {
+                batch.add(p);
+            } else {
+                lost += rows[k].length;
+                requests.incrementAndGet();
+                LOG.warn("a request's image could not be written into its batch ({}); it fails alone",
+                        failures[k].toString());
+                p.future.completeExceptionally(new ModelRunException("the request's image could not be written "
+                        + "into its batch: " + failures[k].getMessage(), failures[k]));
+            }
+        }
+        return lost;
+    }
+
+    /** Waits until the runner is free to take a batch: true, or false when the batcher closed first. */
+    private boolean awaitRunnerFree() throws InterruptedException {
+        lock.lock();
+        try {
+            while (runnerBusy && running) {
+                forming.await();
+            }
+            return running;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Gives a written batch to the runner, which is free (only this thread hands batches over); fails the batch when
+     * the batcher closed meanwhile.
+     */
+    private void handOver(List<Pending> batch, BatchModel.Staged staged) {
+        lock.lock();
+        try {
+            if (running) {
+                next = new Formed(batch, staged);
+                runnerBusy = true;
+                handedOver.signal();
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Pending p : batch) {
+            p.future.completeExceptionally(new BatcherClosedException());
+        }
+        staged.close();
+    }
+
+    /** The runner: runs each batch handed over and answers its requests. */
+    private void runLoop() {
+        while (true) {
+            Formed formed;
+            lock.lock();
+            try {
+                while (next == null && running) {
+                    handedOver.awaitUninterruptibly();
+                }
+                formed = next;
+                next = null;
+            } finally {
+                lock.unlock();
+            }
+            if (formed == null) {
+                break; // closed
+            }
+            if (!running) {
+                // handed over but not started when the batcher closed: its requests are queued ones
+                for (Pending p : formed.batch()) {
+                    p.future.completeExceptionally(new BatcherClosedException());
+                }
+                closeQuietly(formed.staged());
+                runnerFree();
+                break;
+            }
+            try {
+                BatchModel.Staged staged = formed.staged();
+                execute(formed.batch(), staged.rows(), staged::run);
+            } catch (RuntimeException | Error e) {
+                // a bug here must not kill the only inference thread; the batch's futures fail, no one is stranded
+                LOG.error("batch handling failed: {}", e.toString(), e);
+                for (Pending p : formed.batch()) {
+                    p.future.completeExceptionally(new ModelRunException("the batcher failed: " + e, e));
+                }
+            } finally {
+                closeQuietly(formed.staged());
+                runnerFree();
+            }
+        }
+    }
+
+    private void runnerFree() {
+        lock.lock();
+        try {
+            runnerBusy = false;
+            forming.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void closeQuietly(BatchModel.Staged staged) {
+        if (staged == null) {
+            return;
+        }
+        try {
+            staged.close();
+        } catch (RuntimeException e) {
+            LOG.warn("freeing a batch's buffers failed: {}", e.toString());
+        }
+    }
+
+    /** Runs requests whose rows are written now: the halves of a batch that failed. */
     private void run(List<Pending> batch) {
-        int n = batch.size();
         int tabularWidth = model.tabularWidth();
         // each request's own row first, then its variant rows, all with its image
         int rows = 0;
@@ -289,19 +551,25 @@ public final class MicroBatcher implements AutoCloseable {
         float[][] tabular = new float[rows][];
         int row = 0;
         for (Pending p : batch) {
-            int own = p.rows(tabularWidth);
-            for (int v = 0; v < own; v++) {
+            float[][] own = p.tabularRows(tabularWidth);
+            for (int v = 0; v < own.length; v++) {
                 images[row + v] = p.image;
-                tabular[row + v] = v == 0 ? p.tabular
-                        : java.util.Arrays.copyOfRange(p.variants, (v - 1) * tabularWidth, v * tabularWidth);
+                tabular[row + v] = own[v];
             }
-            row += own;
+            row += own.length;
         }
+        execute(batch, rows, () -> model.predictRows(images, tabular));
+    }
+
+    /** One model run over a batch's rows; answers its requests, or splits the batch when the run fails. */
+    private void execute(List<Pending> batch, int rows, Supplier<float[][]> modelRun) {
+        int n = batch.size();
+        int tabularWidth = model.tabularWidth();
         long start = System.nanoTime();
         float[][] out;
         runStartedNanos = start;
         try {
-            out = model.predictRows(images, tabular);
+            out = modelRun.get();
             if (out == null || out.length < rows) {
                 throw new IllegalStateException("the model returned " + (out == null ? "nothing" : out.length
                         + " rows") + " for a batch of " + rows);
@@ -330,7 +598,7 @@ public final class MicroBatcher implements AutoCloseable {
         batches.incrementAndGet();
         requests.addAndGet(n);
         listener.batchCompleted(stats);
-        row = 0;
+        int row = 0;
         for (Pending p : batch) {
             int own = p.rows(tabularWidth);
             float[][] variants = new float[own - 1][];
@@ -344,8 +612,14 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     private void failRemaining() {
-        List<Pending> left = new ArrayList<>();
-        queue.drainTo(left);
+        List<Pending> left;
+        lock.lock();
+        try {
+            left = new ArrayList<>(queue);
+            queue.clear();
+        } finally {
+            lock.unlock();
+        }
         for (Pending p : left) {
             p.future.completeExceptionally(new BatcherClosedException());
         }
@@ -357,16 +631,24 @@ public final class MicroBatcher implements AutoCloseable {
      */
     @Override
     public void close() {
-        running = false;
+        lock.lock();
+        try {
+            running = false;
+            forming.signalAll();
+            handedOver.signalAll();
+        } finally {
+            lock.unlock();
+        }
         long waitingSince = System.nanoTime();
         boolean interrupted = false;
-        while (thread.isAlive()) {
+        while (former.isAlive() || runner.isAlive()) {
             try {
-                thread.join(TimeUnit.SECONDS.toMillis(10));
+                former.join(TimeUnit.SECONDS.toMillis(10));
+                runner.join(TimeUnit.SECONDS.toMillis(10));
             } catch (InterruptedException e) {
                 interrupted = true; // keep waiting: the model must not be freed under a running batch
             }
-            if (thread.isAlive()) {
+            if (runner.isAlive()) {
                 LOG.warn("waiting for the running batch to finish before the model is closed ({} s so far)",
                         TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - waitingSince));
             }

@@ -42,6 +42,32 @@ public final class OnnxModel implements Classifier {
     }
 
     @Override
+    public Staged stage() {
+        OnnxClassifier.Staged batch = engine.stage();
+        return new Staged() {
+            @Override
+            public RuntimeException[] add(ImageTensor[] images, float[][][] tabular) {
+                return batch.add(images, tabular);
+            }
+
+            @Override
+            public int rows() {
+                return batch.rows();
+            }
+
+            @Override
+            public float[][] run() {
+                return batch.run();
+            }
+
+            @Override
+            public void close() {
+                batch.close();
+            }
+        };
+    }
+
+    @Override
     public int imageSize() {
         return engine.contract().image().tensorSize();
     }

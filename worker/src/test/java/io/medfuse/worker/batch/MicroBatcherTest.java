@@ -260,6 +260,148 @@ class MicroBatcherTest {
         assertThat(model.batchSizes).containsExactly(1);
     }
 
+    /** An echo model whose first run waits for the test, and that counts the requests written into staged batches. */
+    static class FirstRunWaits extends EchoModel {
+        final CountDownLatch firstRunEntered = new CountDownLatch(1);
+        final CountDownLatch releaseFirstRun = new CountDownLatch(1);
+        final java.util.concurrent.Semaphore written = new java.util.concurrent.Semaphore(0);
+        final AtomicInteger runs = new AtomicInteger();
+
+        @Override
+        public float[][] predict(float[] images, float[] tabular, int n) {
+            if (runs.getAndIncrement() == 0) {
+                firstRunEntered.countDown();
+                try {
+                    releaseFirstRun.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return super.predict(images, tabular, n);
+        }
+
+        @Override
+        public Staged stage() {
+            Staged inner = super.stage();
+            return new Staged() {
+                @Override
+                public RuntimeException[] add(io.medfuse.model.image.ImageTensor[] images, float[][][] rows) {
+                    RuntimeException[] failures = inner.add(images, rows);
+                    written.release((int) java.util.Arrays.stream(failures).filter(f -> f == null).count());
+                    return failures;
+                }
+
+                @Override
+                public int rows() {
+                    return inner.rows();
+                }
+
+                @Override
+                public float[][] run() {
+                    return inner.run();
+                }
+
+                @Override
+                public void close() {
+                    inner.close();
+                }
+            };
+        }
+    }
+
+    /**
+     * While a batch runs, the next one forms and its images are written: the requests that arrive during the run are
+     * in the model's inputs before the run ends, and they run together right after it, even with no queue delay.
+     */
+    @Test
+    void theNextBatchIsWrittenWhileTheCurrentOneRuns() throws Exception {
+        FirstRunWaits model = new FirstRunWaits();
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 0)) {
+            CompletableFuture<MicroBatcher.Result> first = batcher.submit(new float[] {1, 0}, new float[] {0});
+            assertThat(model.firstRunEntered.await(5, TimeUnit.SECONDS)).isTrue();
+            List<CompletableFuture<MicroBatcher.Result>> during = new ArrayList<>();
+            for (int i = 2; i <= 4; i++) {
+                during.add(batcher.submit(new float[] {i, 0}, new float[] {-i}));
+            }
+            // 1 written before its run, 3 more while it is still running
+            assertThat(model.written.tryAcquire(4, 5, TimeUnit.SECONDS)).isTrue();
+            assertThat(first).isNotDone();
+            model.releaseFirstRun.countDown();
+            assertThat(first.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+            for (int i = 2; i <= 4; i++) {
+                assertThat(during.get(i - 2).get(5, TimeUnit.SECONDS).probabilities()).containsExactly(i, -i);
+            }
+        }
+        assertThat(model.batchSizes).containsExactly(1, 3);
+    }
+
+    /**
+     * A request cancelled after its image was written into the next batch, before that batch ran, is left out of
+     * it: the batch is written again without it.
+     */
+    @Test
+    void aRequestCancelledAfterItWasWrittenIsLeftOutOfItsBatch() throws Exception {
+        FirstRunWaits model = new FirstRunWaits();
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 0)) {
+            CompletableFuture<MicroBatcher.Result> first = batcher.submit(new float[] {1, 0}, new float[] {0});
+            assertThat(model.firstRunEntered.await(5, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<MicroBatcher.Result> cancelled = batcher.submit(new float[] {2, 0}, new float[] {0});
+            CompletableFuture<MicroBatcher.Result> kept = batcher.submit(new float[] {3, 0}, new float[] {0});
+            assertThat(model.written.tryAcquire(3, 5, TimeUnit.SECONDS)).isTrue();
+            cancelled.cancel(false);
+            model.releaseFirstRun.countDown();
+            assertThat(kept.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(3, 0);
+            assertThat(first.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+            // the batch was written twice: with the cancelled request, then without it
+            assertThat(model.written.availablePermits()).isEqualTo(1);
+        }
+        assertThat(model.batchSizes).containsExactly(1, 1);
+    }
+
+    /**
+     * A request whose image cannot be written into its batch fails alone, at once, with the reason; the others of
+     * its batch are answered, and no model run failed.
+     */
+    @Test
+    void aRequestWhoseImageCannotBeWrittenFailsAloneWithoutFailingARun() throws Exception {
+        EchoModel model = new EchoModel();
+        io.medfuse.model.image.ImageTensor released = new io.medfuse.model.image.ImageTensor() {
+            @Override
+            public int tensorSize() {
+                return 2;
+            }
+
+            @Override
+            public void writeTo(java.nio.FloatBuffer dst, int index) {
+                throw new IllegalStateException("this image was released");
+            }
+
+            @Override
+            public void writeTo(float[] dst, int offset) {
+                throw new IllegalStateException("this image was released");
+            }
+        };
+        List<BatchStats> failedRuns = Collections.synchronizedList(new ArrayList<>());
+        MicroBatcher.Listener listener = new MicroBatcher.Listener() {
+            @Override
+            public void batchFailed(BatchStats stats, RuntimeException error) {
+                failedRuns.add(stats);
+            }
+        };
+        try (MicroBatcher batcher = new MicroBatcher(model, 4, 200, listener)) {
+            CompletableFuture<Outcome> a = outcome(batcher.submit(new float[] {1, 0}, new float[] {0}));
+            CompletableFuture<Outcome> bad = outcome(batcher.submit(released, new float[] {0}));
+            CompletableFuture<Outcome> b = outcome(batcher.submit(new float[] {3, 0}, new float[] {0}));
+            assertThat(bad.get(5, TimeUnit.SECONDS).error()).isInstanceOf(ModelRunException.class)
+                    .hasMessageContaining("could not be written").hasMessageContaining("released");
+            assertThat(a.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+            assertThat(b.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(3, 0);
+            assertThat(batcher.requestCount()).isEqualTo(3);
+        }
+        assertThat(failedRuns).isEmpty();
+        assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(2);
+    }
+
     @Test
     void closeReturnsOnlyAfterTheRunningBatchFinishedAndFailsTheQueuedOnesAsClosed() throws Exception {
         CountDownLatch entered = new CountDownLatch(1);
