@@ -341,7 +341,8 @@ public final class MedfuseWorker implements AutoCloseable {
                 config.referencePolicy(), Duration.ofMillis(config.requestDeadlineMs()),
                 Duration.ofMillis(config.requestedAtMaxSkewMs()), Duration.ofMillis(config.requestedAtMaxAgeMs()),
                 config.imageDicomFrame(), config.fhirPatientIdentifierSystem() != null, config.influenceEnabled(),
-                config.influencePerFeature(), config.referralThreshold(), config.batchAdaptive());
+                config.influencePerFeature(), config.referralThreshold(), config.batchAdaptive(),
+                config.batchConcurrentRuns());
     }
 
     /** What the output topics take, read at start-up. */

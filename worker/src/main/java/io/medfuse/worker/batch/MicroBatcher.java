@@ -30,10 +30,11 @@ import org.slf4j.LoggerFactory;
  * batch. The batcher reports every model run to its {@link Listener} itself, once per run.
  *
  * <p>The queue is unbounded: callers bound the number of requests in flight (the worker's {@code max.in.flight}).
- * Two threads: one forms and writes batches, one runs them (it owns nothing native); the runner takes a batch only
- * when the previous one has been answered, so at most one batch runs. {@link #close()} returns only when the batch
- * running at that moment has finished, however long that takes, so the model's owner can close the session
- * afterwards without freeing it under a running batch.
+ * One thread forms and writes batches; {@code runs} threads run them (they own nothing native), each taking a
+ * batch when it has answered its previous one, so at most {@code runs} batches run at once (one by default: a
+ * model run on one intra-op thread leaves a core idle on a small machine unless two runs overlap, ADR 0018).
+ * {@link #close()} returns only when the batches running at that moment have finished, however long that takes, so
+ * the model's owner can close the session afterwards without freeing it under a running batch.
  */
 public final class MicroBatcher implements AutoCloseable {
 
@@ -97,19 +98,22 @@ public final class MicroBatcher implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     /** The forming thread waits on it: a request was queued, the runner became free, or the batcher closed. */
     private final Condition forming = lock.newCondition();
-    /** The runner waits on it: a batch was handed over, or the batcher closed. */
+    /** The runners wait on it: a batch was handed over, or the batcher closed. */
     private final Condition handedOver = lock.newCondition();
     /** Requests waiting for a batch; guarded by {@code lock}. */
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    /** A batch handed over and not yet taken by the runner; guarded by {@code lock}. */
-    private Formed next;
-    /** From a batch's hand-over until its requests are answered; guarded by {@code lock}. */
-    private boolean runnerBusy;
+    /**
+     * Batches handed over and not yet taken by a runner (at most as many as runners are free: a batch is handed over
+     * only when one is); guarded by {@code lock}.
+     */
+    private final ArrayDeque<Formed> handed = new ArrayDeque<>();
+    /** Runners with a batch, from its hand-over until its requests are answered; guarded by {@code lock}. */
+    private int busyRunners;
     private final Thread former;
-    private final Thread runner;
+    private final List<Thread> runners = new ArrayList<>();
     private volatile boolean running = true;
-    /** {@link System#nanoTime()} when the current model run began; 0 while no run is in progress. */
-    private volatile long runStartedNanos;
+    /** Per runner, {@link System#nanoTime()} when its current model run began; 0 while it runs none. */
+    private final java.util.concurrent.atomic.AtomicLongArray runStartedNanos;
     private final AtomicLong batches = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
     /** Learns the batch sizes that pay; null: batches fill to {@code maxBatchSize}. */
@@ -146,8 +150,20 @@ public final class MicroBatcher implements AutoCloseable {
      */
     public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
                         boolean adaptive, boolean sweep) {
+        this(model, maxBatchSize, maxQueueDelayMillis, listener, adaptive, sweep, 1);
+    }
+
+    /**
+     * As {@link #MicroBatcher(BatchModel, int, long, Listener, boolean, boolean)}, with {@code runs} batches running
+     * at once at most (each on a runner thread of its own, in the same model session).
+     */
+    public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener,
+                        boolean adaptive, boolean sweep, int runs) {
         if (maxBatchSize < 1) {
             throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + maxBatchSize);
+        }
+        if (runs < 1) {
+            throw new IllegalArgumentException("runs must be >= 1, got " + runs);
         }
         this.model = model;
         this.maxBatchSize = maxBatchSize;
@@ -167,9 +183,15 @@ public final class MicroBatcher implements AutoCloseable {
         this.former = new Thread(this::formLoop, "medfuse-batcher");
         this.former.setDaemon(true);
         // a large native stack: ONNX Runtime recurses deeply in places (see OnnxClassifier.LOAD_STACK_BYTES)
-        this.runner = new Thread(null, this::runLoop, "medfuse-batch-run", 64L * 1024 * 1024);
-        this.runner.setDaemon(true);
-        this.runner.start();
+        this.runStartedNanos = new java.util.concurrent.atomic.AtomicLongArray(runs);
+        for (int r = 0; r < runs; r++) {
+            int slot = r;
+            Thread t = new Thread(null, () -> runLoop(slot), "medfuse-batch-run" + (runs == 1 ? "" : "-" + (r + 1)),
+                    64L * 1024 * 1024);
+            t.setDaemon(true);
+            runners.add(t);
+            t.start();
+        }
         this.former.start();
     }
 
@@ -257,8 +279,15 @@ public final class MicroBatcher implements AutoCloseable {
 
     /** How long the model run in progress has taken so far, in ns; 0 when none runs. */
     public long runningForNanos() {
-        long started = runStartedNanos;
-        return started == 0 ? 0 : System.nanoTime() - started;
+        long now = System.nanoTime();
+        long longest = 0;
+        for (int r = 0; r < runStartedNanos.length(); r++) {
+            long started = runStartedNanos.get(r);
+            if (started != 0) {
+                longest = Math.max(longest, now - started);
+            }
+        }
+        return longest;
     }
 
     /** The forming thread: takes requests, writes them into a staged batch, hands it to the runner. */
@@ -379,7 +408,7 @@ public final class MicroBatcher implements AutoCloseable {
 
     /**
      * Waits until a request is queued (true: the batch takes it) or the batch should go (false): its oldest request
-     * has waited {@code maxQueueDelay} and the runner is free to take it, or the batcher closed. While the runner is
+     * has waited {@code maxQueueDelay} and a runner is free to take it, or the batcher closed. While every runner is
      * busy the batch waits for requests whatever its age: it could not run sooner.
      */
     private boolean awaitMore(long deadline) throws InterruptedException {
@@ -389,7 +418,7 @@ public final class MicroBatcher implements AutoCloseable {
                 if (!running) {
                     return false;
                 }
-                if (runnerBusy) {
+                if (busyRunners == runners.size()) {
                     forming.await();
                 } else {
                     long remaining = deadline - System.nanoTime();
@@ -439,11 +468,11 @@ public final class MicroBatcher implements AutoCloseable {
         return lost;
     }
 
-    /** Waits until the runner is free to take a batch: true, or false when the batcher closed first. */
+    /** Waits until a runner is free to take a batch: true, or false when the batcher closed first. */
     private boolean awaitRunnerFree() throws InterruptedException {
         lock.lock();
         try {
-            while (runnerBusy && running) {
+            while (busyRunners == runners.size() && running) {
                 forming.await();
             }
             return running;
@@ -453,15 +482,15 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     /**
-     * Gives a written batch to the runner, which is free (only this thread hands batches over); fails the batch when
+     * Gives a written batch to a free runner (there is one: only this thread hands batches over); fails the batch when
      * the batcher closed meanwhile.
      */
     private void handOver(List<Pending> batch, BatchModel.Staged staged) {
         lock.lock();
         try {
             if (running) {
-                next = new Formed(batch, staged);
-                runnerBusy = true;
+                handed.add(new Formed(batch, staged));
+                busyRunners++;
                 handedOver.signal();
                 return;
             }
@@ -474,17 +503,16 @@ public final class MicroBatcher implements AutoCloseable {
         staged.close();
     }
 
-    /** The runner: runs each batch handed over and answers its requests. */
-    private void runLoop() {
+    /** A runner: runs each batch it takes and answers its requests. */
+    private void runLoop(int slot) {
         while (true) {
             Formed formed;
             lock.lock();
             try {
-                while (next == null && running) {
+                while (handed.isEmpty() && running) {
                     handedOver.awaitUninterruptibly();
                 }
-                formed = next;
-                next = null;
+                formed = handed.poll();
             } finally {
                 lock.unlock();
             }
@@ -502,9 +530,9 @@ public final class MicroBatcher implements AutoCloseable {
             }
             try {
                 BatchModel.Staged staged = formed.staged();
-                execute(formed.batch(), staged.rows(), staged::run);
+                execute(formed.batch(), staged.rows(), staged::run, slot);
             } catch (RuntimeException | Error e) {
-                // a bug here must not kill the only inference thread; the batch's futures fail, no one is stranded
+                // a bug here must not kill an inference thread; the batch's futures fail, no one is stranded
                 LOG.error("batch handling failed: {}", e.toString(), e);
                 for (Pending p : formed.batch()) {
                     p.future.completeExceptionally(new ModelRunException("the batcher failed: " + e, e));
@@ -519,7 +547,7 @@ public final class MicroBatcher implements AutoCloseable {
     private void runnerFree() {
         lock.lock();
         try {
-            runnerBusy = false;
+            busyRunners--;
             forming.signal();
         } finally {
             lock.unlock();
@@ -538,7 +566,7 @@ public final class MicroBatcher implements AutoCloseable {
     }
 
     /** Runs requests whose rows are written now: the halves of a batch that failed. */
-    private void run(List<Pending> batch) {
+    private void run(List<Pending> batch, int slot) {
         int tabularWidth = model.tabularWidth();
         // each request's own row first, then its variant rows, all with its image
         int rows = 0;
@@ -558,16 +586,16 @@ public final class MicroBatcher implements AutoCloseable {
             }
             row += own.length;
         }
-        execute(batch, rows, () -> model.predictRows(images, tabular));
+        execute(batch, rows, () -> model.predictRows(images, tabular), slot);
     }
 
     /** One model run over a batch's rows; answers its requests, or splits the batch when the run fails. */
-    private void execute(List<Pending> batch, int rows, Supplier<float[][]> modelRun) {
+    private void execute(List<Pending> batch, int rows, Supplier<float[][]> modelRun, int slot) {
         int n = batch.size();
         int tabularWidth = model.tabularWidth();
         long start = System.nanoTime();
         float[][] out;
-        runStartedNanos = start;
+        runStartedNanos.set(slot, start);
         try {
             out = modelRun.get();
             if (out == null || out.length < rows) {
@@ -575,7 +603,7 @@ public final class MicroBatcher implements AutoCloseable {
                         + " rows") + " for a batch of " + rows);
             }
         } catch (RuntimeException e) {
-            runStartedNanos = 0;
+            runStartedNanos.set(slot, 0);
             BatchStats stats = new BatchStats(n, model.paddedSize(rows), start, System.nanoTime() - start);
             batches.incrementAndGet();
             listener.batchFailed(stats, e);
@@ -585,11 +613,11 @@ public final class MicroBatcher implements AutoCloseable {
                 return;
             }
             LOG.warn("a batch of {} failed ({}); splitting it to isolate the failing request", n, e.toString());
-            run(new ArrayList<>(batch.subList(0, n / 2)));
-            run(new ArrayList<>(batch.subList(n / 2, n)));
+            run(new ArrayList<>(batch.subList(0, n / 2)), slot);
+            run(new ArrayList<>(batch.subList(n / 2, n)), slot);
             return;
         } finally {
-            runStartedNanos = 0;
+            runStartedNanos.set(slot, 0);
         }
         BatchStats stats = new BatchStats(n, model.paddedSize(rows), start, System.nanoTime() - start);
         if (sizer != null) {
@@ -641,19 +669,35 @@ public final class MicroBatcher implements AutoCloseable {
         }
         long waitingSince = System.nanoTime();
         boolean interrupted = false;
-        while (former.isAlive() || runner.isAlive()) {
+        while (former.isAlive() || runners.stream().anyMatch(Thread::isAlive)) {
             try {
                 former.join(TimeUnit.SECONDS.toMillis(10));
-                runner.join(TimeUnit.SECONDS.toMillis(10));
+                for (Thread t : runners) {
+                    t.join(TimeUnit.SECONDS.toMillis(10));
+                }
             } catch (InterruptedException e) {
                 interrupted = true; // keep waiting: the model must not be freed under a running batch
             }
-            if (runner.isAlive()) {
+            if (runners.stream().anyMatch(Thread::isAlive)) {
                 LOG.warn("waiting for the running batch to finish before the model is closed ({} s so far)",
                         TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - waitingSince));
             }
         }
         failRemaining();
+        List<Formed> left;
+        lock.lock();
+        try {
+            left = new ArrayList<>(handed); // none when every runner saw the close; nothing is left to chance
+            handed.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (Formed f : left) {
+            for (Pending p : f.batch()) {
+                p.future.completeExceptionally(new BatcherClosedException());
+            }
+            closeQuietly(f.staged());
+        }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }

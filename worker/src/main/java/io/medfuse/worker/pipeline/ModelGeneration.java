@@ -75,7 +75,7 @@ public final class ModelGeneration {
         }
         this.referralThreshold = t == null || t <= 0 ? null : t;
         this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener,
-                settings.adaptiveBatching(), sweep);
+                settings.adaptiveBatching(), sweep, settings.concurrentRuns());
     }
 
     /** Name, version, sha256 and execution provider, as every prediction it answers names them. */

@@ -119,7 +119,17 @@ public final class RequestPipeline implements AutoCloseable {
     public record Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                            ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
                            Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
-                           boolean influencePerFeature, Double referralThreshold, boolean adaptiveBatching) {
+                           boolean influencePerFeature, Double referralThreshold, boolean adaptiveBatching,
+                           int concurrentRuns) {
+
+        public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
+                        ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
+                        Duration requestedAtMaxAge, int dicomFrame, boolean readsPatientId, boolean influence,
+                        boolean influencePerFeature, Double referralThreshold, boolean adaptiveBatching) {
+            this(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references, requestDeadline,
+                    requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence, influencePerFeature,
+                    referralThreshold, adaptiveBatching, 1);
+        }
 
         public Settings(int preprocessThreads, int maxBatchSize, long maxQueueDelayMs, ImageLimits imageLimits,
                         ReferencePolicy references, Duration requestDeadline, Duration requestedAtMaxSkew,
@@ -141,14 +151,14 @@ public final class RequestPipeline implements AutoCloseable {
         public Settings withInfluence(boolean on, boolean perFeature) {
             return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, on,
-                    on && perFeature, referralThreshold, adaptiveBatching);
+                    on && perFeature, referralThreshold, adaptiveBatching, concurrentRuns);
         }
 
         /** These settings with a referral threshold (null: the contract's; 0: never refer). */
         public Settings withReferralThreshold(Double threshold) {
             return new Settings(preprocessThreads, maxBatchSize, maxQueueDelayMs, imageLimits, references,
                     requestDeadline, requestedAtMaxSkew, requestedAtMaxAge, dicomFrame, readsPatientId, influence,
-                    influencePerFeature, threshold, adaptiveBatching);
+                    influencePerFeature, threshold, adaptiveBatching, concurrentRuns);
         }
     }
 

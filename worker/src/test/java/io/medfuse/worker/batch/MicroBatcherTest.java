@@ -402,6 +402,72 @@ class MicroBatcherTest {
         assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(2);
     }
 
+    /** With two runs allowed, two batches are inside the model at the same time. */
+    @Test
+    void twoBatchesRunAtOnceWhenTwoRunsAreAllowed() throws Exception {
+        CountDownLatch inside = new CountDownLatch(2);
+        List<Boolean> sawTheOther = Collections.synchronizedList(new ArrayList<>());
+        EchoModel model = new EchoModel() {
+            @Override
+            public float[][] predict(float[] images, float[] tabular, int n) {
+                inside.countDown();
+                try {
+                    sawTheOther.add(inside.await(5, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return super.predict(images, tabular, n);
+            }
+        };
+        try (MicroBatcher batcher = new MicroBatcher(model, 1, 0, MicroBatcher.Listener.NONE, false, false, 2)) {
+            CompletableFuture<MicroBatcher.Result> a = batcher.submit(new float[] {1, 0}, new float[] {0});
+            CompletableFuture<MicroBatcher.Result> b = batcher.submit(new float[] {2, 0}, new float[] {0});
+            assertThat(a.get(10, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+            assertThat(b.get(10, TimeUnit.SECONDS).probabilities()).containsExactly(2, 0);
+        }
+        assertThat(sawTheOther).containsExactly(true, true);
+    }
+
+    /**
+     * Several runners under load from several threads: every request is answered once, with its own result, and
+     * every row is run once (a batch handed over while another waits for its runner is not lost).
+     */
+    @Test
+    void severalRunnersAnswerEveryRequestOnceUnderLoad() throws Exception {
+        EchoModel model = new EchoModel();
+        int perThread = 500;
+        int threads = 4;
+        List<java.util.Map.Entry<Integer, CompletableFuture<Outcome>>> results =
+                Collections.synchronizedList(new ArrayList<>());
+        try (MicroBatcher batcher = new MicroBatcher(model, 8, 0, MicroBatcher.Listener.NONE, false, false, 3)) {
+            List<Thread> submitters = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int base = t * perThread;
+                Thread s = new Thread(() -> {
+                    for (int i = base; i < base + perThread; i++) {
+                        results.add(java.util.Map.entry(i,
+                                outcome(batcher.submit(new float[] {i, 0}, new float[] {-i}))));
+                    }
+                });
+                submitters.add(s);
+                s.start();
+            }
+            for (Thread s : submitters) {
+                s.join();
+            }
+            CompletableFuture.allOf(results.stream().map(java.util.Map.Entry::getValue)
+                    .toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            assertThat(batcher.requestCount()).isEqualTo((long) threads * perThread);
+        }
+        assertThat(results).hasSize(threads * perThread);
+        for (java.util.Map.Entry<Integer, CompletableFuture<Outcome>> r : results) {
+            int i = r.getKey();
+            assertThat(r.getValue().get().probabilities()).as("request %d", i).containsExactly(i, -i);
+        }
+        assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(threads * perThread);
+        assertThat(model.batchSizes).allMatch(n -> n <= 8);
+    }
+
     @Test
     void closeReturnsOnlyAfterTheRunningBatchFinishedAndFailsTheQueuedOnesAsClosed() throws Exception {
         CountDownLatch entered = new CountDownLatch(1);
