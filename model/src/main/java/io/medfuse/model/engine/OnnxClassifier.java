@@ -520,11 +520,19 @@ public final class OnnxClassifier implements AutoCloseable {
                 }
             };
             int helpers = Math.min(count - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
-            for (int h = 0; h < helpers; h++) {
-                java.util.concurrent.ForkJoinPool.commonPool().execute(drain);
+            try {
+                try {
+                    for (int h = 0; h < helpers; h++) {
+                        java.util.concurrent.ForkJoinPool.commonPool().execute(drain);
+                    }
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // a helper that could not be started only makes the writing serial
+                }
+            } finally {
+                // whatever happened above: no helper writes into the buffers after this returns
+                drain.run();
+                awaitUninterruptibly(written);
             }
-            drain.run();
-            awaitUninterruptibly(written); // a helper may still be writing into the buffer
             return ok.get();
         }
 

@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The queue is unbounded: callers bound the number of requests in flight (the worker's {@code max.in.flight}).
  * One thread forms and writes batches; {@code runs} threads run them (they own nothing native), each taking a
- * batch when it has answered its previous one, so at most {@code runs} batches run at once (one by default: a
- * model run on one intra-op thread leaves a core idle on a small machine unless two runs overlap, ADR 0018).
+ * batch when it has answered its previous one, so at most {@code runs} batches run at once (one unless more are
+ * asked for; the worker asks for {@code batch.concurrent.runs}, 2: a model run on one intra-op thread leaves a core
+ * idle on a small machine unless two runs overlap, ADR 0018).
  * {@link #close()} returns only when the batches running at that moment have finished, however long that takes, so
  * the model's owner can close the session afterwards without freeing it under a running batch.
  */
@@ -53,7 +54,10 @@ public final class MicroBatcher implements AutoCloseable {
         }
     }
 
-    /** Told about every model run, on the batcher thread; must not block or throw. */
+    /**
+     * Told about every model run, on the runner thread that ran it (several runners may call it at once); must be
+     * thread-safe and must not block or throw.
+     */
     public interface Listener {
         /** Does nothing. */
         Listener NONE = new Listener() {
@@ -294,6 +298,9 @@ public final class MicroBatcher implements AutoCloseable {
     private void formLoop() {
         int tabularWidth = model.tabularWidth();
         List<Pending> batch = new ArrayList<>(maxBatchSize);
+        // every request taken for the batch being formed until it is handed over: whatever fails on the way, each
+        // of them is answered
+        List<Pending> taken = new ArrayList<>(maxBatchSize);
         BatchModel.Staged staged = null;
         while (running) {
             try {
@@ -302,9 +309,9 @@ public final class MicroBatcher implements AutoCloseable {
                 if (first == null || first.future.isDone()) {
                     continue;
                 }
+                taken.add(first);
                 if (!running) {
-                    first.future.completeExceptionally(new BatcherClosedException());
-                    break;
+                    break; // closed: it fails below
                 }
                 staged = model.stage();
                 int rowLimit = sizer == null ? Integer.MAX_VALUE : sizer.nextLimit();
@@ -337,6 +344,7 @@ public final class MicroBatcher implements AutoCloseable {
                                 break;
                             }
                             group.add(p);
+                            taken.add(p);
                             rows += more;
                         }
                     } finally {
@@ -360,28 +368,34 @@ public final class MicroBatcher implements AutoCloseable {
                     batch.clear();
                     write(staged, live, batch, tabularWidth);
                 }
-                if (batch.isEmpty()) {
-                    staged.close();
-                } else {
-                    handOver(batch, staged);
-                    batch = new ArrayList<>(maxBatchSize);
-                }
+                // nothing that can fail between the hand-over and forgetting what was handed over
+                List<Pending> formed = batch;
+                BatchModel.Staged written = staged;
+                batch = new ArrayList<>(maxBatchSize);
+                taken = new ArrayList<>(maxBatchSize);
                 staged = null;
+                if (formed.isEmpty()) {
+                    written.close();
+                } else {
+                    handOver(formed, written);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             } catch (RuntimeException | Error e) {
-                // a bug here must not stop the batching; the batch's futures fail, no one is stranded
+                // a bug here (or no memory for a buffer) must not stop the batching; every request taken for this
+                // batch fails, no one is stranded
                 LOG.error("forming a batch failed: {}", e.toString(), e);
-                for (Pending p : batch) {
+                for (Pending p : taken) {
                     p.future.completeExceptionally(new ModelRunException("the batcher failed: " + e, e));
                 }
                 batch.clear();
+                taken.clear();
                 closeQuietly(staged);
                 staged = null;
             }
         }
-        for (Pending p : batch) {
+        for (Pending p : taken) {
             p.future.completeExceptionally(new BatcherClosedException());
         }
         closeQuietly(staged);

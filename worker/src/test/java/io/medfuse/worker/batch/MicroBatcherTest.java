@@ -402,6 +402,31 @@ class MicroBatcherTest {
         assertThat(model.batchSizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(2);
     }
 
+    /**
+     * When forming a batch fails (here the model cannot give a buffer: stage() throws once), every request taken for
+     * it is answered with the failure, and the batcher goes on with the next ones.
+     */
+    @Test
+    void aBatchThatCannotBeFormedFailsItsRequestsAndTheNextOnesAreAnswered() throws Exception {
+        AtomicInteger stages = new AtomicInteger();
+        EchoModel model = new EchoModel() {
+            @Override
+            public Staged stage() {
+                if (stages.getAndIncrement() == 0) {
+                    throw new OutOfMemoryError("Direct buffer memory");
+                }
+                return super.stage();
+            }
+        };
+        try (MicroBatcher batcher = new MicroBatcher(model, 4, 0)) {
+            CompletableFuture<Outcome> failed = outcome(batcher.submit(new float[] {1, 0}, new float[] {0}));
+            assertThat(failed.get(5, TimeUnit.SECONDS).error()).isInstanceOf(ModelRunException.class)
+                    .hasMessageContaining("Direct buffer memory");
+            CompletableFuture<Outcome> next = outcome(batcher.submit(new float[] {2, 0}, new float[] {0}));
+            assertThat(next.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(2, 0);
+        }
+    }
+
     /** With two runs allowed, two batches are inside the model at the same time. */
     @Test
     void twoBatchesRunAtOnceWhenTwoRunsAreAllowed() throws Exception {
