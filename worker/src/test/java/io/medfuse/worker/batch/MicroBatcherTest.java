@@ -454,6 +454,27 @@ class MicroBatcherTest {
     }
 
     /**
+     * With two runners, a run that does not return still shows as the run in progress (what the stall detector
+     * reads) while the other runner goes on answering.
+     */
+    @Test
+    void aRunThatDoesNotReturnShowsWhileTheOtherRunnerAnswers() throws Exception {
+        FirstRunWaits model = new FirstRunWaits();
+        try (MicroBatcher batcher = new MicroBatcher(model, 1, 0, MicroBatcher.Listener.NONE, false, false, 2)) {
+            CompletableFuture<MicroBatcher.Result> stuck = batcher.submit(new float[] {1, 0}, new float[] {0});
+            assertThat(model.firstRunEntered.await(5, TimeUnit.SECONDS)).isTrue();
+            long before = batcher.runningForNanos();
+            CompletableFuture<MicroBatcher.Result> other = batcher.submit(new float[] {2, 0}, new float[] {0});
+            assertThat(other.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(2, 0);
+            assertThat(stuck).isNotDone();
+            assertThat(before).isPositive();
+            assertThat(batcher.runningForNanos()).isGreaterThan(before);
+            model.releaseFirstRun.countDown();
+            assertThat(stuck.get(5, TimeUnit.SECONDS).probabilities()).containsExactly(1, 0);
+        }
+    }
+
+    /**
      * Several runners under load from several threads: every request is answered once, with its own result, and
      * every row is run once (a batch handed over while another waits for its runner is not lost).
      */
