@@ -171,38 +171,61 @@ final class Bench {
      * The CPU a request cannot cost less than with the worker's decoder: decoding and preprocessing one image on one thread
      * plus the model's compute per image at its cheapest batch; and the worker's end-to-end CPU per request against it.
      */
-    /** Warm-up rounds before the measured end-to-end runs: at least 2, at most this many (or 4 × the duration). */
-    static final int MAX_WARM_UP_ROUNDS = 5;
-    /** A round whose JIT compilation was under this share of the worker's CPU ends the warm-up. */
+    /**
+     * Warm-up rounds before the measured end-to-end runs: at least 2, at most this many (or
+     * {@link #WARM_UP_DURATIONS} x the duration).
+     */
+    static final int MAX_WARM_UP_ROUNDS = 6;
+    /** The warm-up's time bound, in measurement durations. */
+    static final int WARM_UP_DURATIONS = 6;
+    /**
+     * A pair of rounds whose JIT compilation was under this share of the worker's CPU, and of the broker's where its
+     * compilers can be read (its own process), ends the warm-up.
+     */
     static final double WARM_JIT_SHARE = 0.05;
 
     /**
-     * Unmeasured worker runs until this JVM's JIT compilers are nearly quiet. Measured with perf on the bundled model
-     * with one run before the two measured ones: C2 still took 30 % of the CPU samples in the first measured run and
-     * 10 % in the second, so the batched run (first) paid for compiling Kafka Streams' and the worker's paths (two
-     * identical unbatched runs: 1.04 and 0.86 worker CPU ms per request). Each round is a fresh worker over the same
-     * requests (half of them), so the broker's paths get warm as well.
+     * Unmeasured worker runs until the JIT compilers are nearly quiet. Measured with perf on the bundled model with one
+     * run before the two measured ones: C2 still took 30 % of the CPU samples in the first measured run and 10 % in the
+     * second, so the batched run (first) paid for compiling Kafka Streams' and the worker's paths (two identical
+     * unbatched runs: 1.04 and 0.86 worker CPU ms per request). On the seed model the broker's compilers were still
+     * 46 % of its CPU after three rounds (2026-12-04). Each round is a fresh worker over the same requests (half of
+     * them), so the broker's paths get warm as well; the rounds alternate the two configurations measured next (batched,
+     * then batch.max.size=1), so that neither measured run pays for compiling the paths only it takes.
      */
     private static List<Map<String, Object>> warmUp(EndToEndStage stage, BenchModel model, String requestsTopic,
                                                     int n) throws Exception {
         List<Map<String, Object>> rounds = new ArrayList<>();
         int each = Math.min(n, Math.max(100, n / 2));
-        long until = System.nanoTime() + 4 * stage.durationNanos();
+        long until = System.nanoTime() + WARM_UP_DURATIONS * stage.durationNanos();
+        boolean lastQuiet = false;
         for (int round = 1; round <= MAX_WARM_UP_ROUNDS && (round <= 2 || System.nanoTime() < until); round++) {
-            Map<String, Object> m = stage.e2e(model, requestsTopic, each, "e2e-warm-up-" + round, Map.of());
+            boolean unbatched = round % 2 == 0;
+            Map<String, Object> m = stage.e2e(model, requestsTopic, each, "e2e-warm-up-" + round,
+                    unbatched ? Map.of(WorkerConfig.BATCH_MAX_SIZE, "1") : Map.of());
             Map<String, Object> kept = new LinkedHashMap<>();
             kept.put("requests", each);
+            kept.put("batch.max.size", m.get("batch.max.size"));
             kept.put("images_per_s", m.get("images_per_s"));
             kept.put("worker_cpu_ms_per_request", m.get("worker_cpu_ms_per_request"));
             kept.put("worker_jit_ms_per_request", m.get("worker_jit_ms_per_request"));
             kept.put("broker_cpu_ms_per_request", m.get("broker_cpu_ms_per_request"));
+            kept.put("broker_jit_ms_per_request", m.get("broker_jit_ms_per_request"));
             rounds.add(kept);
-            if (round >= 2 && m.get("worker_cpu_ms_per_request") instanceof Double cpu
-                    && m.get("worker_jit_ms_per_request") instanceof Double jit && jit < WARM_JIT_SHARE * cpu) {
+            boolean quiet = quiet(m, "worker") && (!(m.get("broker_jit_ms_per_request") instanceof Double)
+                    || quiet(m, "broker"));
+            if (unbatched && quiet && lastQuiet) {
                 break;
             }
+            lastQuiet = quiet;
         }
         return rounds;
+    }
+
+    /** Whether {@code who}'s (worker, broker) JIT took under {@link #WARM_JIT_SHARE} of its CPU in run {@code m}. */
+    private static boolean quiet(Map<String, Object> m, String who) {
+        return m.get(who + "_cpu_ms_per_request") instanceof Double cpu
+                && m.get(who + "_jit_ms_per_request") instanceof Double jit && jit < WARM_JIT_SHARE * cpu;
     }
 
     @SuppressWarnings("unchecked")

@@ -47,6 +47,7 @@ final class BenchCluster implements AutoCloseable {
     private final java.nio.file.Path stateRoot;
     private boolean deleteGroupsLoudly;
     private java.util.function.LongSupplier brokerCpu = CpuClock.UNKNOWN;
+    private java.util.function.LongSupplier brokerJit = CpuClock.UNKNOWN;
 
     BenchCluster(String bootstrap, URI registryUrl, Map<String, Object> clientOverrides, String prefix) {
         this.bootstrap = bootstrap;
@@ -73,6 +74,15 @@ final class BenchCluster implements AutoCloseable {
 
     void brokerCpu(java.util.function.LongSupplier clock) {
         this.brokerCpu = clock;
+    }
+
+    /** The CPU clock of the broker's JIT compilers (part of {@link #brokerCpu}), or one that says -1. */
+    java.util.function.LongSupplier brokerJit() {
+        return brokerJit;
+    }
+
+    void brokerJit(java.util.function.LongSupplier clock) {
+        this.brokerJit = clock;
     }
 
     /** The run's workers keep their Kafka Streams state here; deleted with the run. */

@@ -165,6 +165,7 @@ public final class BenchCommand implements Callable<Integer> {
                         "medfuse-bench-" + UUID.randomUUID().toString().substring(0, 8));
                 if (res.brokerProcess != null) {
                     res.cluster.brokerCpu(CpuClock.ofProcess(res.brokerProcess.pid()));
+                    res.cluster.brokerJit(CpuClock.ofCompilerThreads(res.brokerProcess.pid()));
                 }
                 if (bootstrap != null) {
                     res.cluster.external();

@@ -31,7 +31,8 @@ final class EndToEndStage extends Stage {
         settings.put(WorkerConfig.TOPIC_DEAD_LETTERS, dead);
         WorkerConfig config = config(model, cluster.applicationId(model.name() + "-" + variant), settings);
         // CPU of this JVM (the worker, plus the bench's reader) and of the broker, over the steady span
-        Arrivals arrivals = new Arrivals(n, CpuClock::thisProcessNanos, cluster.brokerCpu(), CpuClock::thisJitNanos);
+        Arrivals arrivals = new Arrivals(n, CpuClock::thisProcessNanos, cluster.brokerCpu(), CpuClock::thisJitNanos,
+                cluster.brokerJit());
         AtomicLong batchSum = new AtomicLong();
         LongAdder deadLetters = new LongAdder();
         double[] inferenceMs = new double[1];
@@ -72,6 +73,8 @@ final class EndToEndStage extends Stage {
             m.put("broker_cpu_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(1)));
             // included in the worker's figure: JIT compilation in the same span (a worker not yet warm)
             m.put("worker_jit_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(2)));
+            // included in the broker's figure: its JIT compilers in the same span (a broker not yet warm)
+            m.put("broker_jit_ms_per_request", Bench.roundOrNull(arrivals.cpuMsPerAnswer(3)));
             m.put("batch.max.size", config.batchMaxSize());
             m.put("batch.adaptive", config.batchAdaptive());
             m.put("learned_batch_cap", worker.pipeline().batchCap());

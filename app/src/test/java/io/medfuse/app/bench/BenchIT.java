@@ -58,7 +58,12 @@ class BenchIT {
         for (JsonNode round : warmUp) {
             assertPositive(round, "requests", "images_per_s", "worker_cpu_ms_per_request");
         }
+        // the rounds alternate the two measured configurations
+        assertThat(warmUp.get(0).path("batch.max.size").asInt()).isGreaterThan(1);
+        assertThat(warmUp.get(1).path("batch.max.size").asInt()).isEqualTo(1);
         assertThat(m.path("e2e").path("batched").path("worker_jit_ms_per_request").isNumber()).isTrue();
+        // the broker's compiler threads, read from /proc like its CPU
+        assertThat(m.path("e2e").path("batched").path("broker_jit_ms_per_request").isNumber()).isTrue();
         assertThat(m.path("e2e").path("unbatched").path("mean_batch").asDouble()).isEqualTo(1.0);
 
         JsonNode latency = m.path("latency");
