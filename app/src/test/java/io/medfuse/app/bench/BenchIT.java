@@ -17,7 +17,7 @@ import io.medfuse.app.Medfuse;
  * 'medfuse bench' end to end on a tiny setting (small model, about a second per measurement): every stage runs and
  * reports positive numbers. No assertion on how fast anything is: timings on shared CI cores mean nothing.
  */
-@org.junit.jupiter.api.Tag("slow") // -Pslow only: a benchmark smoke run of about 45 s
+@org.junit.jupiter.api.Tag("slow") // -Pslow only: a benchmark smoke run of about 60 s
 class BenchIT {
 
     @Test
