@@ -194,6 +194,15 @@ public final class OnnxClassifier implements AutoCloseable {
     }
 
     /**
+     * Bytes of direct memory one pair of input buffers takes (image and tabular rows for {@link #maxBatchSize()}
+     * rows): a staged batch holds one pair per {@link #maxBatchSize()} rows, a run of {@link #predict} one.
+     */
+    public long inputBufferBytes() {
+        return (long) maxBatchSize() * (contract.image().tensorSize() + Math.max(1, contract.tabularWidth()))
+                * Float.BYTES;
+    }
+
+    /**
      * The batch size a batch of {@code n} is padded to: the smallest padded size ≥ n, or {@link #maxBatchSize()}
      * when n is larger (it then runs in chunks).
      *

@@ -393,6 +393,45 @@ class OnnxClassifierTest {
         }
     }
 
+    /**
+     * What {@link OnnxClassifier#inputBufferBytes()} says is what a staged batch takes: one pair of direct buffers
+     * per largest padded batch of its rows, given back and reused by the next.
+     */
+    @Test
+    void aStagedBatchTakesTheDirectMemoryTheClassifierSaysPerBufferOfRows() {
+        ModelContract contract = TestContracts.contract(3, 64, 2, 3);
+        int size = contract.image().tensorSize();
+        EngineOptions options = CPU.withPaddedBatchSizes(java.util.List.of(1, 2, 4));
+        try (OnnxClassifier classifier = OnnxClassifier.load(FusedCnnFactory.small(contract, 3), "m", options)) {
+            assertThat(classifier.inputBufferBytes()).isEqualTo(4L * (size + 2) * Float.BYTES);
+            io.medfuse.model.image.ImageTensor[] images = new io.medfuse.model.image.ImageTensor[9];
+            float[][][] tabular = new float[9][][];
+            for (int k = 0; k < 9; k++) {
+                images[k] = new CountingTensor(TestContracts.floats(size, k));
+                tabular[k] = new float[][] {TestContracts.floats(2, k)};
+            }
+            long before = directBytesUsed();
+            try (OnnxClassifier.Staged batch = classifier.stage()) {
+                assertThat(batch.add(images, tabular)).containsOnlyNulls();
+                // 9 rows in buffers of 4: three pairs
+                assertThat(directBytesUsed() - before).isEqualTo(3 * classifier.inputBufferBytes());
+                batch.run();
+            }
+            try (OnnxClassifier.Staged batch = classifier.stage()) {
+                batch.add(images, tabular);
+                batch.run();
+            }
+            assertThat(directBytesUsed() - before).as("the second batch reuses the first one's buffers")
+                    .isEqualTo(3 * classifier.inputBufferBytes());
+        }
+    }
+
+    private static long directBytesUsed() {
+        return java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)
+                .stream().filter(b -> b.getName().equals("direct")).mapToLong(
+                        java.lang.management.BufferPoolMXBean::getMemoryUsed).sum();
+    }
+
     /** image [N,c,size,size] → GAP → flatten ⊕ tabular [N,f] → Gemm(classes) → Softmax "probabilities". */
     private static byte[] graph(String imageName, int c, int size, String tabularName, int f, int classes) {
         OnnxGraphBuilder g = new OnnxGraphBuilder("probe");

@@ -118,4 +118,17 @@ public interface BatchModel {
 
     /** The batch size the model really runs for n requests (after padding). */
     int paddedSize(int n);
+
+    /**
+     * Bytes of direct memory one input buffer of a {@link #stage() staged} batch takes; a batch holds one per
+     * {@link #inputBufferRows()} rows. 0 where batches are written into heap arrays (the default {@link #stage()}).
+     */
+    default long inputBufferBytes() {
+        return 0;
+    }
+
+    /** The rows one input buffer holds (the largest padded batch); 1 where there are no such buffers. */
+    default int inputBufferRows() {
+        return 1;
+    }
 }

@@ -129,6 +129,22 @@ public final class MicroBatcher implements AutoCloseable {
         this(model, maxBatchSize, maxQueueDelayMillis, Listener.NONE);
     }
 
+    /**
+     * The most direct memory a batcher's batches hold in {@code model}'s input buffers at once: the batch being formed
+     * and one per runner, each taking one buffer per {@link BatchModel#inputBufferRows()} of its rows. A batch holds
+     * at most {@code maxBatchSize} requests; adaptive, at most the learned cap in rows (itself at most
+     * {@code maxBatchSize}), or a single request's rows where they are more.
+     *
+     * @param rowsPerRequest 1, plus a request's variant (influence) rows
+     */
+    public static long inputBufferBound(BatchModel model, int maxBatchSize, int rowsPerRequest, boolean adaptive,
+                                        int runs) {
+        long rows = adaptive ? Math.max(maxBatchSize, rowsPerRequest) : (long) maxBatchSize * rowsPerRequest;
+        int perBuffer = Math.max(1, model.inputBufferRows());
+        long buffers = (rows + perBuffer - 1) / perBuffer;
+        return (1L + runs) * buffers * model.inputBufferBytes();
+    }
+
     public MicroBatcher(BatchModel model, int maxBatchSize, long maxQueueDelayMillis, Listener listener) {
         this(model, maxBatchSize, maxQueueDelayMillis, listener, false);
     }

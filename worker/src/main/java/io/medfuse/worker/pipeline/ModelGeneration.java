@@ -76,6 +76,36 @@ public final class ModelGeneration {
         this.referralThreshold = t == null || t <= 0 ? null : t;
         this.batcher = new MicroBatcher(classifier, settings.maxBatchSize(), settings.maxQueueDelayMs(), listener,
                 settings.adaptiveBatching(), sweep, settings.concurrentRuns());
+        logInputBuffers(classifier, settings);
+    }
+
+    /**
+     * Says how much direct memory the model's input buffers may take, and warns where that is more than the JVM
+     * allows: then a batch that finds no buffer fails (its requests get dead letters) under load, not at start.
+     */
+    private void logInputBuffers(Classifier classifier, RequestPipeline.Settings settings) {
+        int rowsPerRequest = 1 + (influence == null ? 0 : influence.variantCount());
+        long bound = MicroBatcher.inputBufferBound(classifier, settings.maxBatchSize(), rowsPerRequest,
+                settings.adaptiveBatching(), settings.concurrentRuns());
+        if (bound <= 0) {
+            return;
+        }
+        long limit = DirectMemory.limitBytes();
+        ModelContract c = classifier.contract();
+        if (limit > 0 && bound > limit) {
+            LOG.warn("model {} {}: its input buffers may take {} MiB of direct memory ({} rows per request, "
+                    + "batch.max.size {}, batch.concurrent.runs {}), more than the JVM allows ({} MiB): batches that "
+                    + "find no memory fail. Lower batch.max.size, batch.padded.sizes or batch.concurrent.runs, or "
+                    + "raise -XX:MaxDirectMemorySize", c.name(), c.version(), mib(bound), rowsPerRequest,
+                    settings.maxBatchSize(), settings.concurrentRuns(), mib(limit));
+        } else {
+            LOG.info("model {} {}: input buffers up to {} MiB of direct memory (the JVM allows {})", c.name(),
+                    c.version(), mib(bound), limit > 0 ? mib(limit) + " MiB" : "an unknown amount");
+        }
+    }
+
+    private static long mib(long bytes) {
+        return (bytes + (1 << 20) - 1) >> 20;
     }
 
     /** Name, version, sha256 and execution provider, as every prediction it answers names them. */

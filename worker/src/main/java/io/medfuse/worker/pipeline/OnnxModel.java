@@ -42,6 +42,16 @@ public final class OnnxModel implements Classifier {
     }
 
     @Override
+    public long inputBufferBytes() {
+        return engine.inputBufferBytes();
+    }
+
+    @Override
+    public int inputBufferRows() {
+        return engine.maxBatchSize();
+    }
+
+    @Override
     public Staged stage() {
         OnnxClassifier.Staged batch = engine.stage();
         return new Staged() {

@@ -66,6 +66,37 @@ class MicroBatcherTest {
     }
 
     /**
+     * The direct memory a batcher's batches may hold at once: the batch being formed and one per runner, each a
+     * buffer per 32 rows of it; rows per batch follow the formation rules (requests up to the maximum; adaptive, rows
+     * up to the maximum, or one request's rows where they are more).
+     */
+    @Test
+    void theInputBufferBoundFollowsHowBatchesAreFormed() {
+        BatchModel model = new EchoModel() {
+            @Override
+            public long inputBufferBytes() {
+                return 1000;
+            }
+
+            @Override
+            public int inputBufferRows() {
+                return 32;
+            }
+        };
+        // one row per request: one buffer per batch, three batches with two runners
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 1, true, 2)).isEqualTo(3 * 1000);
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 1, false, 2)).isEqualTo(3 * 1000);
+        // influence (two rows per request): adaptive caps rows, so still one buffer; filled to 32 requests, two
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 2, true, 2)).isEqualTo(3 * 1000);
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 2, false, 2)).isEqualTo(3 * 2 * 1000);
+        // per feature with 20 features (22 rows): 704 rows, 22 buffers; adaptive, one request of 40 rows: 2
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 22, false, 1)).isEqualTo(2 * 22 * 1000);
+        assertThat(MicroBatcher.inputBufferBound(model, 32, 40, true, 1)).isEqualTo(2 * 2 * 1000);
+        // a model written into heap arrays holds none
+        assertThat(MicroBatcher.inputBufferBound(new EchoModel(), 32, 22, false, 4)).isZero();
+    }
+
+    /**
      * Adaptive batching sweeps every candidate size on zero inputs before the first request runs, never runs more
      * rows than the configured maximum, and loses no request when one that does not fit the batch being formed is
      * carried over to the next.
