@@ -190,8 +190,8 @@ final class Bench {
      * second, so the batched run (first) paid for compiling Kafka Streams' and the worker's paths (two identical
      * unbatched runs: 1.04 and 0.86 worker CPU ms per request). On the seed model the broker's compilers were still
      * 46 % of its CPU after three rounds (2026-12-04). Each round is a fresh worker over the same requests (half of
-     * them), so the broker's paths get warm as well; the rounds alternate the two configurations measured next (batched,
-     * then batch.max.size=1), so that neither measured run pays for compiling the paths only it takes.
+     * them), so the broker's paths get warm as well; the rounds alternate the two configurations measured next
+     * (batched, then batch.max.size=1), so that neither measured run pays for compiling the paths only it takes.
      */
     private static List<Map<String, Object>> warmUp(EndToEndStage stage, BenchModel model, String requestsTopic,
                                                     int n) throws Exception {

@@ -29,12 +29,11 @@ final class CpuClock {
     /**
      * CPU time this JVM's JIT compilers have spent so far, in nanoseconds: their threads' CPU where /proc has it (as
      * for the broker, {@link #ofCompilerThreads}), else the compilation time the JVM reports (the elapsed time summed
-     * over its compiler threads, which on busy cores is more than their CPU); -1 when neither is known. Part of {@link #thisProcessNanos}: a worker that is still compiling
-     * is not in its steady state.
+     * over its compiler threads, which on busy cores is more than their CPU); -1 when neither is known. Part of
+     * {@link #thisProcessNanos}: a worker that is still compiling is not in its steady state.
      */
     static long thisJitNanos() {
-        long threads = compilerThreadsNanos(
-                java.nio.file.Path.of("/proc", Long.toString(ProcessHandle.current().pid()), "task"));
+        long threads = ofCompilerThreads(ProcessHandle.current().pid()).getAsLong();
         if (threads >= 0) {
             return threads;
         }
