@@ -138,7 +138,8 @@ public final class MicrometerWorkerMetrics implements WorkerMetrics, AutoCloseab
                 .serviceLevelObjectives(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
                 .register(registry);
         queueWait = timer("medfuse.queue.wait", "From the stream thread taking a request to its model run");
-        preprocess = timer("medfuse.preprocess", "Image fetch, decode, resize and normalise, per request");
+        preprocess = timer("medfuse.preprocess",
+                "Image checks, decoding and tabular encoding, per request (resize and normalisation: in queue wait)");
         inference = timer("medfuse.inference", "Model run of the request's batch");
         consumerLag = MultiGauge.builder("medfuse.consumer.lag").baseUnit("records")
                 .description("Records behind the end of each requests partition this instance owns")

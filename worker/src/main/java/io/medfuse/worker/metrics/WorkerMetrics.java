@@ -25,7 +25,8 @@ public interface WorkerMetrics {
      * A prediction was forwarded; on a stream thread.
      *
      * @param queueWaitNanos from the stream thread taking the request to the start of its model run
-     * @param preprocessNanos image fetch, decode, resize and normalise
+     * @param preprocessNanos image checks and decoding and the tabular encoding (not the fetch; resize and
+     *                        normalisation are part of the batch's fill, inside queueWaitNanos)
      * @param inferenceNanos the model run of its batch
      */
     default void predicted(long queueWaitNanos, long preprocessNanos, long inferenceNanos) {

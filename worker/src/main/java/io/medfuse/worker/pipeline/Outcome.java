@@ -16,7 +16,7 @@ public sealed interface Outcome {
      * @param probabilities in the contract's label order
      * @param flags input notes such as {@code age:imputed}
      * @param arrivalNanos when the stream thread took the request
-     * @param preprocessNanos image decode/resize/normalise (and fetch) time
+     * @param preprocessNanos image checks, decoding and the tabular encoding (not the fetch, nor the tensor write)
      * @param source the request's source, with a DICOM image's UIDs where it gave none; may be null
      * @param patient the DICOM object's PatientID, only when the FHIR output names the patient; else null. Never
      *                on the Prediction event
