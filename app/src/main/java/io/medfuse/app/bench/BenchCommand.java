@@ -61,7 +61,8 @@ public final class BenchCommand implements Callable<Integer> {
     int requests;
 
     @Option(names = "--model", paramLabel = "MODEL", defaultValue = "all",
-            description = "bundled, seed or all (default: ${DEFAULT-VALUE}).")
+            description = "bundled, seed or all (default: ${DEFAULT-VALUE}); also bundled-jpeg, the bundled model on "
+                    + "224 px JPEGs instead of PNGs (not part of all).")
     String model;
 
     @Option(names = "--only", paramLabel = "STAGE", split = ",",
@@ -107,9 +108,9 @@ public final class BenchCommand implements Callable<Integer> {
         Set<String> stages = stages();
         List<String> models = switch (model) {
             case "all" -> List.of("bundled", "seed");
-            case "bundled", "seed" -> List.of(model);
+            case "bundled", "seed", "bundled-jpeg" -> List.of(model);
             default -> throw new ParameterException(spec.commandLine(),
-                    "--model must be bundled, seed or all, got '" + model + "'");
+                    "--model must be bundled, seed, all or bundled-jpeg, got '" + model + "'");
         };
         if (duration <= 0 || requests < 0 || partitions < 1) {
             throw new ParameterException(spec.commandLine(),
@@ -175,7 +176,11 @@ public final class BenchCommand implements Callable<Integer> {
                     res.cluster, progress, memory);
             for (String name : models) {
                 progress.note("model " + name + ": preparing the model and request images");
-                BenchModel m = name.equals("seed") ? BenchModel.seed(res.tmp) : BenchModel.bundled();
+                BenchModel m = switch (name) {
+                    case "seed" -> BenchModel.seed(res.tmp);
+                    case "bundled-jpeg" -> BenchModel.bundledJpeg();
+                    default -> BenchModel.bundled();
+                };
                 results.put(name, bench.run(m));
             }
         } finally {

@@ -46,6 +46,20 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
     }
 
     /**
+     * The bundled demo model with 224×224 JPEG images (a camera's or a viewer's export, resized to 64×64 by the
+     * worker): the request kind of issue 13's profiles, where decoding a JPEG, not a PNG, is the floor.
+     */
+    static BenchModel bundledJpeg() {
+        byte[] onnx = MedfuseWorker.bundledModel();
+        ModelContract contract = OnnxModelFile.readContract(onnx, "bundled model");
+        List<byte[]> images = new ArrayList<>();
+        for (int i = 0; i < IMAGE_COUNT; i++) {
+            images.add(SampleRequests.noisyImage(3000 + i, 224, "image/jpeg", 26));
+        }
+        return new BenchModel("bundled-jpeg", onnx, contract, "", "image/jpeg", images, "JPEG 224x224");
+    }
+
+    /**
      * The seed-size model (512×512×3 + 2 numeric values, random weights), written to {@code dir} now, with 512×512
      * JPEG images.
      */

@@ -33,7 +33,7 @@ class BenchCommandTest {
     void refusesAnUnknownModel() {
         CliRun r = run("bench", "--model", "huge");
         assertThat(r.exit()).isNotZero();
-        assertThat(r.err()).contains("--model must be bundled, seed or all");
+        assertThat(r.err()).contains("--model must be bundled, seed, all or bundled-jpeg");
     }
 
     @Test
