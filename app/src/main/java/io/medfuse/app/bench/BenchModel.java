@@ -35,14 +35,12 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
 
     /** The bundled demo model (64×64 input) with PNG images of 96–224 px, as a dermatoscope export might send. */
     static BenchModel bundled() {
-        byte[] onnx = MedfuseWorker.bundledModel();
-        ModelContract contract = OnnxModelFile.readContract(onnx, "bundled model");
         int[] sides = {96, 128, 160, 192, 224};
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < IMAGE_COUNT; i++) {
             images.add(SampleRequests.noisyImage(1000 + i, sides[i % sides.length], "image/png", 6));
         }
-        return new BenchModel("bundled", onnx, contract, "", "image/png", images, "PNG 96-224 px");
+        return withBundledModel("bundled", "image/png", images, "PNG 96-224 px");
     }
 
     /**
@@ -50,13 +48,17 @@ record BenchModel(String name, byte[] onnx, ModelContract contract, String model
      * worker): the request kind of issue 13's profiles, where decoding a JPEG, not a PNG, is the floor.
      */
     static BenchModel bundledJpeg() {
-        byte[] onnx = MedfuseWorker.bundledModel();
-        ModelContract contract = OnnxModelFile.readContract(onnx, "bundled model");
         List<byte[]> images = new ArrayList<>();
         for (int i = 0; i < IMAGE_COUNT; i++) {
             images.add(SampleRequests.noisyImage(3000 + i, 224, "image/jpeg", 26));
         }
-        return new BenchModel("bundled-jpeg", onnx, contract, "", "image/jpeg", images, "JPEG 224x224");
+        return withBundledModel("bundled-jpeg", "image/jpeg", images, "JPEG 224x224");
+    }
+
+    private static BenchModel withBundledModel(String name, String mediaType, List<byte[]> images, String described) {
+        byte[] onnx = MedfuseWorker.bundledModel();
+        ModelContract contract = OnnxModelFile.readContract(onnx, "bundled model");
+        return new BenchModel(name, onnx, contract, "", mediaType, images, described);
     }
 
     /**
